@@ -1,0 +1,41 @@
+# Two commands on a fresh machine (Python 3.11, pip, make):
+#   make run   - create .venv if missing, install, run the headline scenario
+#   make test  - the same set-up, then the whole test suite (notebooks included)
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test lint format schema clean bench
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/routesim run scenarios/cpc_court_suspension_2022.yaml
+
+test: $(STAMP)
+	$(BIN)/ruff check sim tests
+	$(BIN)/python -m pytest -n 2 -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check sim tests
+	$(BIN)/ruff format --check sim tests
+
+format: $(STAMP)
+	$(BIN)/ruff format sim tests
+	$(BIN)/ruff check --fix sim tests
+
+schema: $(STAMP)
+	$(BIN)/routesim schema > sim/schema/scenario.schema.json
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_engine.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

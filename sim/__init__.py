@@ -1,0 +1,20 @@
+"""routesim: what a disruption of Kazakhstan's crude-export routes costs, in t, bbl, days and USD.
+
+The layers, each importing only those below it::
+
+    cli        command line (thin)
+    api        load -> run -> save: what a notebook calls
+    plots      disruption curves (matplotlib)
+    results    result files, manifests, atomic writes
+    engine     the SimPy model, shocks, metrics
+    scenario   the file format: schema, units, loading, validation
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("routesim")
+except PackageNotFoundError:  # running from a source tree without installing
+    __version__ = "0.0.0+unknown"
+
+__all__ = ["__version__"]

@@ -1,0 +1,434 @@
+"""The parts of the export network as the simulation sees them.
+
+Oil is tracked as *parcels*: a mapping route index -> tonnes, so that every tonne that
+reaches a market is credited to the route it took. Tanks are ``simpy.Container``s whose
+oil carries those tags. Pipelines are full-line delay lines (no process per day), rail
+legs are daily dispatch with scheduled arrivals, sea legs are tanker processes loading at
+berths that are a ``simpy.PriorityResource``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable
+
+import numpy as np
+import simpy
+
+from sim.engine.shocks import STEPS_PER_DAY
+
+__all__ = ["Parcel", "Tank", "Market", "Pipeline", "Rail", "Port", "SeaLeg", "EPS"]
+
+Parcel = dict[int, float]
+"""Tonnes of oil by route index."""
+
+EPS = 1e-9
+"""Tonnes below which an amount is treated as zero."""
+
+
+def scale(parcel: Parcel, factor: float) -> Parcel:
+    """The parcel multiplied by ``factor`` (a fraction of it)."""
+    return {r: a * factor for r, a in parcel.items()}
+
+
+class Tank(simpy.Container):
+    """Tanks at a terminal: a ``simpy.Container`` whose oil is tagged by route.
+
+    ``get(amount)`` *claims* a cargo: it triggers once ``amount`` unclaimed tonnes are in
+    the tank, and the oil stays in the tank (taking up room) until ``withdraw``. So a
+    queue of tankers waiting for a berth does not empty the tanks, as in reality.
+    Deposits are immediate (the caller checks ``room``).
+    """
+
+    def __init__(self, env: simpy.Environment, name: str, capacity: float, initial: Parcel):
+        super().__init__(env, capacity=capacity, init=sum(initial.values()))
+        self.name = name
+        self.by_route: Parcel = dict(initial)
+        self.claimed = 0.0
+        self.peak = self._level
+
+    def room(self) -> float:
+        """Free capacity in tonnes."""
+        return self._capacity - self._level
+
+    def deposit(self, parcel: Parcel) -> None:
+        """Add a parcel (must fit)."""
+        total = 0.0
+        by_route = self.by_route
+        for route, amount in parcel.items():
+            by_route[route] = by_route.get(route, 0.0) + amount
+            total += amount
+        self._level += total
+        if self._level > self.peak:
+            self.peak = self._level
+        if self.get_queue:
+            self._trigger_get(None)
+
+    def _do_get(self, event: simpy.resources.container.ContainerGet) -> bool | None:
+        if self._level - self.claimed >= event.amount - EPS:
+            self.claimed += event.amount
+            event.succeed()
+            return True
+        return None
+
+    def withdraw(self, amount: float, claimed: bool = False) -> Parcel:
+        """Take ``amount`` tonnes out, split across routes in proportion to what is held."""
+        level = self._level
+        if claimed:
+            self.claimed = max(0.0, self.claimed - amount)
+        if amount >= level - EPS:
+            parcel = self.by_route
+            self.by_route = {}
+            self._level = 0.0
+            return parcel
+        keep = 1.0 - amount / level
+        parcel = {}
+        for route, held in self.by_route.items():
+            parcel[route] = held - held * keep
+            self.by_route[route] = held * keep
+        self._level = level - amount
+        return parcel
+
+
+class Market:
+    """Where a tonne counts as exported; closed while its factor is zero."""
+
+    def __init__(self, name: str, exports: np.ndarray, hourly_factor: np.ndarray | None):
+        self.name = name
+        self.exports = exports  # shape (days, routes), shared with the model's record
+        self.hourly = hourly_factor
+        self.total = 0.0
+
+    def is_open(self, time_d: float) -> bool:
+        """Whether the market takes oil at ``time_d``."""
+        if self.hourly is None:
+            return True
+        step = min(int(time_d * STEPS_PER_DAY), len(self.hourly) - 1)
+        return self.hourly[step] > 0
+
+    def room(self) -> float:
+        """A market takes any amount while open."""
+        return math.inf
+
+    def deposit(self, parcel: Parcel, day: int) -> None:
+        """Count a parcel as exported on ``day``."""
+        row = self.exports[min(day, len(self.exports) - 1)]
+        for route, amount in parcel.items():
+            row[route] += amount
+            self.total += amount
+
+
+class Pipeline:
+    """A pipeline as a full line: intake pushes the same tonnage out of the far end.
+
+    The line holds ``volume`` tonnes of our oil (capacity x transit time). A tonne
+    injected leaves once ``volume`` more tonnes have entered behind it, so transit time
+    stretches when flow is low and a stopped outlet stops the intake, as in a real line.
+    """
+
+    def __init__(self, name: str, capacity: float, volume: float, initial: Parcel, outlet: Tank | Market | None):
+        self.name = name
+        self.capacity = capacity
+        self.volume = volume
+        self.fifo: deque[list] = deque()
+        self.linefill = 0.0
+        if sum(initial.values()) > 0:
+            self.fifo.append([sum(initial.values()), dict(initial)])
+            self.linefill = sum(initial.values())
+        self.outlet = outlet
+        self.inlet: Tank | None = None
+        self.cap_today = capacity
+        self.used_today = 0.0
+        self.outlet_open = True
+        self.delivered = 0.0
+
+    def start_day(self, factor: float, multiplier: float, outlet_open: bool) -> None:
+        """Set today's capacity (a slowdown divides a pipeline's flow)."""
+        self.cap_today = self.capacity * factor / multiplier
+        self.used_today = 0.0
+        self.outlet_open = outlet_open
+
+    def limit(self) -> float:
+        """Most tonnes that can enter today without overfilling the line or its outlet."""
+        left = self.cap_today - self.used_today
+        if left <= EPS:
+            return 0.0
+        room = self.outlet.room() if self.outlet_open else 0.0
+        return max(0.0, min(left, room + self.volume - self.linefill))
+
+    def push(self, parcel: Parcel, amount: float, day: int) -> None:
+        """Inject a parcel of ``amount`` tonnes; deliver what the line pushes out."""
+        self.used_today += amount
+        self.fifo.append([amount, parcel])
+        self.linefill += amount
+        excess = self.linefill - self.volume
+        if excess <= EPS:
+            return
+        out: Parcel = {}
+        fifo = self.fifo
+        while excess > EPS and fifo:
+            head = fifo[0]
+            if head[0] <= excess + EPS:
+                fifo.popleft()
+                excess -= head[0]
+                self.linefill -= head[0]
+                for route, a in head[1].items():
+                    out[route] = out.get(route, 0.0) + a
+            else:
+                part = excess / head[0]
+                for route, a in head[1].items():
+                    take = a * part
+                    out[route] = out.get(route, 0.0) + take
+                    head[1][route] = a - take
+                head[0] -= excess
+                self.linefill -= excess
+                excess = 0.0
+        if not fifo:
+            self.linefill = 0.0
+        self.delivered += sum(out.values())
+        deposit(self.outlet, out, day)
+
+    def pull(self, day: int) -> None:
+        """Move oil from the inlet tank into the line (legs that follow another leg)."""
+        tank = self.inlet
+        if tank is None or tank.level <= EPS:
+            return
+        amount = min(self.limit(), tank.level)
+        if amount > EPS:
+            self.push(tank.withdraw(amount), amount, day)
+
+    def in_transit(self) -> float:
+        """Tonnes of our oil in the line."""
+        return self.linefill
+
+
+def deposit(outlet: Tank | Market, parcel: Parcel, day: int) -> None:
+    """Hand a parcel to a tank or a market."""
+    if isinstance(outlet, Market):
+        outlet.deposit(parcel, day)
+    else:
+        outlet.deposit(parcel)
+
+
+class Rail:
+    """Block trains: a daily dispatch limit (trains x payload), a fleet of train sets,
+    transit plus border/gauge-change delay in whole days, and a queue at the far end."""
+
+    def __init__(
+        self,
+        name: str,
+        payload: float,
+        trains_per_day: float,
+        transit_d: float,
+        return_d: float,
+        fleet: int | None,
+        outlet: Tank | Market,
+    ):
+        self.name = name
+        self.payload = payload
+        self.trains_per_day = trains_per_day
+        self.transit_d = transit_d
+        self.return_d = return_d
+        self.fleet = math.inf if fleet is None else float(fleet)
+        self.outlet = outlet
+        self.inlet: Tank | None = None
+        self.arrivals: dict[int, list[Parcel]] = {}
+        self.returns: dict[int, float] = {}
+        self.waiting: deque[Parcel] = deque()
+        self.sets_out = 0.0
+        self.cap_today = 0.0
+        self.used_today = 0.0
+        self.multiplier = 1.0
+        self.outlet_open = True
+        self.moving = 0.0
+        self.delivered = 0.0
+
+    def start_day(self, day: int, factor: float, multiplier: float, outlet_open: bool) -> None:
+        """Return train sets, set today's dispatch limit, and unload arrivals that fit."""
+        self.sets_out -= self.returns.pop(day, 0.0)
+        if self.sets_out < EPS:
+            self.sets_out = 0.0
+        trains = min(self.trains_per_day * factor, self.fleet - self.sets_out)
+        self.cap_today = max(0.0, trains) * self.payload
+        self.used_today = 0.0
+        self.multiplier = multiplier
+        self.outlet_open = outlet_open
+        for parcel in self.arrivals.pop(day, ()):
+            self.waiting.append(parcel)
+        self.unload(day)
+
+    def unload(self, day: int) -> None:
+        """Deliver waiting trains to the outlet as far as it has room."""
+        if not self.outlet_open:
+            return
+        while self.waiting:
+            parcel = self.waiting[0]
+            amount = sum(parcel.values())
+            room = self.outlet.room()
+            if room <= EPS:
+                return
+            if amount <= room + EPS:
+                self.waiting.popleft()
+            else:
+                part = room / amount
+                self.waiting[0] = scale(parcel, 1.0 - part)
+                parcel = scale(parcel, part)
+                amount = room
+            self.moving -= amount
+            self.delivered += amount
+            deposit(self.outlet, parcel, day)
+
+    def limit(self) -> float:
+        """Tonnes that can still be dispatched today."""
+        return max(0.0, self.cap_today - self.used_today)
+
+    def push(self, parcel: Parcel, amount: float, day: int) -> None:
+        """Dispatch ``amount`` tonnes today; they arrive after transit and border delay."""
+        self.used_today += amount
+        self.moving += amount
+        sets = amount / self.payload
+        self.sets_out += sets
+        travel = max(1, int(round(self.transit_d * self.multiplier)))
+        self.arrivals.setdefault(day + travel, []).append(parcel)
+        back = day + travel + max(1, int(round(self.return_d * self.multiplier)))
+        self.returns[back] = self.returns.get(back, 0.0) + sets
+
+    def pull(self, day: int) -> None:
+        """Load trains from the inlet tank (legs that follow another leg)."""
+        tank = self.inlet
+        if tank is None or tank.level <= EPS:
+            return
+        amount = min(self.limit(), tank.level)
+        if amount > EPS:
+            self.push(tank.withdraw(amount), amount, day)
+
+    def in_transit(self) -> float:
+        """Tonnes on trains, moving or waiting to unload."""
+        return self.moving
+
+
+class Port:
+    """A loading port whose berths (or single-point moorings) are a ``simpy.PriorityResource``.
+
+    Standby berths and berths out of service are held by blocking requests, which
+    queue ahead of tankers; a loading under way finishes before its berth is taken.
+    """
+
+    def __init__(self, env: simpy.Environment, name: str, berths: int, active: int, hourly: np.ndarray | None):
+        self.env = env
+        self.name = name
+        self.berths = berths
+        self.active = active
+        self.resource = simpy.PriorityResource(env, capacity=berths)
+        self.blocks: list = []
+        schedule = self._blocked_schedule(hourly)
+        env.process(self._control(schedule))
+
+    def _blocked_schedule(self, hourly: np.ndarray | None) -> list[tuple[float, int]]:
+        """(time, berths blocked) at each change."""
+        normal = self.berths - self.active
+        if hourly is None:
+            return [(0.0, normal)]
+        usable = np.minimum(self.active, np.round(self.berths * hourly).astype(int))
+        blocked = self.berths - usable
+        changes = np.flatnonzero(np.diff(blocked)) + 1
+        schedule = [(0.0, int(blocked[0]))]
+        schedule += [(i / STEPS_PER_DAY, int(blocked[i])) for i in changes]
+        return schedule
+
+    def _control(self, schedule: list[tuple[float, int]]):
+        for time, blocked in schedule:
+            if time > self.env.now:
+                yield self.env.timeout(time - self.env.now)
+            while len(self.blocks) < blocked:
+                self.blocks.append(self.resource.request(priority=0))
+            while len(self.blocks) > blocked:
+                request = self.blocks.pop()
+                if request.triggered:
+                    self.resource.release(request)
+                else:
+                    request.cancel()
+
+
+class SeaLeg:
+    """A tanker fleet: each tanker claims a cargo, takes a berth, loads, sails, discharges, returns."""
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        name: str,
+        port: Port,
+        tank: Tank,
+        outlet: Tank | Market,
+        fleet: int,
+        cargo: float,
+        load_rate: float,
+        laden_d: float,
+        ballast_d: float,
+        hourly_factor: np.ndarray | None,
+        hourly_multiplier: np.ndarray | None,
+    ):
+        self.env = env
+        self.name = name
+        self.port = port
+        self.tank = tank
+        self.outlet = outlet
+        self.cargo = cargo
+        self.load_rate = load_rate
+        self.laden_d = laden_d
+        self.ballast_d = ballast_d
+        self.hourly_factor = hourly_factor
+        self.hourly_multiplier = hourly_multiplier
+        self.aboard = 0.0
+        self.loaded = 0.0
+        self.delivered = 0.0
+        self.cargoes = 0
+        cycle = cargo / load_rate + laden_d + ballast_d
+        for i in range(fleet):
+            env.process(self._tanker(cycle * i / fleet))
+
+    def _lookup(self, hourly: np.ndarray | None, default: float) -> float:
+        if hourly is None:
+            return default
+        step = min(int(self.env.now * STEPS_PER_DAY), len(hourly) - 1)
+        return float(hourly[step])
+
+    def _wait_until(self, ok: Callable[[], bool]):
+        """Hourly polling while a rare blocking condition lasts (a closed leg or market)."""
+        while not ok():
+            yield self.env.timeout(1.0 / STEPS_PER_DAY)
+
+    def _tanker(self, offset: float):
+        env = self.env
+        if offset > 0:
+            yield env.timeout(offset)
+        tank, port = self.tank, self.port
+        while True:
+            if self.hourly_factor is not None:
+                yield from self._wait_until(lambda: self._lookup(self.hourly_factor, 1.0) > 0)
+            yield tank.get(self.cargo)  # a cargo is in the tanks for us
+            berth = port.resource.request(priority=1)
+            yield berth
+            parcel = tank.withdraw(self.cargo, claimed=True)
+            self.aboard += self.cargo
+            self.loaded += self.cargo
+            factor = self._lookup(self.hourly_factor, 1.0)
+            yield env.timeout(self.cargo / (self.load_rate * max(factor, 1e-3)))
+            port.resource.release(berth)
+            yield env.timeout(self.laden_d * self._lookup(self.hourly_multiplier, 1.0))
+            outlet = self.outlet
+            if isinstance(outlet, Market):
+                if not outlet.is_open(env.now):
+                    yield from self._wait_until(lambda: outlet.is_open(env.now))
+            else:
+                yield from self._wait_until(lambda: outlet.room() >= self.cargo - EPS)
+            self.aboard -= self.cargo
+            self.delivered += self.cargo
+            self.cargoes += 1
+            deposit(outlet, parcel, int(env.now))
+            yield env.timeout(self.ballast_d * self._lookup(self.hourly_multiplier, 1.0))
+
+    def in_transit(self) -> float:
+        """Tonnes aboard tankers (loading, sailing or waiting to discharge)."""
+        return self.aboard

@@ -1,0 +1,191 @@
+"""Impact of a shocked run against its baseline (same network, same random numbers).
+
+Definitions (all within the horizon; tonnes unless said otherwise):
+
+* lost export volume = baseline exports - scenario exports. It splits exactly into
+  extra shut-in production + extra production outage + extra oil left in storage or
+  transit at the horizon (minus the extra initial inventory, which is zero).
+* deferred volume = the largest cumulative export deficit at any time minus the deficit
+  at the horizon: tonnes that were exported, but later than in the baseline.
+* time to survive = days from the first shock's start until shut-in first exceeds the
+  baseline's (None if it never does).
+* time to recover = days from the first shock's start until windowed daily exports are
+  back within the tolerance of the baseline's and stay there. Exports arrive in whole
+  cargoes, so the comparison allows one cargo of the largest tanker on top of the
+  relative tolerance (None if not recovered by the horizon).
+* extra transport cost = rerouted tonnes times what their route costs above the
+  baseline's average cost per tonne.
+* resilience-triangle area = the sum over days of the cumulative export deficit (t*d):
+  how much was missing and for how long.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.engine.record import RunRecord
+from sim.engine.shocks import RealizedShock
+from sim.scenario.schema import Network, SeaLeg
+
+__all__ = ["Impact", "impact"]
+
+
+@dataclass(frozen=True)
+class Impact:
+    """Every metric of a scenario against its baseline, in t, bbl, d and USD."""
+
+    values: dict[str, float | int | None]
+    units: dict[str, str]
+    rerouted_t: dict[str, float]
+    exports_by_route_t: dict[str, float]
+    baseline_exports_by_route_t: dict[str, float]
+
+    def __getitem__(self, key: str) -> float | int | None:
+        return self.values[key]
+
+    def as_dict(self) -> dict:
+        """Plain data: each metric as {value, unit}, plus per-route tables."""
+        return {
+            "metrics": {k: {"value": v, "unit": self.units[k]} for k, v in self.values.items()},
+            "rerouted_t": self.rerouted_t,
+            "exports_by_route_t": self.exports_by_route_t,
+            "baseline_exports_by_route_t": self.baseline_exports_by_route_t,
+        }
+
+
+def _unit_of(key: str) -> str:
+    """The unit a metric's name ends with."""
+    for suffix, unit in (("_usd_per_bbl", "USD/bbl"), ("_usd", "USD"), ("_bbl", "bbl"), ("_td", "t*d"), ("_t", "t"), ("_d", "d")):
+        if key.endswith(suffix):
+            return unit
+    return "1"
+
+
+def _first_day(mask: np.ndarray) -> int | None:
+    hits = np.flatnonzero(mask)
+    return int(hits[0]) if hits.size else None
+
+
+def _recovery_day(
+    scenario: np.ndarray, baseline: np.ndarray, start: int, window: int, tolerance: float, slack_t: float
+) -> int | None:
+    """First day >= start after which windowed exports stay within tolerance of the baseline."""
+    days = len(scenario)
+    if start >= days:
+        return None
+    cs = np.concatenate(([0.0], np.cumsum(scenario)))
+    cb = np.concatenate(([0.0], np.cumsum(baseline)))
+    ends = np.arange(1, days + 1)
+    begins = np.maximum(0, ends - window)
+    ws = cs[ends] - cs[begins]
+    wb = cb[ends] - cb[begins]
+    ok = np.abs(ws - wb) <= tolerance * np.abs(wb) + slack_t + 1e-6
+    # A window ending on day d covers days d-window+1..d; we need every window from the
+    # recovery day on to be within tolerance.
+    bad = np.flatnonzero(~ok[start:])
+    if bad.size == 0:
+        return start
+    last_bad = start + int(bad[-1])
+    if last_bad >= days - 1:
+        return None
+    return last_bad + 1
+
+
+def impact(
+    scenario: RunRecord,
+    baseline: RunRecord,
+    network: Network,
+    shocks: list[RealizedShock],
+    price_usd_per_t: float,
+    tolerance: float,
+    window_d: float,
+) -> Impact:
+    """Compare a shocked run with its baseline; see the module docstring for definitions."""
+    bbl_per_t = network.grade.bbl_per_t
+    days = scenario.days
+    exp_s, exp_b = scenario.daily_exports(), baseline.daily_exports()
+    cum_s, cum_b = np.cumsum(exp_s), np.cumsum(exp_b)
+    deficit = cum_b - cum_s
+    bal_s, bal_b = scenario.balance(), baseline.balance()
+    lost = bal_b.exported_t - bal_s.exported_t
+    shut_in_extra = bal_s.shut_in_t - bal_b.shut_in_t
+    outage_extra = bal_s.outage_t - bal_b.outage_t
+    inventory_extra = (bal_s.stored_t + bal_s.in_transit_t) - (bal_b.stored_t + bal_b.in_transit_t)
+    peak_deficit = float(max(0.0, deficit.max())) if days else 0.0
+    happened = [s for s in shocks if s.happened and s.duration_d > 0]
+    first_start = min((s.start_d for s in happened), default=None)
+    start_day = int(first_start) if first_start is not None else None
+
+    shut_s = scenario.shut_in.sum(axis=1)
+    shut_b = baseline.shut_in.sum(axis=1)
+    survive = None
+    if start_day is not None:
+        day = _first_day(shut_s[start_day:] > shut_b[start_day:] + 1.0)
+        survive = None if day is None else day
+    recover = None
+    if start_day is not None:
+        slack = max((leg.cargo for leg in network.legs.values() if isinstance(leg, SeaLeg)), default=0.0)
+        window = max(1, int(round(window_d)))
+        day = _recovery_day(exp_s, exp_b, start_day, window, tolerance, slack)
+        recover = None if day is None else day - start_day
+    elif days:
+        recover = 0
+
+    storage_total_s = scenario.source_level.sum(axis=1) + scenario.tank_level.sum(axis=1)
+    source_full = np.zeros(days, dtype=bool)
+    for k, name in enumerate(scenario.source_names):
+        cap = scenario.storage_capacity_t.get(name, np.inf)
+        if np.isfinite(cap) and cap > 0:
+            source_full |= scenario.source_level[:, k] >= cap * 0.999
+        elif cap == 0:
+            source_full |= scenario.shut_in[:, k] > baseline.shut_in[:, k] + 1.0
+
+    route_cost = np.array([network.routes[r].cost for r in scenario.route_names])
+    by_route_s = scenario.exports.sum(axis=0)
+    by_route_b = baseline.exports.sum(axis=0)
+    intake_s = scenario.intake.sum(axis=0)
+    intake_b = baseline.intake.sum(axis=0)
+    cost_s = float((intake_s * route_cost).sum())
+    cost_b = float((intake_b * route_cost).sum())
+    usual_cost = cost_b / intake_b.sum() if intake_b.sum() > 0 else 0.0
+    extra_cost = float((np.clip(intake_s - intake_b, 0.0, None) * (route_cost - usual_cost)).sum())
+    rerouted = {
+        name: float(max(0.0, intake_s[i] - intake_b[i])) for i, name in enumerate(scenario.route_names)
+    }
+
+    values: dict[str, float | int | None] = {
+        "exported_t": bal_s.exported_t,
+        "baseline_exported_t": bal_b.exported_t,
+        "exported_bbl": bal_s.exported_t * bbl_per_t,
+        "baseline_exported_bbl": bal_b.exported_t * bbl_per_t,
+        "lost_export_t": lost,
+        "lost_export_bbl": lost * bbl_per_t,
+        "lost_shut_in_t": shut_in_extra,
+        "lost_production_outage_t": outage_extra,
+        "lost_inventory_t": inventory_extra,
+        "deferred_t": max(0.0, peak_deficit - max(0.0, lost)),
+        "peak_deficit_t": peak_deficit,
+        "shut_in_t": bal_s.shut_in_t,
+        "baseline_shut_in_t": bal_b.shut_in_t,
+        "rerouted_t": float(sum(rerouted.values())),
+        "peak_storage_t": float(storage_total_s.max()) if days else 0.0,
+        "days_storage_full_d": int(source_full.sum()),
+        "time_to_survive_d": survive,
+        "time_to_recover_d": recover,
+        "resilience_area_td": float(np.clip(deficit, 0.0, None).sum()),
+        "transport_cost_usd": cost_s,
+        "baseline_transport_cost_usd": cost_b,
+        "extra_transport_cost_usd": extra_cost,
+        "revenue_lost_usd": lost * price_usd_per_t,
+        "price_usd_per_bbl": price_usd_per_t / bbl_per_t,
+    }
+    units = {k: _unit_of(k) for k in values}
+    return Impact(
+        values=values,
+        units=units,
+        rerouted_t=rerouted,
+        exports_by_route_t={n: float(by_route_s[i]) for i, n in enumerate(scenario.route_names)},
+        baseline_exports_by_route_t={n: float(by_route_b[i]) for i, n in enumerate(scenario.route_names)},
+    )

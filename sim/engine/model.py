@@ -1,0 +1,416 @@
+"""The export network as a SimPy model, and the daily dispatcher that drives it.
+
+``simulate(network, shocks, horizon_d)`` builds the components, runs one replication and
+returns a ``RunRecord`` of daily series. Each simulated day the dispatcher:
+
+1. sets every leg's capacity for the day (shocks: outages, slowdowns, closures);
+2. moves oil already between legs (deepest legs first, so room made downstream is
+   usable upstream the same day);
+3. allocates what each source has (storage + today's production) to routes: first the
+   normal allocations in priority order, then diversions in merit order (cheapest first)
+   to routes whose lead time has passed;
+4. puts what is left into field storage and shuts in what does not fit.
+
+Tankers are processes between the daily ticks. Mass balance is checked at the end.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import simpy
+
+from sim.engine.components import EPS, Market, Parcel, Pipeline, Port, Rail, SeaLeg, Tank
+from sim.engine.record import MassBalanceError, RunRecord
+from sim.engine.shocks import RealizedShock, Timelines
+from sim.scenario.schema import Network, PipelineLeg, RailLeg
+from sim.scenario.schema import SeaLeg as SeaLegSpec
+
+__all__ = ["simulate", "Model"]
+
+
+class _Source:
+    """A field: potential rate, storage, and the ramp back after a shut-in."""
+
+    def __init__(self, name: str, spec, potential: np.ndarray):
+        self.name = name
+        self.nominal = spec.production
+        self.potential = potential  # t/d per day, after production shocks
+        self.capacity = spec.storage.capacity
+        self.level = spec.storage.initial
+        self.peak = self.level
+        self.ramp_step = self.nominal / spec.ramp_up if spec.ramp_up > 0 else math.inf
+        self.restart_delay = spec.restart_delay
+        self.previous = self.nominal
+        self.held_back = False  # output was cut for lack of outlet: ramp applies
+        self.stopped = False
+        self.restart_wait = 0.0
+
+    def max_today(self, day: int) -> float:
+        """Most that can be produced today (potential, restart delay, ramp)."""
+        potential = self.potential[day]
+        if self.stopped:
+            return 0.0
+        if self.held_back:
+            return min(potential, self.previous + self.ramp_step)
+        return potential
+
+
+class Model:
+    """One replication of the network under a set of drawn shocks."""
+
+    def __init__(self, network: Network, shocks: list[RealizedShock], horizon_d: int):
+        self.network = network
+        self.days = horizon_d
+        self.env = simpy.Environment()
+        self.route_names = list(network.routes)
+        self.source_names = list(network.sources)
+        self.leg_names = list(network.legs)
+        stations = {
+            (leg_name, station): spec.capacity_without
+            for leg_name, leg in network.legs.items()
+            if isinstance(leg, PipelineLeg)
+            for station, spec in leg.pump_stations.items()
+        }
+        self.timelines = Timelines(horizon_d, shocks, stations)
+        n_routes, days = len(self.route_names), horizon_d
+        self.exports = np.zeros((days, n_routes))
+        self.intake = np.zeros((days, n_routes))
+        self._build()
+
+    # -- construction -------------------------------------------------------------
+    def _daily(self, kind: str, name: str) -> np.ndarray:
+        arr = self.timelines.daily_factor(kind, name)
+        return np.ones(self.days) if arr is None else arr
+
+    def _build(self) -> None:
+        net, env, tl = self.network, self.env, self.timelines
+        route_index = {name: i for i, name in enumerate(self.route_names)}
+        self.markets = {
+            name: Market(name, self.exports, tl.hourly_factor("market", name)) for name in net.markets
+        }
+        # Where each leg delivers: the next leg's inlet tank, or the market.
+        outlet_of: dict[str, tuple[str, str]] = {}
+        depth: dict[str, int] = {}
+        users: dict[str, list[int]] = {name: [] for name in net.legs}
+        for rname, route in net.routes.items():
+            for i, leg_name in enumerate(route.legs):
+                nxt = ("leg", route.legs[i + 1]) if i + 1 < len(route.legs) else ("market", route.market)
+                if outlet_of.setdefault(leg_name, nxt) != nxt:
+                    raise ValueError(
+                        f"leg {leg_name!r} leads to {outlet_of[leg_name][1]!r} in one route and to "
+                        f"{nxt[1]!r} in route {rname!r}; a leg has one outlet"
+                    )
+                depth[leg_name] = max(depth.get(leg_name, 0), i)
+                users[leg_name].append(route_index[rname])
+        # Inlet tanks (at the start, oil in them belongs to the routes using the leg).
+        self.tanks: dict[str, Tank] = {}
+        for leg_name, spec in net.legs.items():
+            if spec.inlet_storage is not None:
+                initial = _split(spec.inlet_storage.initial, users[leg_name], net, self.route_names)
+                self.tanks[leg_name] = Tank(env, f"{leg_name}.inlet", spec.inlet_storage.capacity, initial)
+        self.ports = {}
+        for port_name, spec in net.ports.items():
+            self.ports[port_name] = Port(
+                env, port_name, spec.berths, spec.active_berths or spec.berths, tl.hourly_factor("port", port_name)
+            )
+
+        def outlet(leg_name: str) -> Tank | Market:
+            kind, name = outlet_of[leg_name]
+            return self.markets[name] if kind == "market" else self.tanks[name]
+
+        self.legs: dict[str, Pipeline | Rail | SeaLeg] = {}
+        self.leg_factor: dict[str, np.ndarray] = {}
+        self.leg_multiplier: dict[str, np.ndarray] = {}
+        self.leg_market: dict[str, Market | None] = {}
+        for leg_name, spec in net.legs.items():
+            if leg_name not in outlet_of:
+                continue  # a leg no route uses carries nothing
+            ours = _our_capacity(spec.capacity if isinstance(spec, PipelineLeg) else math.inf, spec)
+            if isinstance(spec, PipelineLeg):
+                volume = ours * spec.transit
+                initial = _split(volume, users[leg_name], net, self.route_names) if spec.initial_linefill == "full" else {}
+                leg = Pipeline(leg_name, ours, volume, initial, outlet(leg_name))
+            elif isinstance(spec, RailLeg):
+                leg = Rail(
+                    leg_name,
+                    spec.payload,
+                    spec.trains_per_day,
+                    spec.transit + spec.border_delay,
+                    spec.transit if spec.return_transit is None else spec.return_transit,
+                    spec.fleet,
+                    outlet(leg_name),
+                )
+            else:
+                assert isinstance(spec, SeaLegSpec)
+                leg = SeaLeg(
+                    env,
+                    leg_name,
+                    self.ports[spec.port],
+                    self.tanks[leg_name],
+                    outlet(leg_name),
+                    spec.fleet,
+                    spec.cargo,
+                    spec.load_rate,
+                    spec.laden_voyage,
+                    spec.ballast_voyage,
+                    tl.hourly_factor("leg", leg_name),
+                    tl.hourly_multiplier(leg_name),
+                )
+            if isinstance(leg, Pipeline | Rail):
+                leg.inlet = self.tanks.get(leg_name)
+            self.legs[leg_name] = leg
+            factor = self._daily("leg", leg_name)
+            if isinstance(spec, PipelineLeg) and spec.sharing == "spare" and spec.third_party > 0 and ours > 0:
+                # Third parties keep their flow; we get what the reduced line has left.
+                factor = np.maximum(0.0, spec.capacity * factor - spec.third_party) / ours
+            self.leg_factor[leg_name] = factor
+            multiplier = tl.daily_multiplier(leg_name)
+            self.leg_multiplier[leg_name] = np.ones(self.days) if multiplier is None else multiplier
+            kind, name = outlet_of[leg_name]
+            self.leg_market[leg_name] = self.markets[name] if kind == "market" else None
+        self.market_factor = {name: self._daily("market", name) for name in net.markets}
+        # Legs that move oil between ticks by themselves are sea legs; the rest step daily,
+        # deepest first.
+        self.daily_legs = sorted(
+            (leg for leg in self.legs.values() if not isinstance(leg, SeaLeg)),
+            key=lambda leg: -depth[leg.name],
+        )
+        self.sources = [
+            _Source(name, spec, spec.production * self._daily("source", name))
+            for name, spec in net.sources.items()
+        ]
+        source_index = {name: i for i, name in enumerate(self.source_names)}
+        self.routes = []
+        for rname, spec in net.routes.items():
+            first = spec.legs[0]
+            self.routes.append(
+                _Route(
+                    index=route_index[rname],
+                    source=source_index[spec.source],
+                    first=self.legs[first],
+                    first_is_sea=isinstance(self.legs[first], SeaLeg),
+                    normal=spec.normal,
+                    capacity=spec.capacity,
+                    cost=spec.cost,
+                    lead_time=spec.lead_time,
+                    priority=spec.priority,
+                    factor=self._daily("route", rname),
+                )
+            )
+        self.by_priority = sorted((r for r in self.routes if r.normal > 0), key=lambda r: (r.priority, r.index))
+        self.by_merit = sorted(self.routes, key=lambda r: (r.cost, r.priority, r.index))
+        self.initial_inventory = self.inventory()
+        n_s, days = len(self.sources), self.days
+        self.produced = np.zeros((days, n_s))
+        self.shut_in = np.zeros((days, n_s))
+        self.outage = np.zeros((days, n_s))
+        self.source_level = np.zeros((days, n_s))
+        self.tank_level = np.zeros((days, len(self.tanks)))
+        self.leg_transit = np.zeros((days, len(self.legs)))
+
+    # -- running ------------------------------------------------------------------
+    def inventory(self) -> float:
+        """Tonnes in storage, tanks and transit right now."""
+        return self.stored() + self.in_transit()
+
+    def stored(self) -> float:
+        """Tonnes in field storage and terminal tanks."""
+        return sum(s.level for s in self.sources) + sum(t.level for t in self.tanks.values())
+
+    def in_transit(self) -> float:
+        """Tonnes in pipelines, on trains and aboard tankers."""
+        return sum(leg.in_transit() for leg in self.legs.values())
+
+    def _tick(self):
+        env = self.env
+        sources, routes = self.sources, self.routes
+        tanks = list(self.tanks.values())
+        legs = list(self.legs.values())
+        for day in range(self.days):
+            # 1. today's capacities
+            for leg in self.daily_legs:
+                name = leg.name
+                market = self.leg_market[name]
+                open_ = True if market is None else self.market_factor[market.name][day] > 0
+                if isinstance(leg, Pipeline):
+                    factor = self.leg_factor[name][day]
+                    if market is not None:
+                        factor *= self.market_factor[market.name][day]
+                    leg.start_day(factor, self.leg_multiplier[name][day], open_)
+                else:
+                    leg.start_day(day, self.leg_factor[name][day], self.leg_multiplier[name][day], open_)
+            # 2. oil between legs moves on
+            for leg in self.daily_legs:
+                if leg.inlet is not None:
+                    leg.pull(day)
+            # 3. dispatch
+            supply = [0.0] * len(sources)
+            production_cap = [0.0] * len(sources)
+            for i, src in enumerate(sources):
+                production_cap[i] = src.max_today(day)
+                supply[i] = src.level + production_cap[i]
+            allocated = [0.0] * len(sources)
+            flows = [0.0] * len(routes)
+            for route in self.by_priority:
+                want = route.normal * route.factor[day]
+                self._send(route, min(want, supply[route.source] - allocated[route.source]), flows, allocated, day)
+            for route in self.by_merit:
+                if route.lead_time > 0 and (route.activated is None or day < route.activated + route.lead_time):
+                    continue
+                spare = route.capacity * route.factor[day] - flows[route.index]
+                self._send(route, min(spare, supply[route.source] - allocated[route.source]), flows, allocated, day)
+            # 4. storage and shut-in
+            for i, src in enumerate(sources):
+                cap = production_cap[i]
+                potential = src.potential[day]
+                left = supply[i] - allocated[i]
+                shut = max(0.0, left - src.capacity)
+                if shut > cap:  # guard float noise
+                    shut = cap
+                produced = cap - shut
+                src.level = left - shut
+                if src.level > src.peak:
+                    src.peak = src.level
+                self.produced[day, i] = produced
+                self.shut_in[day, i] = potential - produced
+                self.outage[day, i] = src.nominal - potential
+                unplaced = cap - allocated[i]
+                if unplaced > 1.0:
+                    for route in routes:
+                        if route.source == i and route.lead_time > 0 and route.activated is None:
+                            route.activated = day
+                self._update_restart(i, src, produced, potential, shut)
+                src.previous = produced
+                self.source_level[day, i] = src.level
+            self.intake[day] = flows
+            for k, tank in enumerate(tanks):
+                self.tank_level[day, k] = tank.level
+            for k, leg in enumerate(legs):
+                self.leg_transit[day, k] = leg.in_transit()
+            yield env.timeout(1)
+
+    def _send(self, route: _Route, amount: float, flows: list, allocated: list, day: int) -> None:
+        if amount <= EPS:
+            return
+        leg = route.first
+        limit = leg.tank.room() if route.first_is_sea else leg.limit()
+        amount = min(amount, limit)
+        if amount <= EPS:
+            return
+        parcel: Parcel = {route.index: amount}
+        if route.first_is_sea:
+            leg.tank.deposit(parcel)
+        else:
+            leg.push(parcel, amount, day)
+        flows[route.index] += amount
+        allocated[route.source] += amount
+
+    def _update_restart(self, i: int, src: _Source, produced: float, potential: float, shut: float) -> None:
+        """Track whether output is held back (ramp applies) or stopped (restart delay applies)."""
+        if src.stopped:
+            # The restart delay counts from the first day the oil could go somewhere again.
+            if src.level < src.capacity - EPS or self._outlet_free(i):
+                src.restart_wait -= 1.0
+                if src.restart_wait <= 0:
+                    src.stopped = False
+                    src.held_back = True
+            return
+        if shut > EPS:
+            src.held_back = True
+            if produced <= EPS and potential > EPS and src.restart_delay > 0:
+                src.stopped = True
+                src.restart_wait = src.restart_delay
+        elif produced >= potential - EPS:
+            src.held_back = False
+
+    def _outlet_free(self, source: int) -> bool:
+        """Whether any route of ``source`` could take oil right now."""
+        for route in self.routes:
+            if route.source != source:
+                continue
+            limit = route.first.tank.room() if route.first_is_sea else route.first.limit()
+            if limit > EPS:
+                return True
+        return False
+
+    def run(self) -> RunRecord:
+        """Run to the horizon and return the record; raise MassBalanceError if tonnes go missing."""
+        self.env.process(self._tick())
+        self.env.run(until=self.days)
+        record = RunRecord(
+            route_names=self.route_names,
+            source_names=self.source_names,
+            tank_names=list(self.tanks),
+            leg_names=list(self.legs),
+            exports=self.exports,
+            intake=self.intake,
+            produced=self.produced,
+            shut_in=self.shut_in,
+            outage=self.outage,
+            source_level=self.source_level,
+            tank_level=self.tank_level,
+            leg_transit=self.leg_transit,
+            initial_inventory_t=self.initial_inventory,
+            final_stored_t=self.stored(),
+            final_in_transit_t=self.in_transit(),
+            events=next(self.env._eid),  # events scheduled so far (SimPy's counter)
+            peak_storage_t={**{s.name: s.peak for s in self.sources}, **{t.name: t.peak for t in self.tanks.values()}},
+            storage_capacity_t={
+                **{s.name: s.capacity for s in self.sources},
+                **{t.name: t.capacity for t in self.tanks.values()},
+            },
+            cargoes={leg.name: leg.cargoes for leg in self.legs.values() if isinstance(leg, SeaLeg)},
+        )
+        record.check_balance()
+        return record
+
+
+class _Route:
+    """A route as the dispatcher sees it."""
+
+    __slots__ = (
+        "index", "source", "first", "first_is_sea", "normal", "capacity", "cost",
+        "lead_time", "priority", "factor", "activated",
+    )
+
+    def __init__(self, index, source, first, first_is_sea, normal, capacity, cost, lead_time, priority, factor):
+        self.index = index
+        self.source = source
+        self.first = first
+        self.first_is_sea = first_is_sea
+        self.normal = normal
+        self.capacity = capacity
+        self.cost = cost
+        self.lead_time = lead_time
+        self.priority = priority
+        self.factor = factor
+        self.activated: int | None = None
+
+
+def _our_capacity(total: float, spec) -> float:
+    """Capacity left for our oil on a leg shared with third parties (normal conditions)."""
+    if spec.third_party <= 0 or math.isinf(total):
+        return total
+    return max(0.0, total - spec.third_party)
+
+
+def _split(amount: float, route_ids: list[int], net: Network, names: list[str]) -> Parcel:
+    """Share ``amount`` among routes in proportion to their normal allocation (equal if none)."""
+    if amount <= 0 or not route_ids:
+        return {}
+    weights = [net.routes[names[r]].normal for r in route_ids]
+    total = sum(weights)
+    if total <= 0:
+        weights, total = [1.0] * len(route_ids), float(len(route_ids))
+    return {r: amount * w / total for r, w in zip(route_ids, weights, strict=True)}
+
+
+def simulate(network: Network, shocks: list[RealizedShock], horizon_d: float) -> RunRecord:
+    """Run one replication of ``network`` with ``shocks`` over ``horizon_d`` days."""
+    days = int(math.ceil(horizon_d - 1e-9))
+    return Model(network, shocks, days).run()
+
+
+

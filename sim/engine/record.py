@@ -1,0 +1,104 @@
+"""What one replication produces: daily series and end-of-run inventories, with the balance check."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["RunRecord", "MassBalanceError", "Balance"]
+
+
+class MassBalanceError(RuntimeError):
+    """Tonnes appeared or vanished in a run: a bug in the engine, never a user error."""
+
+
+@dataclass(frozen=True)
+class Balance:
+    """The mass balance of a run, every term in tonnes."""
+
+    initial_inventory_t: float
+    produced_t: float
+    exported_t: float
+    stored_t: float
+    in_transit_t: float
+    shut_in_t: float
+    potential_t: float
+    outage_t: float
+
+    @property
+    def residual_t(self) -> float:
+        """initial + produced - exported - stored - in transit: zero up to rounding."""
+        return self.initial_inventory_t + self.produced_t - self.exported_t - self.stored_t - self.in_transit_t
+
+    @property
+    def potential_residual_t(self) -> float:
+        """potential - produced - shut-in: zero up to rounding."""
+        return self.potential_t - self.produced_t - self.shut_in_t
+
+    def tolerance_t(self) -> float:
+        """Rounding allowance: a billionth of the tonnes moved, at least a kilogram."""
+        return max(1e-3, 1e-9 * (self.initial_inventory_t + self.produced_t + self.potential_t))
+
+
+@dataclass
+class RunRecord:
+    """Daily series of one run (rows are days) and its end state. Units: t and t/d."""
+
+    route_names: list[str]
+    source_names: list[str]
+    tank_names: list[str]
+    leg_names: list[str]
+    exports: np.ndarray  # (days, routes) t exported (counted at the market) per day
+    intake: np.ndarray  # (days, routes) t sent into each route's first leg per day
+    produced: np.ndarray  # (days, sources)
+    shut_in: np.ndarray  # (days, sources) potential not produced: nowhere to put it, or ramping back
+    outage: np.ndarray  # (days, sources) nominal minus potential: production shocks
+    source_level: np.ndarray  # (days, sources) field storage at the end of each day
+    tank_level: np.ndarray  # (days, tanks) terminal tanks at each daily tick
+    leg_transit: np.ndarray  # (days, legs) oil in each leg at each daily tick
+    initial_inventory_t: float
+    final_stored_t: float
+    final_in_transit_t: float
+    events: int
+    peak_storage_t: dict[str, float] = field(default_factory=dict)
+    storage_capacity_t: dict[str, float] = field(default_factory=dict)
+    cargoes: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def days(self) -> int:
+        """Length of the run in days."""
+        return self.exports.shape[0]
+
+    def daily_exports(self) -> np.ndarray:
+        """Total tonnes exported each day."""
+        return self.exports.sum(axis=1)
+
+    def balance(self) -> Balance:
+        """Every term of the mass balance."""
+        produced = float(self.produced.sum())
+        shut_in = float(self.shut_in.sum())
+        return Balance(
+            initial_inventory_t=self.initial_inventory_t,
+            produced_t=produced,
+            exported_t=float(self.exports.sum()),
+            stored_t=self.final_stored_t,
+            in_transit_t=self.final_in_transit_t,
+            shut_in_t=shut_in,
+            potential_t=produced + shut_in,
+            outage_t=float(self.outage.sum()),
+        )
+
+    def check_balance(self) -> Balance:
+        """Raise MassBalanceError unless initial + produced = exported + stored + in transit."""
+        balance = self.balance()
+        if abs(balance.residual_t) > balance.tolerance_t():
+            raise MassBalanceError(
+                f"mass balance does not close: initial {balance.initial_inventory_t:.3f} + produced "
+                f"{balance.produced_t:.3f} != exported {balance.exported_t:.3f} + stored "
+                f"{balance.stored_t:.3f} + in transit {balance.in_transit_t:.3f} "
+                f"(residual {balance.residual_t:.6f} t)"
+            )
+        if (self.exports < -1e-6).any() or (self.source_level < -1e-6).any() or (self.tank_level < -1e-6).any():
+            raise MassBalanceError("a negative flow or storage level appeared")
+        return balance

@@ -1,0 +1,157 @@
+"""Shocks drawn for one replication, and the capacity timelines they imply.
+
+A scenario's shocks may hold distributions and probabilities. ``realize_shocks`` draws
+them with one random stream per shock (spawned from the root seed), so that adding a
+shock never changes another shock's draws and a seed fixes every number. ``Timelines``
+turns the drawn shocks into hourly factor arrays per component, which the engine reads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from sim.scenario.distributions import draw
+from sim.scenario.schema import PortSpec, Scenario
+from sim.scenario.targets import Target, resolve_target
+
+__all__ = ["RealizedShock", "realize_shocks", "shock_rng", "Timelines", "STEPS_PER_DAY"]
+
+STEPS_PER_DAY = 24
+"""Resolution of the factor timelines (hours)."""
+
+
+@dataclass(frozen=True)
+class RealizedShock:
+    """A shock with every number drawn: times in days from the start, factors as numbers."""
+
+    index: int
+    name: str
+    kind: str
+    target: Target
+    start_d: float
+    duration_d: float
+    factor: float
+    multiplier: float
+    ramp_d: float
+    happened: bool
+
+    @property
+    def end_d(self) -> float:
+        """Day the shock ends (exclusive)."""
+        return self.start_d + self.duration_d
+
+    def as_dict(self) -> dict:
+        """A plain mapping for summaries and manifests."""
+        out = asdict(self)
+        out["target"] = self.target.name + (f".{self.target.station}" if self.target.station else "")
+        out["target_kind"] = self.target.kind
+        out["end_d"] = self.end_d
+        return out
+
+
+def shock_rng(seed: int, replication: int, index: int) -> np.random.Generator:
+    """The random stream of shock ``index`` in ``replication``: independent of every other."""
+    return np.random.default_rng(np.random.SeedSequence(entropy=seed, spawn_key=(replication, 1, index)))
+
+
+def realize_shocks(scenario: Scenario, seed: int | None = None, replication: int = 0) -> list[RealizedShock]:
+    """Draw every shock of ``scenario`` for one replication (probability, start, duration, ...)."""
+    seed = scenario.seed if seed is None else seed
+    realized = []
+    for index, shock in enumerate(scenario.shocks):
+        rng = shock_rng(seed, replication, index)
+        # Fixed draw order, one uniform first, so that changing a parameter of a
+        # distribution never shifts the random numbers other draws see.
+        happened = bool(rng.uniform() < shock.probability)
+        start = draw(scenario.start_offset(shock), rng)
+        duration = draw(shock.duration, rng)
+        target = resolve_target(scenario.network, shock)
+        if shock.kind == "weather" or shock.kind == "closure":
+            factor = 0.0
+        elif shock.berths_out is not None:
+            port: PortSpec = scenario.network.ports[target.name]
+            factor = max(0.0, (port.berths - shock.berths_out) / port.berths)
+        else:
+            factor = draw(shock.factor, rng) if shock.factor is not None else 0.0
+        multiplier = draw(shock.multiplier, rng) if shock.multiplier is not None else 1.0
+        realized.append(
+            RealizedShock(
+                index=index,
+                name=shock.name or f"{shock.kind} {shock.target}",
+                kind=shock.kind,
+                target=target,
+                start_d=float(start),
+                duration_d=float(duration),
+                factor=float(factor),
+                multiplier=float(multiplier),
+                ramp_d=float(shock.ramp),
+                happened=happened,
+            )
+        )
+    return realized
+
+
+class Timelines:
+    """Hourly capacity factors (and transit multipliers) per component over the horizon.
+
+    Overlapping shocks on one component combine by the smallest factor (largest
+    multiplier). Components without shocks have no array: their factor is 1.
+    """
+
+    def __init__(self, horizon_d: int, shocks: list[RealizedShock], pump_stations: dict[tuple[str, str], float]):
+        self.horizon_d = horizon_d
+        self.steps = horizon_d * STEPS_PER_DAY
+        self.factor: dict[tuple[str, str], np.ndarray] = {}
+        self.multiplier: dict[str, np.ndarray] = {}
+        for shock in shocks:
+            if not shock.happened or shock.duration_d <= 0:
+                continue
+            lo = int(round(shock.start_d * STEPS_PER_DAY))
+            hi = int(round(shock.end_d * STEPS_PER_DAY))
+            lo, hi = max(0, lo), min(self.steps, hi)
+            if shock.kind == "slowdown":
+                arr = self.multiplier.setdefault(shock.target.name, np.ones(self.steps))
+                if hi > lo:
+                    np.maximum(arr[lo:hi], shock.multiplier, out=arr[lo:hi])
+                continue
+            if shock.target.kind == "pump_station":
+                left = pump_stations[(shock.target.name, shock.target.station)]
+                factor = 1.0 - (1.0 - shock.factor) * (1.0 - left)
+                key = ("leg", shock.target.name)
+            else:
+                factor = shock.factor
+                key = (shock.target.kind, shock.target.name)
+            if shock.kind == "weather":
+                key = ("port", shock.target.name)
+            arr = self.factor.setdefault(key, np.ones(self.steps))
+            if hi > lo:
+                np.minimum(arr[lo:hi], factor, out=arr[lo:hi])
+            if shock.ramp_d > 0 and hi < self.steps:
+                ramp_steps = max(1, int(round(shock.ramp_d * STEPS_PER_DAY)))
+                end = min(self.steps, hi + ramp_steps)
+                ramp = factor + (1.0 - factor) * (np.arange(1, end - hi + 1) / ramp_steps)
+                np.minimum(arr[hi:end], ramp, out=arr[hi:end])
+
+    def daily_factor(self, kind: str, name: str) -> np.ndarray | None:
+        """Mean factor per day for a component, or None if no shock touches it."""
+        arr = self.factor.get((kind, name))
+        if arr is None:
+            return None
+        return arr.reshape(self.horizon_d, STEPS_PER_DAY).mean(axis=1)
+
+    def daily_multiplier(self, name: str) -> np.ndarray | None:
+        """Mean transit multiplier per day for a leg, or None."""
+        arr = self.multiplier.get(name)
+        if arr is None:
+            return None
+        return arr.reshape(self.horizon_d, STEPS_PER_DAY).mean(axis=1)
+
+    def hourly_factor(self, kind: str, name: str) -> np.ndarray | None:
+        """The hourly factor array of a component, or None."""
+        return self.factor.get((kind, name))
+
+    def hourly_multiplier(self, name: str) -> np.ndarray | None:
+        """The hourly multiplier array of a leg, or None."""
+        return self.multiplier.get(name)

@@ -1,0 +1,315 @@
+"""Load a scenario file: safe YAML, network includes, overrides, validation, clear errors.
+
+``load_scenario(path)`` is the one entry point. Every failure is a ScenarioError whose
+problems name the file, the line, the key path, what is wrong and what was expected.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import types
+import typing
+from dataclasses import dataclass, field
+from difflib import get_close_matches
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from sim.scenario.errors import Problem, ScenarioError
+from sim.scenario.schema import GradeSpec, Network, Scenario
+from sim.scenario.yamlio import Located, parse_scalar, read_yaml
+from sim.units import Grade
+
+__all__ = ["LoadedScenario", "load_scenario", "load_network", "parse_set", "MAX_INCLUDE_DEPTH"]
+
+MAX_INCLUDE_DEPTH = 8
+"""Deepest chain of ``extends`` between network files."""
+
+
+@dataclass
+class LoadedScenario:
+    """A validated scenario with where it came from: files read, their hash, the raw data."""
+
+    scenario: Scenario
+    path: Path
+    files: list[Path] = field(default_factory=list)
+    sha256: str = ""
+    resolved: dict[str, Any] = field(default_factory=dict)
+    overrides: list[str] = field(default_factory=list)
+
+
+def scenarios_root(path: Path) -> Path:
+    """The folder includes must stay inside: the nearest ancestor called ``scenarios``, else the file's folder."""
+    path = path.resolve()
+    for parent in path.parents:
+        if parent.name == "scenarios":
+            return parent
+    return path.parent
+
+
+def _deep_merge(base: dict, top: dict) -> dict:
+    """``top`` over ``base``: mappings merge key by key, anything else replaces."""
+    out = dict(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _read_network(path: Path, root: Path, prefix: tuple, chain: tuple[Path, ...], lines: dict) -> dict:
+    """Read a network file, following ``extends`` (a base network it modifies)."""
+    resolved = path.resolve()
+    if resolved in chain:
+        cycle = " -> ".join(p.name for p in (*chain, resolved))
+        raise ScenarioError.single(path, f"include cycle: {cycle}", 1, ".".join(map(str, prefix)))
+    if len(chain) >= MAX_INCLUDE_DEPTH:
+        raise ScenarioError.single(path, f"includes nest deeper than {MAX_INCLUDE_DEPTH} files", 1)
+    located = read_yaml(path, prefix)
+    data = located.data
+    base_ref = data.pop("extends", None)
+    if base_ref is None:
+        lines.update(located.lines)
+        return data
+    base_path = _resolve_include(base_ref, path, root, located, prefix + ("extends",))
+    base = _read_network(base_path, root, prefix, (*chain, resolved), lines)
+    lines.update(located.lines)  # the extending file's lines win
+    return _deep_merge(base, data)
+
+
+def _resolve_include(ref: Any, including: Path, root: Path, located: Located, path: tuple) -> Path:
+    file, line = located.where(path)
+    key = ".".join(map(str, path))
+    if not isinstance(ref, str) or not ref.strip():
+        raise ScenarioError.single(file, "expected a path to a network file (a string)", line, key)
+    target = (including.parent / ref).resolve()
+    if root not in target.parents:
+        raise ScenarioError.single(
+            file, f"{ref!r} points outside the scenarios folder {root}; includes must stay inside it", line, key
+        )
+    if not target.is_file():
+        raise ScenarioError.single(file, f"included file {ref!r} does not exist (looked for {target})", line, key)
+    return target
+
+
+def _set_path(data: dict, dotted: str, value: Any, origin: tuple[str, int | None], lines: dict, base: tuple) -> None:
+    """Set ``data[a][b]... = value`` for ``dotted`` = "a.b...", refusing paths that do not exist."""
+    parts = [p for p in dotted.split(".")]
+    if not dotted or any(not p for p in parts):
+        raise ScenarioError.single(origin[0], f"{dotted!r} is not a dotted key path", origin[1], dotted)
+    node: Any = data
+    for depth, part in enumerate(parts[:-1]):
+        key: Any = part
+        if isinstance(node, list):
+            if not part.isdigit() or int(part) >= len(node):
+                raise ScenarioError.single(origin[0], f"no item {part} in the list at {'.'.join(parts[:depth]) or 'top'}", origin[1], dotted)
+            key = int(part)
+        elif isinstance(node, dict):
+            if part not in node:
+                near = get_close_matches(part, [str(k) for k in node], n=1)
+                hint = f"; did you mean {near[0]!r}?" if near else ""
+                raise ScenarioError.single(origin[0], f"no key {part!r} at {'.'.join(parts[:depth]) or 'top level'}{hint}", origin[1], dotted)
+        else:
+            raise ScenarioError.single(origin[0], f"{'.'.join(parts[:depth])} is not a mapping", origin[1], dotted)
+        node = node[key]
+    last: Any = parts[-1]
+    if isinstance(node, list):
+        if not last.isdigit() or int(last) >= len(node):
+            raise ScenarioError.single(origin[0], f"no item {last} in the list", origin[1], dotted)
+        last = int(last)
+    elif not isinstance(node, dict):
+        raise ScenarioError.single(origin[0], f"{'.'.join(parts[:-1])} is not a mapping", origin[1], dotted)
+    node[last] = value
+    full = base + tuple(int(p) if p.isdigit() else p for p in parts)
+    for key in [k for k in lines if k[: len(full)] == full]:
+        del lines[key]
+    lines[full] = origin
+
+
+def parse_set(assignment: str) -> tuple[str, Any]:
+    """Split a ``key.path=value`` command-line override; the value is read as YAML."""
+    key, sep, value = assignment.partition("=")
+    if not sep or not key.strip():
+        raise ScenarioError.single("<--set>", f"expected KEY.PATH=VALUE, got {assignment!r}")
+    return key.strip(), parse_scalar(value)
+
+
+def _strip_tags(loc: tuple) -> tuple:
+    """Remove pydantic's union-tag elements (legs.cpc.pipeline.capacity -> legs.cpc.capacity)."""
+    out: list = []
+    for i, part in enumerate(loc):
+        if part in ("pipeline", "sea", "rail") and i >= 2 and loc[i - 2] == "legs":
+            continue
+        if isinstance(part, str) and (part.startswith("function-") or part in ("date", "float", "int")) and out:
+            continue
+        out.append(part)
+    return tuple(out)
+
+
+def _fields_at(model: type[BaseModel], loc: tuple, data: Any) -> list[str]:
+    """The field names accepted at ``loc`` below ``model`` (for 'did you mean')."""
+    annotation: Any = model
+    node = data
+    for part in loc:
+        annotation = _unwrap(annotation, node)
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            info = annotation.model_fields.get(str(part))
+            if info is None:
+                return []
+            annotation = info.annotation
+        else:
+            origin = typing.get_origin(annotation)
+            args = typing.get_args(annotation)
+            if origin is dict:
+                annotation = args[1]
+            elif origin is list:
+                annotation = args[0]
+            else:
+                return []
+        node = node.get(part) if isinstance(node, dict) else (node[part] if isinstance(node, list) and isinstance(part, int) and part < len(node) else None)
+    annotation = _unwrap(annotation, node)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return list(annotation.model_fields)
+    return []
+
+
+def _unwrap(annotation: Any, node: Any) -> Any:
+    """Strip Annotated/Optional, and pick the union member whose ``kind`` matches the data."""
+    while typing.get_origin(annotation) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        members = [a for a in typing.get_args(annotation) if a is not type(None)]
+        models = [m for m in members if isinstance(m, type) and issubclass(m, BaseModel)]
+        kind = node.get("kind") if isinstance(node, dict) else None
+        for m in models:
+            field_info = m.model_fields.get("kind")
+            if field_info is not None and kind in typing.get_args(field_info.annotation):
+                return m
+        if len(models) == 1:
+            return models[0]
+        if members:
+            return _unwrap(members[0], node)
+    return annotation
+
+
+def _problems_from(
+    exc: ValidationError, data: dict, lines: dict, fallback: str, model: type[BaseModel] = Scenario
+) -> list[Problem]:
+    """Turn pydantic's errors into file/line/key problems with a readable cause."""
+    problems: list[Problem] = []
+    location = Located(data, lines)
+    for error in exc.errors(include_url=False):
+        loc = _strip_tags(tuple(error["loc"]))
+        message = str(error["msg"])
+        for prefix in ("Value error, ", "Assertion failed, "):
+            if message.startswith(prefix):
+                message = message[len(prefix):]
+        kind = error["type"]
+        if kind == "extra_forbidden":
+            allowed = _fields_at(model, loc[:-1], data)
+            near = get_close_matches(str(loc[-1]), allowed, n=1)
+            hint = f"did you mean {near[0]!r}?" if near else f"expected one of: {', '.join(allowed)}"
+            message = f"unknown key {loc[-1]!r}; {hint}"
+        elif kind == "missing":
+            message = "required key is missing"
+        elif kind == "union_tag_invalid" or kind == "union_tag_not_found":
+            message = f"{message} (a leg's kind is pipeline, sea or rail)"
+        elif kind in ("date_from_datetime_parsing", "date_parsing", "date_type"):
+            message = f"{message}; expected a date like 2022-07-06"
+        if kind == "value_error" and any(": " in seg for seg in message.split("; ")):
+            for segment in message.split("; "):
+                sub, sep, text = segment.partition(": ")
+                if sep and sub and " " not in sub:
+                    subloc = loc + tuple(int(p) if p.isdigit() else p for p in sub.split("."))
+                    file, line = location.where(subloc)
+                    problems.append(Problem(file, line, ".".join(map(str, subloc)), text))
+                else:
+                    file, line = location.where(loc)
+                    problems.append(Problem(file, line, ".".join(map(str, loc)), segment))
+            continue
+        file, line = location.where(loc)
+        if file == "<unknown>":
+            file = fallback
+        problems.append(Problem(file, line, ".".join(map(str, loc)), message))
+    return problems
+
+
+def _grade_of(network: Any) -> Grade:
+    """The grade declared in raw network data (defaults if absent or invalid: validation reports it)."""
+    raw = network.get("grade", {}) if isinstance(network, dict) else {}
+    try:
+        spec = GradeSpec.model_validate(raw if isinstance(raw, dict) else {})
+    except ValidationError:
+        return Grade()
+    return Grade(bbl_per_t=spec.bbl_per_t, t_per_m3=spec.t_per_m3)
+
+
+def _hash_files(files: list[Path], overrides: list[str]) -> str:
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    for item in overrides:
+        digest.update(b"--set " + item.encode())
+    return digest.hexdigest()
+
+
+def load_scenario(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> LoadedScenario:
+    """Read, resolve and validate a scenario file; raise ScenarioError on any problem.
+
+    ``overrides`` are ``key.path=value`` strings applied last (as ``routesim run --set``).
+    """
+    path = Path(path)
+    root = scenarios_root(path)
+    located = read_yaml(path)
+    data, lines = located.data, dict(located.lines)
+    files = [path]
+    network = data.get("network")
+    if isinstance(network, str):
+        network_path = _resolve_include(network, path, root, located, ("network",))
+        net_lines: dict = {}
+        data["network"] = _read_network(network_path, root, ("network",), (path.resolve(),), net_lines)
+        lines.update({k: v for k, v in net_lines.items() if k != ("network",)})
+        files.append(network_path)
+    net_overrides = data.pop("overrides", None)
+    if net_overrides is not None:
+        if not isinstance(net_overrides, dict):
+            file, line = located.where(("overrides",))
+            raise ScenarioError.single(file, "expected a mapping of key.path: value on the network", line, "overrides")
+        if not isinstance(data.get("network"), dict):
+            raise ScenarioError.single(path, "overrides need a network", *located.where(("overrides",))[1:])
+        for key, value in net_overrides.items():
+            origin = located.where(("overrides", key))
+            _set_path(data["network"], str(key), value, origin, lines, ("network",))
+    for assignment in overrides:
+        key, value = parse_set(assignment)
+        _set_path(data, key, value, ("<--set>", None), lines, ())
+    resolved = copy.deepcopy(data)
+    grade = _grade_of(data.get("network"))
+    try:
+        scenario = Scenario.model_validate(data, context={"grade": grade})
+    except ValidationError as exc:
+        raise ScenarioError(_problems_from(exc, data, lines, str(path))) from None
+    return LoadedScenario(
+        scenario=scenario,
+        path=path,
+        files=files,
+        sha256=_hash_files(files, list(overrides)),
+        resolved=resolved,
+        overrides=list(overrides),
+    )
+
+
+def load_network(path: str | Path) -> Network:
+    """Read and validate a network file on its own (following ``extends``)."""
+    path = Path(path)
+    lines: dict = {}
+    data = _read_network(path, scenarios_root(path), (), (), lines)
+    try:
+        return Network.model_validate(data, context={"grade": _grade_of(data)})
+    except ValidationError as exc:
+        raise ScenarioError(_problems_from(exc, data, lines, str(path), Network)) from None

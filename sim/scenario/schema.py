@@ -1,0 +1,425 @@
+"""The scenario file format: typed, validated models (pydantic v2).
+
+A *network* file describes the export system (sources, ports, legs, routes, markets);
+a *scenario* names a network, a horizon, a seed, a price and the shocks to inject.
+Quantities carry units and are stored in canonical units: t, d, t/d, USD/t. Field
+descriptions here generate the JSON Schema (``routesim schema``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    ValidationInfo,
+    WithJsonSchema,
+    model_validator,
+)
+
+from sim.scenario.distributions import Distribution, parse_distribution
+from sim.units import DIMENSIONS, Grade, UnitError, parse_quantity
+
+__all__ = [
+    "GradeSpec",
+    "StorageSpec",
+    "SourceSpec",
+    "PortSpec",
+    "PumpStationSpec",
+    "PipelineLeg",
+    "SeaLeg",
+    "RailLeg",
+    "RouteSpec",
+    "MarketSpec",
+    "Network",
+    "Shock",
+    "RecoverySpec",
+    "Scenario",
+    "UNLIMITED",
+]
+
+UNLIMITED = math.inf
+"""Storage capacity written as ``unlimited`` in a file."""
+
+
+def _grade(info: ValidationInfo) -> Grade:
+    context = info.context or {}
+    return context.get("grade") or Grade()
+
+
+def quantity(
+    dimension: str,
+    *,
+    minimum: float | None = None,
+    exclusive: bool = False,
+    maximum: float | None = None,
+    stochastic: bool = False,
+    unlimited: bool = False,
+) -> Any:
+    """An annotated float field of ``dimension`` that reads units and checks bounds.
+
+    ``stochastic`` also accepts a ``{dist: ...}`` mapping (see distributions.py);
+    ``unlimited`` accepts the word ``unlimited`` (infinity).
+    """
+    unit = DIMENSIONS[dimension]
+
+    def check(number: float, what: str = "") -> float:
+        label = what or "value"
+        if minimum is not None and (number <= minimum if exclusive else number < minimum):
+            relation = ">" if exclusive else ">="
+            raise ValueError(f"{label} must be {relation} {minimum:g} {unit}, got {number:g}")
+        if maximum is not None and number > maximum:
+            raise ValueError(f"{label} must be <= {maximum:g} {unit}, got {number:g}")
+        return number
+
+    def validate(value: Any, info: ValidationInfo) -> float | Distribution:
+        if isinstance(value, Distribution):
+            return value
+        if isinstance(value, float) and math.isinf(value) and unlimited and value > 0:
+            return value
+        if unlimited and isinstance(value, str) and value.strip().lower() == "unlimited":
+            return math.inf
+        if isinstance(value, dict):
+            if not stochastic:
+                raise ValueError(f"expected a {dimension}, not a mapping (distributions are allowed in shocks only)")
+            dist = parse_distribution(value, dimension, _grade(info))
+            lowest, highest = dist.support()
+            if minimum is not None and not (dist.dist == "lognormal" and minimum <= 0):
+                check(lowest, f"the lowest value of the {dist.dist} distribution")
+            if maximum is not None:
+                if math.isinf(highest):
+                    raise ValueError(f"the {dist.dist} distribution is unbounded above; values must be <= {maximum:g}")
+                check(highest, f"the highest value of the {dist.dist} distribution")
+            return dist
+        try:
+            number = parse_quantity(value, dimension, _grade(info))
+        except UnitError as exc:
+            raise ValueError(str(exc)) from None
+        return check(number)
+
+    def serialize(value: float | Distribution) -> Any:
+        if isinstance(value, Distribution):
+            return value.describe()
+        if isinstance(value, float) and math.isinf(value):
+            return "unlimited"
+        return value
+
+    number_or_text: dict[str, Any] = {
+        "anyOf": [
+            {"type": "number"},
+            {"type": "string", "description": f"a {dimension} with a unit, converted to {unit}"},
+        ]
+    }
+    if stochastic:
+        number_or_text["anyOf"].append({"$ref": "#/$defs/Distribution"})
+    return Annotated[
+        Any,
+        PlainValidator(validate),
+        PlainSerializer(serialize),
+        WithJsonSchema(number_or_text),
+    ]
+
+
+Mass = quantity("mass", minimum=0)
+PositiveMass = quantity("mass", minimum=0, exclusive=True)
+StorageCapacity = quantity("mass", minimum=0, unlimited=True)
+Duration = quantity("duration", minimum=0)
+PositiveDuration = quantity("duration", minimum=0, exclusive=True)
+Rate = quantity("rate", minimum=0)
+PositiveRate = quantity("rate", minimum=0, exclusive=True)
+RateLimit = quantity("rate", minimum=0, unlimited=True)
+Price = quantity("price", minimum=0)
+Fraction = quantity("fraction", minimum=0, maximum=1)
+PositiveFraction = quantity("fraction", minimum=0, exclusive=True, maximum=1)
+Count = Annotated[int, Field(ge=0)]
+PositiveCount = Annotated[int, Field(ge=1)]
+Name = Annotated[str, Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9_.-]+$")]
+
+StochasticDuration = quantity("duration", minimum=0, stochastic=True)
+StochasticFraction = quantity("fraction", minimum=0, maximum=1, stochastic=True)
+StochasticMultiplier = quantity("fraction", minimum=1, stochastic=True)
+
+
+class _Model(BaseModel):
+    """Base: unknown keys are errors, objects are immutable once validated."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+
+class GradeSpec(_Model):
+    """The crude grade, for converting barrels and cubic metres to tonnes."""
+
+    name: str = Field("crude", description="Name of the grade (e.g. CPC Blend).")
+    bbl_per_t: float = Field(7.5, gt=3, lt=12, description="Barrels per tonne (Reuters uses 7.5 for Kazakh crude; CPC Blend ~7.9).")
+    t_per_m3: float = Field(0.79, gt=0.5, lt=1.2, description="Density in tonnes per cubic metre.")
+
+
+class StorageSpec(_Model):
+    """A tank farm: capacity and the level at the start of the run."""
+
+    capacity: StorageCapacity = Field(description="Working capacity (mass or volume), or 'unlimited'.")
+    initial: Mass = Field(0.0, description="Level at the start of the run.")
+
+    @model_validator(mode="after")
+    def _initial_fits(self) -> StorageSpec:
+        if self.initial > self.capacity:
+            raise ValueError(f"initial level {self.initial:g} t is above the capacity {self.capacity:g} t")
+        if math.isinf(self.initial):
+            raise ValueError("initial level must be finite")
+        return self
+
+
+class SourceSpec(_Model):
+    """A producing field (or an aggregate producer) with its own storage."""
+
+    production: Rate = Field(description="Production available for export at full rate.")
+    storage: StorageSpec = Field(
+        default_factory=lambda: StorageSpec(capacity=0.0),
+        description="Field/hub storage that absorbs what cannot leave today.",
+    )
+    restart_delay: Duration = Field(0.0, description="Days at zero output after a full shut-in, before the ramp starts.")
+    ramp_up: Duration = Field(0.0, description="Days to ramp from zero back to full rate after a cut (0 = instant).")
+    description: str = Field("", description="What this source stands for, with sources of the figures.")
+
+
+class PortSpec(_Model):
+    """A loading port: berths or single-point moorings (a simpy.Resource)."""
+
+    berths: PositiveCount = Field(description="Berths or single-point moorings installed.")
+    active_berths: PositiveCount | None = Field(
+        None, description="Berths used in normal operation (the rest are standby); default all."
+    )
+    description: str = Field("", description="Notes and sources.")
+
+    @model_validator(mode="after")
+    def _active_fits(self) -> PortSpec:
+        if self.active_berths is not None and self.active_berths > self.berths:
+            raise ValueError(f"active_berths ({self.active_berths}) exceeds berths ({self.berths})")
+        return self
+
+
+class PumpStationSpec(_Model):
+    """A pump station of a pipeline: losing it leaves only part of the line's capacity."""
+
+    capacity_without: Fraction = Field(description="Fraction of the line's capacity left when the station is fully out.")
+    description: str = Field("", description="Notes and sources.")
+
+
+class _LegBase(_Model):
+    inlet_storage: StorageSpec | None = Field(
+        None, description="Tanks at the leg's inlet (terminal tank farm); needed when the leg follows another leg."
+    )
+    third_party: Rate = Field(0.0, description="Flow of other shippers' oil on the same leg (Russian oil in CPC, Azeri oil in BTC).")
+    sharing: Literal["pro_rata", "spare"] = Field(
+        "pro_rata",
+        description="How capacity is split with third parties: pro_rata keeps our share in an outage; spare gives us only what they leave.",
+    )
+    description: str = Field("", description="Notes and sources.")
+
+
+class PipelineLeg(_LegBase):
+    """A pipeline: a rate limit and a transit time, modelled as a full line (delay line)."""
+
+    kind: Literal["pipeline"]
+    capacity: Rate = Field(description="Total capacity of the line (all shippers).")
+    transit: Duration = Field(0.0, description="Transit time at full capacity; linefill = capacity x transit.")
+    initial_linefill: Literal["full", "empty"] = Field("full", description="Whether the line starts full of our oil.")
+    pump_stations: dict[Name, PumpStationSpec] = Field(default_factory=dict, description="Pump stations that shocks can target as LEG.STATION.")
+
+
+class SeaLeg(_LegBase):
+    """Tankers loading at a port, sailing laden, discharging, and sailing back."""
+
+    kind: Literal["sea"]
+    port: Name = Field(description="The loading port (a key of ports).")
+    fleet: PositiveCount = Field(description="Tankers serving this leg.")
+    cargo: PositiveMass = Field(description="Cargo per tanker.")
+    load_rate: PositiveRate = Field(description="Loading rate at one berth.")
+    laden_voyage: Duration = Field(description="Sailing time loaded, to the discharge point.")
+    ballast_voyage: Duration = Field(0.0, description="Sailing time back, empty.")
+
+
+class RailLeg(_LegBase):
+    """Block trains of tank cars: dispatch rate, transit, border/gauge-change delay."""
+
+    kind: Literal["rail"]
+    payload: PositiveMass = Field(description="Oil per train.")
+    trains_per_day: float = Field(gt=0, description="Most trains dispatched per day.")
+    transit: Duration = Field(description="Running time, loaded.")
+    border_delay: Duration = Field(0.0, description="Border and gauge-change handling time.")
+    fleet: PositiveCount | None = Field(None, description="Train sets in service (None = not limiting).")
+    return_transit: Duration | None = Field(None, description="Running time back, empty (default: transit).")
+
+
+Leg = Annotated[PipelineLeg | SeaLeg | RailLeg, Field(discriminator="kind")]
+
+
+class RouteSpec(_Model):
+    """A chain of legs from a source to a market, with its cost and readiness."""
+
+    source: Name = Field(description="Where the oil comes from (a key of sources).")
+    legs: list[Name] = Field(min_length=1, description="Legs in order, from the source to the market.")
+    market: Name = Field(description="Where a tonne counts as exported (a key of markets).")
+    normal: Rate = Field(0.0, description="Normal (baseline) allocation to this route.")
+    capacity: RateLimit = Field(math.inf, description="Most this route may carry (contract or quota); default unlimited.")
+    cost: Price = Field(0.0, description="Transport cost per tonne, all legs.")
+    lead_time: Duration = Field(0.0, description="Days from the first need to divert until the route takes extra volume.")
+    priority: int = Field(100, description="Merit order for normal allocations (lower first).")
+    description: str = Field("", description="Notes and sources.")
+
+
+class MarketSpec(_Model):
+    """A place where exported oil is counted."""
+
+    description: str = Field("", description="Notes.")
+
+
+class Network(_Model):
+    """The export system: sources, ports, legs, routes, markets."""
+
+    name: str = Field("network", description="Name of the network.")
+    description: str = Field("", description="What the network represents, and its period.")
+    grade: GradeSpec = Field(default_factory=GradeSpec, description="The crude grade (unit conversions).")
+    sources: dict[Name, SourceSpec] = Field(min_length=1, description="Producing fields or aggregates.")
+    ports: dict[Name, PortSpec] = Field(default_factory=dict, description="Loading ports.")
+    legs: dict[Name, Leg] = Field(min_length=1, description="Transport legs.")
+    routes: dict[Name, RouteSpec] = Field(min_length=1, description="Routes from sources to markets.")
+    markets: dict[Name, MarketSpec] = Field(min_length=1, description="Export markets.")
+
+    @model_validator(mode="after")
+    def _references_exist(self) -> Network:
+        problems: list[str] = []
+
+        def need(kind: str, name: str, table: dict, where: str) -> None:
+            if name not in table:
+                from difflib import get_close_matches
+
+                near = get_close_matches(name, list(table), n=1)
+                hint = f"; did you mean {near[0]!r}?" if near else f"; known: {', '.join(sorted(table)) or 'none'}"
+                problems.append(f"{where}: unknown {kind} {name!r}{hint}")
+
+        for leg_name, leg in self.legs.items():
+            if isinstance(leg, SeaLeg):
+                need("port", leg.port, self.ports, f"legs.{leg_name}.port")
+        for route_name, route in self.routes.items():
+            need("source", route.source, self.sources, f"routes.{route_name}.source")
+            need("market", route.market, self.markets, f"routes.{route_name}.market")
+            for i, leg_name in enumerate(route.legs):
+                need("leg", leg_name, self.legs, f"routes.{route_name}.legs.{i}")
+            if len(set(route.legs)) != len(route.legs):
+                problems.append(f"routes.{route_name}.legs: a leg appears twice in one route")
+            for i, leg_name in enumerate(route.legs[1:], start=1):
+                leg = self.legs.get(leg_name)
+                if leg is not None and leg.inlet_storage is None:
+                    problems.append(
+                        f"routes.{route_name}.legs.{i}: leg {leg_name!r} follows {route.legs[i - 1]!r} "
+                        "and needs inlet_storage (the terminal tanks between them)"
+                    )
+            first = self.legs.get(route.legs[0])
+            if isinstance(first, SeaLeg) and first.inlet_storage is None:
+                problems.append(f"routes.{route_name}.legs.0: sea leg {route.legs[0]!r} needs inlet_storage (the port tanks)")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+ShockKind = Literal["outage", "closure", "slowdown", "production", "weather"]
+
+
+class Shock(_Model):
+    """A change to the network over a time window; numbers may be distributions."""
+
+    name: str = Field("", description="A label for tables and plots.")
+    kind: ShockKind = Field(
+        description=(
+            "outage: capacity factor on a leg, port, pump station (LEG.STATION) or source; "
+            "closure: a route or market forbidden; slowdown: transit time multiplied; "
+            "production: a source's rate cut; weather: a port closed."
+        )
+    )
+    target: str = Field(min_length=1, description="The component hit: a leg, port, LEG.STATION, source, route or market.")
+    start: dt.date | StochasticDuration = Field(description="A date, or days after start_date ('5 d').")
+    duration: StochasticDuration = Field(description="How long it lasts.")
+    factor: StochasticFraction | None = Field(
+        None, description="Capacity left during the shock (0 = fully out). For outage and production; default 0."
+    )
+    berths_out: Count | None = Field(None, description="For a port outage: berths/moorings out of service (instead of factor).")
+    multiplier: StochasticMultiplier | None = Field(None, description="For slowdown: transit time multiplied by this (>= 1).")
+    ramp: Duration = Field(0.0, description="For production: days to ramp back to full after the shock ends.")
+    probability: Fraction = Field(1.0, description="Chance the shock happens at all (e.g. a court order upheld on appeal).")
+    description: str = Field("", description="What happened or is assumed, with sources.")
+
+    @model_validator(mode="after")
+    def _fields_fit_kind(self) -> Shock:
+        if self.multiplier is not None and self.kind != "slowdown":
+            raise ValueError(f"multiplier applies to slowdown shocks, not {self.kind}")
+        if self.kind == "slowdown" and self.multiplier is None:
+            raise ValueError("a slowdown needs a multiplier (>= 1)")
+        if self.factor is not None and self.kind not in ("outage", "production"):
+            raise ValueError(f"factor applies to outage and production shocks, not {self.kind}")
+        if self.berths_out is not None and self.kind != "outage":
+            raise ValueError("berths_out applies to outage shocks of a port")
+        if self.berths_out is not None and self.factor is not None:
+            raise ValueError("give either factor or berths_out, not both")
+        if self.ramp and self.kind != "production":
+            raise ValueError("ramp applies to production shocks")
+        return self
+
+
+class RecoverySpec(_Model):
+    """How 'recovered' is judged: daily exports within a tolerance of the baseline."""
+
+    tolerance: Fraction = Field(0.02, description="Relative tolerance on windowed exports (default 2 %).")
+    window: PositiveDuration = Field(7.0, description="Window over which daily exports are compared.")
+
+
+class Scenario(_Model):
+    """A run: a network, a horizon from a start date, a seed, a price and shocks."""
+
+    name: str = Field(description="Scenario name (used for the results folder).")
+    description: str = Field("", description="The question this scenario answers.")
+    network: Network = Field(description="The network, inline or as a path to a network file (with overrides).")
+    start_date: dt.date = Field(description="First simulated day.")
+    horizon: PositiveDuration = Field(description="Simulated length (e.g. '365 d').")
+    seed: int = Field(0, ge=0, lt=2**63, description="Root seed; fixes every random draw.")
+    price: Price = Field(0.0, description="Crude price for revenue (e.g. '100 USD/bbl').")
+    recovery: RecoverySpec = Field(default_factory=RecoverySpec, description="Recovery criterion.")
+    shocks: list[Shock] = Field(default_factory=list, description="Shocks injected into the network.")
+    observed: dict[str, Any] = Field(default_factory=dict, description="Reported figures for backtests (free-form).")
+
+    @model_validator(mode="after")
+    def _shocks_fit(self) -> Scenario:
+        from sim.scenario.targets import resolve_target
+
+        problems = []
+        if self.horizon > 20 * 365:
+            problems.append(f"horizon: {self.horizon:g} d is more than 20 years; refusing (daily series would be huge)")
+        for i, shock in enumerate(self.shocks):
+            where = f"shocks.{i}"
+            try:
+                resolve_target(self.network, shock)
+            except ValueError as exc:
+                problems.append(f"{where}.target: {exc}")
+            if isinstance(shock.start, dt.date):
+                offset = (shock.start - self.start_date).days
+                if offset < 0:
+                    problems.append(f"{where}.start: {shock.start} is before start_date {self.start_date}")
+                elif offset >= self.horizon:
+                    problems.append(f"{where}.start: {shock.start} is after the horizon ends")
+            elif isinstance(shock.start, float) and shock.start >= self.horizon:
+                problems.append(f"{where}.start: day {shock.start:g} is not inside the horizon ({self.horizon:g} d)")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def start_offset(self, shock: Shock) -> float | Distribution:
+        """The shock's start as days after start_date (a number or a distribution)."""
+        if isinstance(shock.start, dt.date):
+            return float((shock.start - self.start_date).days)
+        return shock.start

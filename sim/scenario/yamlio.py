@@ -1,0 +1,167 @@
+"""Safe YAML reading that remembers where every key came from.
+
+We compose the YAML node graph with PyYAML's SafeLoader and build plain Python objects
+ourselves, so that we can (a) record the file and line of every key path for error
+messages, (b) refuse any tag outside plain YAML (``!!python/...``, ``!include``, ...),
+(c) refuse duplicate keys, and (d) bound the work an alias bomb ("billion laughs") could
+cause. Nothing is ever constructed from a tag.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sim.scenario.errors import ScenarioError
+
+__all__ = ["Located", "read_yaml", "parse_scalar", "MAX_FILE_BYTES", "MAX_NODES"]
+
+MAX_FILE_BYTES = 2_000_000
+"""Largest scenario or network file we read (a real one is a few kB)."""
+
+MAX_NODES = 200_000
+"""Most YAML nodes one file may expand to, aliases included (stops alias bombs)."""
+
+_PLAIN_TAGS = {
+    "tag:yaml.org,2002:str",
+    "tag:yaml.org,2002:int",
+    "tag:yaml.org,2002:float",
+    "tag:yaml.org,2002:bool",
+    "tag:yaml.org,2002:null",
+    "tag:yaml.org,2002:map",
+    "tag:yaml.org,2002:seq",
+    "tag:yaml.org,2002:timestamp",
+}
+
+
+@dataclass
+class Located:
+    """A document as plain Python data, with the (file, line) of each key path."""
+
+    data: Any
+    lines: dict[tuple, tuple[str, int]] = field(default_factory=dict)
+
+    def where(self, path: tuple) -> tuple[str, int | None]:
+        """The file and line of ``path``, or of its nearest ancestor that we know."""
+        path = tuple(path)
+        while path:
+            if path in self.lines:
+                return self.lines[path]
+            path = path[:-1]
+        return self.lines.get((), ("<unknown>", None))
+
+
+class _Builder:
+    """Turns a composed node graph into plain data, recording lines and counting nodes."""
+
+    def __init__(self, file: str, prefix: tuple = ()):
+        self.file = file
+        self.prefix = prefix
+        self.lines: dict[tuple, tuple[str, int]] = {}
+        self.count = 0
+        self._constructor = yaml.SafeLoader("")  # only used to read scalars of plain tags
+
+    def fail(self, node: yaml.Node, message: str, path: tuple) -> ScenarioError:
+        key = ".".join(str(p) for p in self.prefix + path)
+        return ScenarioError.single(self.file, message, node.start_mark.line + 1, key)
+
+    def build(self, node: yaml.Node, path: tuple = ()) -> Any:
+        self.count += 1
+        if self.count > MAX_NODES:
+            raise self.fail(
+                node,
+                f"the document expands to more than {MAX_NODES:,} nodes "
+                "(an alias bomb, or far larger than any scenario); refusing to read it",
+                path,
+            )
+        self.lines.setdefault(self.prefix + path, (self.file, node.start_mark.line + 1))
+        if node.tag not in _PLAIN_TAGS:
+            raise self.fail(
+                node,
+                f"tag {node.tag!r} is not allowed; scenario files hold plain YAML "
+                "(maps, lists, strings, numbers, booleans, dates)",
+                path,
+            )
+        if isinstance(node, yaml.MappingNode):
+            result: dict[str, Any] = {}
+            for key_node, value_node in node.value:
+                if not isinstance(key_node, yaml.ScalarNode) or key_node.tag not in _PLAIN_TAGS:
+                    raise self.fail(key_node, "a key must be a plain string", path)
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    raise self.fail(key_node, "merge keys (<<) are not supported", path)
+                key = str(key_node.value)
+                if key in result:
+                    raise self.fail(key_node, f"key {key!r} appears twice", path + (key,))
+                self.lines[self.prefix + path + (key,)] = (self.file, key_node.start_mark.line + 1)
+                result[key] = self.build(value_node, path + (key,))
+            return result
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, path + (i,)) for i, item in enumerate(node.value)]
+        return self._constructor.construct_object(node)
+
+
+def parse_scalar(text: str) -> Any:
+    """Read one scalar the way YAML would ("30 d" stays a string, "3" becomes 3)."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return text
+    if node is None:
+        return None
+    builder = _Builder("<--set>")
+    try:
+        return builder.build(node)
+    except ScenarioError:
+        return text
+
+
+def read_yaml(path: Path, prefix: tuple = ()) -> Located:
+    """Read one YAML file safely; key paths are recorded under ``prefix``.
+
+    Raises ScenarioError (with file and line) for a missing, oversized or broken file, a
+    disallowed tag, a duplicate key, or an alias bomb.
+    """
+    name = str(path)
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise ScenarioError.single(name, f"cannot read the file: {exc.strerror or exc}") from None
+    if path.is_dir():
+        raise ScenarioError.single(name, "is a directory, expected a YAML file")
+    if size > MAX_FILE_BYTES:
+        raise ScenarioError.single(
+            name, f"the file is {size:,} bytes; scenario files are limited to {MAX_FILE_BYTES:,} bytes"
+        )
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ScenarioError.single(name, f"the file is not UTF-8 text ({exc.reason})") from None
+    except OSError as exc:
+        raise ScenarioError.single(name, f"cannot read the file: {exc.strerror or exc}") from None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        what = " ".join(str(x) for x in (exc.context, exc.problem) if x)
+        raise ScenarioError.single(name, f"not valid YAML: {what}", line) from None
+    except yaml.YAMLError as exc:
+        raise ScenarioError.single(name, f"not valid YAML: {exc}") from None
+    except RecursionError:
+        raise ScenarioError.single(name, "the YAML is nested too deeply") from None
+    if node is None:
+        raise ScenarioError.single(name, "the file is empty; expected a mapping of keys", 1)
+    builder = _Builder(name, prefix)
+    try:
+        data = builder.build(node)
+    except RecursionError:
+        raise ScenarioError.single(name, "the YAML is nested too deeply") from None
+    if not isinstance(data, dict):
+        raise ScenarioError.single(
+            name, f"the top level is a {type(data).__name__}; expected a mapping of keys", 1
+        )
+    builder.lines.setdefault(prefix, (name, 1))
+    return Located(data, builder.lines)
