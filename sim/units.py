@@ -16,12 +16,12 @@ import re
 from dataclasses import dataclass
 
 __all__ = [
+    "DAYS_PER_YEAR",
     "DIMENSIONS",
     "Grade",
     "UnitError",
-    "parse_quantity",
     "format_quantity",
-    "DAYS_PER_YEAR",
+    "parse_quantity",
 ]
 
 DAYS_PER_YEAR = 365.0
@@ -80,7 +80,7 @@ _EXAMPLES = {
     "duration": '"30 d", "8 h", "2 wk"',
     "rate": '"67 Mt/yr", "180 kt/d", "1.5 Mbbl/d", "12000 t/h"',
     "price": '"80 USD/bbl", "38 USD/t"',
-    "fraction": "a number such as 0.5, or a percentage such as \"50 %\"",
+    "fraction": 'a number such as 0.5, or a percentage such as "50 %"',
     "count": "a whole number",
 }
 
@@ -122,9 +122,8 @@ def _convert(unit: str, dimension: str, grade: Grade) -> float:
                 per = _amount_in_tonnes(bottom, grade)
                 if per is not None:
                     return _MONEY[top] / per
-    elif dimension == "fraction":
-        if unit == "%":
-            return 0.01
+    elif dimension == "fraction" and unit == "%":
+        return 0.01
     raise UnitError(f"unit {unit!r} is not a {dimension}")
 
 
@@ -161,9 +160,8 @@ def parse_quantity(value: object, dimension: str, grade: Grade | None = None) ->
     result = number * factor
     if not math.isfinite(result):
         raise UnitError(f"{value!r} is not a finite number; {expected}")
-    if dimension == "count":
-        if result != int(result):
-            raise UnitError(f"{value!r} is not a whole number; {expected}")
+    if dimension == "count" and result != int(result):
+        raise UnitError(f"{value!r} is not a whole number; {expected}")
     return result
 
 

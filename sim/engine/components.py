@@ -18,7 +18,7 @@ import simpy
 
 from sim.engine.shocks import STEPS_PER_DAY
 
-__all__ = ["Parcel", "Tank", "Market", "Pipeline", "Rail", "Port", "SeaLeg", "EPS"]
+__all__ = ["EPS", "Market", "Parcel", "Pipeline", "Port", "Rail", "SeaLeg", "Tank"]
 
 Parcel = dict[int, float]
 """Tonnes of oil by route index."""
@@ -289,9 +289,9 @@ class Rail:
         self.moving += amount
         sets = amount / self.payload
         self.sets_out += sets
-        travel = max(1, int(round(self.transit_d * self.multiplier)))
+        travel = max(1, round(self.transit_d * self.multiplier))
         self.arrivals.setdefault(day + travel, []).append(parcel)
-        back = day + travel + max(1, int(round(self.return_d * self.multiplier)))
+        back = day + travel + max(1, round(self.return_d * self.multiplier))
         self.returns[back] = self.returns.get(back, 0.0) + sets
 
     def pull(self, day: int) -> None:
@@ -420,9 +420,9 @@ class SeaLeg:
             outlet = self.outlet
             if isinstance(outlet, Market):
                 if not outlet.is_open(env.now):
-                    yield from self._wait_until(lambda: outlet.is_open(env.now))
+                    yield from self._wait_until(lambda market=outlet: market.is_open(env.now))
             else:
-                yield from self._wait_until(lambda: outlet.room() >= self.cargo - EPS)
+                yield from self._wait_until(lambda tank=outlet: tank.room() >= self.cargo - EPS)
             self.aboard -= self.cargo
             self.delivered += self.cargo
             self.cargoes += 1

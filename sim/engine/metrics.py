@@ -57,7 +57,14 @@ class Impact:
 
 def _unit_of(key: str) -> str:
     """The unit a metric's name ends with."""
-    for suffix, unit in (("_usd_per_bbl", "USD/bbl"), ("_usd", "USD"), ("_bbl", "bbl"), ("_td", "t*d"), ("_t", "t"), ("_d", "d")):
+    for suffix, unit in (
+        ("_usd_per_bbl", "USD/bbl"),
+        ("_usd", "USD"),
+        ("_bbl", "bbl"),
+        ("_td", "t*d"),
+        ("_t", "t"),
+        ("_d", "d"),
+    ):
         if key.endswith(suffix):
             return unit
     return "1"
@@ -127,7 +134,7 @@ def impact(
     recover = None
     if start_day is not None:
         slack = max((leg.cargo for leg in network.legs.values() if isinstance(leg, SeaLeg)), default=0.0)
-        window = max(1, int(round(window_d)))
+        window = max(1, round(window_d))
         day = _recovery_day(exp_s, exp_b, start_day, window, tolerance, slack)
         recover = None if day is None else day - start_day
     elif days:
@@ -151,9 +158,7 @@ def impact(
     cost_b = float((intake_b * route_cost).sum())
     usual_cost = cost_b / intake_b.sum() if intake_b.sum() > 0 else 0.0
     extra_cost = float((np.clip(intake_s - intake_b, 0.0, None) * (route_cost - usual_cost)).sum())
-    rerouted = {
-        name: float(max(0.0, intake_s[i] - intake_b[i])) for i, name in enumerate(scenario.route_names)
-    }
+    rerouted = {name: float(max(0.0, intake_s[i] - intake_b[i])) for i, name in enumerate(scenario.route_names)}
 
     values: dict[str, float | int | None] = {
         "exported_t": bal_s.exported_t,

@@ -22,12 +22,12 @@ import numpy as np
 import simpy
 
 from sim.engine.components import EPS, Market, Parcel, Pipeline, Port, Rail, SeaLeg, Tank
-from sim.engine.record import MassBalanceError, RunRecord
+from sim.engine.record import RunRecord
 from sim.engine.shocks import RealizedShock, Timelines
 from sim.scenario.schema import Network, PipelineLeg, RailLeg
 from sim.scenario.schema import SeaLeg as SeaLegSpec
 
-__all__ = ["simulate", "Model"]
+__all__ = ["Model", "simulate"]
 
 
 class _Source:
@@ -87,9 +87,7 @@ class Model:
     def _build(self) -> None:
         net, env, tl = self.network, self.env, self.timelines
         route_index = {name: i for i, name in enumerate(self.route_names)}
-        self.markets = {
-            name: Market(name, self.exports, tl.hourly_factor("market", name)) for name in net.markets
-        }
+        self.markets = {name: Market(name, self.exports, tl.hourly_factor("market", name)) for name in net.markets}
         # Where each leg delivers: the next leg's inlet tank, or the market.
         outlet_of: dict[str, tuple[str, str]] = {}
         depth: dict[str, int] = {}
@@ -130,7 +128,9 @@ class Model:
             ours = _our_capacity(spec.capacity if isinstance(spec, PipelineLeg) else math.inf, spec)
             if isinstance(spec, PipelineLeg):
                 volume = ours * spec.transit
-                initial = _split(volume, users[leg_name], net, self.route_names) if spec.initial_linefill == "full" else {}
+                initial = (
+                    _split(volume, users[leg_name], net, self.route_names) if spec.initial_linefill == "full" else {}
+                )
                 leg = Pipeline(leg_name, ours, volume, initial, outlet(leg_name))
             elif isinstance(spec, RailLeg):
                 leg = Rail(
@@ -178,8 +178,7 @@ class Model:
             key=lambda leg: -depth[leg.name],
         )
         self.sources = [
-            _Source(name, spec, spec.production * self._daily("source", name))
-            for name, spec in net.sources.items()
+            _Source(name, spec, spec.production * self._daily("source", name)) for name, spec in net.sources.items()
         ]
         source_index = {name: i for i, name in enumerate(self.source_names)}
         self.routes = []
@@ -371,8 +370,17 @@ class _Route:
     """A route as the dispatcher sees it."""
 
     __slots__ = (
-        "index", "source", "first", "first_is_sea", "normal", "capacity", "cost",
-        "lead_time", "priority", "factor", "activated",
+        "activated",
+        "capacity",
+        "cost",
+        "factor",
+        "first",
+        "first_is_sea",
+        "index",
+        "lead_time",
+        "normal",
+        "priority",
+        "source",
     )
 
     def __init__(self, index, source, first, first_is_sea, normal, capacity, cost, lead_time, priority, factor):
@@ -409,8 +417,5 @@ def _split(amount: float, route_ids: list[int], net: Network, names: list[str]) 
 
 def simulate(network: Network, shocks: list[RealizedShock], horizon_d: float) -> RunRecord:
     """Run one replication of ``network`` with ``shocks`` over ``horizon_d`` days."""
-    days = int(math.ceil(horizon_d - 1e-9))
+    days = math.ceil(horizon_d - 1e-9)
     return Model(network, shocks, days).run()
-
-
-

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["RunRecord", "MassBalanceError", "Balance"]
+__all__ = ["Balance", "MassBalanceError", "RunRecord"]
 
 
 class MassBalanceError(RuntimeError):

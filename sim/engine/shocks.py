@@ -16,7 +16,7 @@ from sim.scenario.distributions import draw
 from sim.scenario.schema import PortSpec, Scenario
 from sim.scenario.targets import Target, resolve_target
 
-__all__ = ["RealizedShock", "realize_shocks", "shock_rng", "Timelines", "STEPS_PER_DAY"]
+__all__ = ["STEPS_PER_DAY", "RealizedShock", "Timelines", "realize_shocks", "shock_rng"]
 
 STEPS_PER_DAY = 24
 """Resolution of the factor timelines (hours)."""
@@ -108,8 +108,8 @@ class Timelines:
         for shock in shocks:
             if not shock.happened or shock.duration_d <= 0:
                 continue
-            lo = int(round(shock.start_d * STEPS_PER_DAY))
-            hi = int(round(shock.end_d * STEPS_PER_DAY))
+            lo = round(shock.start_d * STEPS_PER_DAY)
+            hi = round(shock.end_d * STEPS_PER_DAY)
             lo, hi = max(0, lo), min(self.steps, hi)
             if shock.kind == "slowdown":
                 arr = self.multiplier.setdefault(shock.target.name, np.ones(self.steps))
@@ -129,7 +129,7 @@ class Timelines:
             if hi > lo:
                 np.minimum(arr[lo:hi], factor, out=arr[lo:hi])
             if shock.ramp_d > 0 and hi < self.steps:
-                ramp_steps = max(1, int(round(shock.ramp_d * STEPS_PER_DAY)))
+                ramp_steps = max(1, round(shock.ramp_d * STEPS_PER_DAY))
                 end = min(self.steps, hi + ramp_steps)
                 ramp = factor + (1.0 - factor) * (np.arange(1, end - hi + 1) / ramp_steps)
                 np.minimum(arr[hi:end], ramp, out=arr[hi:end])

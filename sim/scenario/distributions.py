@@ -17,7 +17,7 @@ from scipy import stats
 
 from sim.units import Grade, UnitError, parse_quantity
 
-__all__ = ["Distribution", "REGISTRY", "parse_distribution", "draw"]
+__all__ = ["DISTRIBUTION_JSON_SCHEMA", "REGISTRY", "Distribution", "draw", "parse_distribution"]
 
 
 @dataclass(frozen=True)
@@ -103,13 +103,36 @@ REGISTRY: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 """The distributions a scenario may name, with their parameters."""
 
 
+DISTRIBUTION_JSON_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": (
+        "An uncertain number drawn per replication. Parameters carry the field's unit. "
+        "lognormal(median, sigma), uniform(low, high), triangular(low, mode, high), "
+        "normal(mean, sd[, low, high]) truncated, discrete(values[, weights])."
+    ),
+    "properties": {
+        "dist": {"enum": sorted(REGISTRY)},
+        "median": {},
+        "sigma": {"type": "number"},
+        "low": {},
+        "high": {},
+        "mode": {},
+        "mean": {},
+        "sd": {},
+        "values": {"type": "array"},
+        "weights": {"type": "array", "items": {"type": "number"}},
+    },
+    "required": ["dist"],
+    "additionalProperties": False,
+}
+"""JSON Schema of a distribution mapping (used in the scenario schema)."""
+
+
 def parse_distribution(raw: dict, dimension: str, grade: Grade) -> Distribution:
     """Validate a ``{dist: ..., ...}`` mapping; raise UnitError/ValueError with a clear cause."""
     name = raw.get("dist")
     if name not in REGISTRY:
-        raise ValueError(
-            f"unknown distribution {name!r}; expected one of {', '.join(sorted(REGISTRY))}"
-        )
+        raise ValueError(f"unknown distribution {name!r}; expected one of {', '.join(sorted(REGISTRY))}")
     unit_params, plain_params = REGISTRY[name]
     allowed = set(unit_params) | set(plain_params) | {"dist"}
     if name == "normal":
@@ -118,9 +141,7 @@ def parse_distribution(raw: dict, dimension: str, grade: Grade) -> Distribution:
         allowed |= {"values", "weights"}
     extra = sorted(set(raw) - allowed)
     if extra:
-        raise ValueError(
-            f"{name} does not take {', '.join(extra)}; it takes {', '.join(sorted(allowed - {'dist'}))}"
-        )
+        raise ValueError(f"{name} does not take {', '.join(extra)}; it takes {', '.join(sorted(allowed - {'dist'}))}")
     missing = [k for k in (*unit_params, *plain_params) if k not in raw]
     if missing:
         raise ValueError(f"{name} needs {', '.join(missing)}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["ScenarioError", "Problem"]
+__all__ = ["Problem", "ScenarioError"]
 
 
 @dataclass(frozen=True)

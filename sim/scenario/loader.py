@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import json
 import types
 import typing
 from dataclasses import dataclass, field
@@ -22,7 +23,15 @@ from sim.scenario.schema import GradeSpec, Network, Scenario
 from sim.scenario.yamlio import Located, parse_scalar, read_yaml
 from sim.units import Grade
 
-__all__ = ["LoadedScenario", "load_scenario", "load_network", "parse_set", "MAX_INCLUDE_DEPTH"]
+__all__ = [
+    "MAX_INCLUDE_DEPTH",
+    "LoadedScenario",
+    "load_network",
+    "load_resolved",
+    "load_scenario",
+    "parse_set",
+    "resolved_sha256",
+]
 
 MAX_INCLUDE_DEPTH = 8
 """Deepest chain of ``extends`` between network files."""
@@ -74,7 +83,7 @@ def _read_network(path: Path, root: Path, prefix: tuple, chain: tuple[Path, ...]
     if base_ref is None:
         lines.update(located.lines)
         return data
-    base_path = _resolve_include(base_ref, path, root, located, prefix + ("extends",))
+    base_path = _resolve_include(base_ref, path, root, located, (*prefix, "extends"))
     base = _read_network(base_path, root, prefix, (*chain, resolved), lines)
     lines.update(located.lines)  # the extending file's lines win
     return _deep_merge(base, data)
@@ -105,13 +114,17 @@ def _set_path(data: dict, dotted: str, value: Any, origin: tuple[str, int | None
         key: Any = part
         if isinstance(node, list):
             if not part.isdigit() or int(part) >= len(node):
-                raise ScenarioError.single(origin[0], f"no item {part} in the list at {'.'.join(parts[:depth]) or 'top'}", origin[1], dotted)
+                raise ScenarioError.single(
+                    origin[0], f"no item {part} in the list at {'.'.join(parts[:depth]) or 'top'}", origin[1], dotted
+                )
             key = int(part)
         elif isinstance(node, dict):
             if part not in node:
                 near = get_close_matches(part, [str(k) for k in node], n=1)
                 hint = f"; did you mean {near[0]!r}?" if near else ""
-                raise ScenarioError.single(origin[0], f"no key {part!r} at {'.'.join(parts[:depth]) or 'top level'}{hint}", origin[1], dotted)
+                raise ScenarioError.single(
+                    origin[0], f"no key {part!r} at {'.'.join(parts[:depth]) or 'top level'}{hint}", origin[1], dotted
+                )
         else:
             raise ScenarioError.single(origin[0], f"{'.'.join(parts[:depth])} is not a mapping", origin[1], dotted)
         node = node[key]
@@ -169,7 +182,11 @@ def _fields_at(model: type[BaseModel], loc: tuple, data: Any) -> list[str]:
                 annotation = args[0]
             else:
                 return []
-        node = node.get(part) if isinstance(node, dict) else (node[part] if isinstance(node, list) and isinstance(part, int) and part < len(node) else None)
+        node = (
+            node.get(part)
+            if isinstance(node, dict)
+            else (node[part] if isinstance(node, list) and isinstance(part, int) and part < len(node) else None)
+        )
     annotation = _unwrap(annotation, node)
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return list(annotation.model_fields)
@@ -207,7 +224,7 @@ def _problems_from(
         message = str(error["msg"])
         for prefix in ("Value error, ", "Assertion failed, "):
             if message.startswith(prefix):
-                message = message[len(prefix):]
+                message = message[len(prefix) :]
         kind = error["type"]
         if kind == "extra_forbidden":
             allowed = _fields_at(model, loc[:-1], data)
@@ -302,6 +319,22 @@ def load_scenario(path: str | Path, overrides: list[str] | tuple[str, ...] = ())
         resolved=resolved,
         overrides=list(overrides),
     )
+
+
+def load_resolved(data: dict[str, Any], origin: str | Path) -> LoadedScenario:
+    """Validate already-resolved scenario data (as a manifest stores it), e.g. to rerun a run."""
+    data = copy.deepcopy(data)
+    lines: dict = {(): (str(origin), None)}
+    try:
+        scenario = Scenario.model_validate(data, context={"grade": _grade_of(data.get("network"))})
+    except ValidationError as exc:
+        raise ScenarioError(_problems_from(exc, data, lines, str(origin))) from None
+    return LoadedScenario(scenario=scenario, path=Path(origin), files=[], sha256=resolved_sha256(data), resolved=data)
+
+
+def resolved_sha256(data: dict[str, Any]) -> str:
+    """A hash of resolved scenario data, independent of how the files were laid out."""
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def load_network(path: str | Path) -> Network:

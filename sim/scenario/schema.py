@@ -23,25 +23,25 @@ from pydantic import (
     model_validator,
 )
 
-from sim.scenario.distributions import Distribution, parse_distribution
+from sim.scenario.distributions import DISTRIBUTION_JSON_SCHEMA, Distribution, parse_distribution
 from sim.units import DIMENSIONS, Grade, UnitError, parse_quantity
 
 __all__ = [
+    "UNLIMITED",
     "GradeSpec",
-    "StorageSpec",
-    "SourceSpec",
-    "PortSpec",
-    "PumpStationSpec",
-    "PipelineLeg",
-    "SeaLeg",
-    "RailLeg",
-    "RouteSpec",
     "MarketSpec",
     "Network",
-    "Shock",
+    "PipelineLeg",
+    "PortSpec",
+    "PumpStationSpec",
+    "RailLeg",
     "RecoverySpec",
+    "RouteSpec",
     "Scenario",
-    "UNLIMITED",
+    "SeaLeg",
+    "Shock",
+    "SourceSpec",
+    "StorageSpec",
 ]
 
 UNLIMITED = math.inf
@@ -117,7 +117,7 @@ def quantity(
         ]
     }
     if stochastic:
-        number_or_text["anyOf"].append({"$ref": "#/$defs/Distribution"})
+        number_or_text["anyOf"].append(DISTRIBUTION_JSON_SCHEMA)
     return Annotated[
         Any,
         PlainValidator(validate),
@@ -156,7 +156,9 @@ class GradeSpec(_Model):
     """The crude grade, for converting barrels and cubic metres to tonnes."""
 
     name: str = Field("crude", description="Name of the grade (e.g. CPC Blend).")
-    bbl_per_t: float = Field(7.5, gt=3, lt=12, description="Barrels per tonne (Reuters uses 7.5 for Kazakh crude; CPC Blend ~7.9).")
+    bbl_per_t: float = Field(
+        7.5, gt=3, lt=12, description="Barrels per tonne (Reuters uses 7.5 for Kazakh crude; CPC Blend ~7.9)."
+    )
     t_per_m3: float = Field(0.79, gt=0.5, lt=1.2, description="Density in tonnes per cubic metre.")
 
 
@@ -183,7 +185,9 @@ class SourceSpec(_Model):
         default_factory=lambda: StorageSpec(capacity=0.0),
         description="Field/hub storage that absorbs what cannot leave today.",
     )
-    restart_delay: Duration = Field(0.0, description="Days at zero output after a full shut-in, before the ramp starts.")
+    restart_delay: Duration = Field(
+        0.0, description="Days at zero output after a full shut-in, before the ramp starts."
+    )
     ramp_up: Duration = Field(0.0, description="Days to ramp from zero back to full rate after a cut (0 = instant).")
     description: str = Field("", description="What this source stands for, with sources of the figures.")
 
@@ -207,7 +211,9 @@ class PortSpec(_Model):
 class PumpStationSpec(_Model):
     """A pump station of a pipeline: losing it leaves only part of the line's capacity."""
 
-    capacity_without: Fraction = Field(description="Fraction of the line's capacity left when the station is fully out.")
+    capacity_without: Fraction = Field(
+        description="Fraction of the line's capacity left when the station is fully out."
+    )
     description: str = Field("", description="Notes and sources.")
 
 
@@ -215,7 +221,9 @@ class _LegBase(_Model):
     inlet_storage: StorageSpec | None = Field(
         None, description="Tanks at the leg's inlet (terminal tank farm); needed when the leg follows another leg."
     )
-    third_party: Rate = Field(0.0, description="Flow of other shippers' oil on the same leg (Russian oil in CPC, Azeri oil in BTC).")
+    third_party: Rate = Field(
+        0.0, description="Flow of other shippers' oil on the same leg (Russian oil in CPC, Azeri oil in BTC)."
+    )
     sharing: Literal["pro_rata", "spare"] = Field(
         "pro_rata",
         description="How capacity is split with third parties: pro_rata keeps our share in an outage; spare gives us only what they leave.",
@@ -230,7 +238,9 @@ class PipelineLeg(_LegBase):
     capacity: Rate = Field(description="Total capacity of the line (all shippers).")
     transit: Duration = Field(0.0, description="Transit time at full capacity; linefill = capacity x transit.")
     initial_linefill: Literal["full", "empty"] = Field("full", description="Whether the line starts full of our oil.")
-    pump_stations: dict[Name, PumpStationSpec] = Field(default_factory=dict, description="Pump stations that shocks can target as LEG.STATION.")
+    pump_stations: dict[Name, PumpStationSpec] = Field(
+        default_factory=dict, description="Pump stations that shocks can target as LEG.STATION."
+    )
 
 
 class SeaLeg(_LegBase):
@@ -267,9 +277,13 @@ class RouteSpec(_Model):
     legs: list[Name] = Field(min_length=1, description="Legs in order, from the source to the market.")
     market: Name = Field(description="Where a tonne counts as exported (a key of markets).")
     normal: Rate = Field(0.0, description="Normal (baseline) allocation to this route.")
-    capacity: RateLimit = Field(math.inf, description="Most this route may carry (contract or quota); default unlimited.")
+    capacity: RateLimit = Field(
+        math.inf, description="Most this route may carry (contract or quota); default unlimited."
+    )
     cost: Price = Field(0.0, description="Transport cost per tonne, all legs.")
-    lead_time: Duration = Field(0.0, description="Days from the first need to divert until the route takes extra volume.")
+    lead_time: Duration = Field(
+        0.0, description="Days from the first need to divert until the route takes extra volume."
+    )
     priority: int = Field(100, description="Merit order for normal allocations (lower first).")
     description: str = Field("", description="Notes and sources.")
 
@@ -323,7 +337,9 @@ class Network(_Model):
                     )
             first = self.legs.get(route.legs[0])
             if isinstance(first, SeaLeg) and first.inlet_storage is None:
-                problems.append(f"routes.{route_name}.legs.0: sea leg {route.legs[0]!r} needs inlet_storage (the port tanks)")
+                problems.append(
+                    f"routes.{route_name}.legs.0: sea leg {route.legs[0]!r} needs inlet_storage (the port tanks)"
+                )
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -343,16 +359,24 @@ class Shock(_Model):
             "production: a source's rate cut; weather: a port closed."
         )
     )
-    target: str = Field(min_length=1, description="The component hit: a leg, port, LEG.STATION, source, route or market.")
+    target: str = Field(
+        min_length=1, description="The component hit: a leg, port, LEG.STATION, source, route or market."
+    )
     start: dt.date | StochasticDuration = Field(description="A date, or days after start_date ('5 d').")
     duration: StochasticDuration = Field(description="How long it lasts.")
     factor: StochasticFraction | None = Field(
         None, description="Capacity left during the shock (0 = fully out). For outage and production; default 0."
     )
-    berths_out: Count | None = Field(None, description="For a port outage: berths/moorings out of service (instead of factor).")
-    multiplier: StochasticMultiplier | None = Field(None, description="For slowdown: transit time multiplied by this (>= 1).")
+    berths_out: Count | None = Field(
+        None, description="For a port outage: berths/moorings out of service (instead of factor)."
+    )
+    multiplier: StochasticMultiplier | None = Field(
+        None, description="For slowdown: transit time multiplied by this (>= 1)."
+    )
     ramp: Duration = Field(0.0, description="For production: days to ramp back to full after the shock ends.")
-    probability: Fraction = Field(1.0, description="Chance the shock happens at all (e.g. a court order upheld on appeal).")
+    probability: Fraction = Field(
+        1.0, description="Chance the shock happens at all (e.g. a court order upheld on appeal)."
+    )
     description: str = Field("", description="What happened or is assumed, with sources.")
 
     @model_validator(mode="after")

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from sim.scenario.schema import Network, Shock
 
-__all__ = ["Target", "resolve_target", "ALLOWED"]
+__all__ = ["ALLOWED", "Target", "resolve_target"]
 
 ALLOWED: dict[str, tuple[str, ...]] = {
     "outage": ("leg", "port", "pump_station", "source"),
@@ -53,9 +53,7 @@ def resolve_target(network: Network, shock: Shock) -> Target:
     if usable:
         return usable[0]
     if found:
-        raise ValueError(
-            f"{name!r} is a {found[0].kind}; a {shock.kind} shock targets a {' or '.join(allowed)}"
-        )
+        raise ValueError(f"{name!r} is a {found[0].kind}; a {shock.kind} shock targets a {' or '.join(allowed)}")
     candidates: list[str] = []
     for kind in allowed:
         if kind == "pump_station":

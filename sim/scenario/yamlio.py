@@ -17,7 +17,7 @@ import yaml
 
 from sim.scenario.errors import ScenarioError
 
-__all__ = ["Located", "read_yaml", "parse_scalar", "MAX_FILE_BYTES", "MAX_NODES"]
+__all__ = ["MAX_FILE_BYTES", "MAX_NODES", "Located", "parse_scalar", "read_yaml"]
 
 MAX_FILE_BYTES = 2_000_000
 """Largest scenario or network file we read (a real one is a few kB)."""
@@ -94,12 +94,12 @@ class _Builder:
                     raise self.fail(key_node, "merge keys (<<) are not supported", path)
                 key = str(key_node.value)
                 if key in result:
-                    raise self.fail(key_node, f"key {key!r} appears twice", path + (key,))
+                    raise self.fail(key_node, f"key {key!r} appears twice", (*path, key))
                 self.lines[self.prefix + path + (key,)] = (self.file, key_node.start_mark.line + 1)
-                result[key] = self.build(value_node, path + (key,))
+                result[key] = self.build(value_node, (*path, key))
             return result
         if isinstance(node, yaml.SequenceNode):
-            return [self.build(item, path + (i,)) for i, item in enumerate(node.value)]
+            return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
         return self._constructor.construct_object(node)
 
 
@@ -160,8 +160,6 @@ def read_yaml(path: Path, prefix: tuple = ()) -> Located:
     except RecursionError:
         raise ScenarioError.single(name, "the YAML is nested too deeply") from None
     if not isinstance(data, dict):
-        raise ScenarioError.single(
-            name, f"the top level is a {type(data).__name__}; expected a mapping of keys", 1
-        )
+        raise ScenarioError.single(name, f"the top level is a {type(data).__name__}; expected a mapping of keys", 1)
     builder.lines.setdefault(prefix, (name, 1))
     return Located(data, builder.lines)

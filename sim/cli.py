@@ -1,0 +1,324 @@
+"""The ``routesim`` command: a thin layer over ``sim.api`` that parses, prints and exits.
+
+Exit codes: 0 success; 1 results could not be written or an internal error; 2 bad input
+(a scenario file, an option, a manifest) — with one line per problem and no traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from sim import __version__, api
+from sim.engine.record import MassBalanceError
+from sim.results import OutputError
+from sim.scenario.errors import ScenarioError
+from sim.units import format_quantity
+
+__all__ = ["cli", "main"]
+
+console = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+EXIT_OUTPUT = 1
+EXIT_INPUT = 2
+
+
+def _fail_input(exc: ScenarioError) -> None:
+    for problem in exc.problems:
+        err.print(f"[bold red]error:[/] {problem}", markup=True, emoji=False)
+    sys.exit(EXIT_INPUT)
+
+
+def _fail_output(message: str) -> None:
+    err.print(f"[bold red]error:[/] {message}", emoji=False)
+    sys.exit(EXIT_OUTPUT)
+
+
+def _fmt(value: Any, unit: str) -> str:
+    if value is None:
+        return "—"
+    if unit in ("t", "USD", "bbl"):
+        return format_quantity(float(value), unit)
+    if unit == "d":
+        return f"{value:g} d"
+    if unit == "t*d":
+        return f"{float(value) / 1e6:,.1f} Mt·d"
+    if unit == "USD/bbl":
+        return f"{float(value):,.2f} USD/bbl"
+    return f"{value}"
+
+
+ROWS = [
+    ("Exports, baseline", "baseline_exported_t"),
+    ("Exports, scenario", "exported_t"),
+    ("Lost export volume", "lost_export_t"),
+    ("  in barrels", "lost_export_bbl"),
+    ("  of which shut-in production", "lost_shut_in_t"),
+    ("  of which production outage", "lost_production_outage_t"),
+    ("  of which left in storage/transit", "lost_inventory_t"),
+    ("Deferred (exported late)", "deferred_t"),
+    ("Rerouted to other routes", "rerouted_t"),
+    ("Peak storage (fields + terminals)", "peak_storage_t"),
+    ("Days with field storage full", "days_storage_full_d"),
+    ("Time to survive (to first shut-in)", "time_to_survive_d"),
+    ("Time to recover", "time_to_recover_d"),
+    ("Resilience-triangle area", "resilience_area_td"),
+    ("Extra transport cost", "extra_transport_cost_usd"),
+    ("Revenue lost", "revenue_lost_usd"),
+]
+
+
+def impact_table(outcome: api.Outcome) -> Table:
+    """The headline metrics as a rich table."""
+    sc = outcome.loaded.scenario
+    metrics = outcome.summary()["metrics"]
+    table = Table(
+        title=f"Impact of {sc.name} vs baseline — {sc.start_date} + {sc.horizon:g} d, seed {outcome.replication.seed}",
+        title_justify="left",
+    )
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for label, key in ROWS:
+        entry = metrics[key]
+        text = _fmt(entry["value"], entry["unit"])
+        if key == "revenue_lost_usd":
+            text += f" at {metrics['price_usd_per_bbl']['value']:,.0f} USD/bbl"
+        table.add_row(label, text)
+    return table
+
+
+def routes_table(outcome: api.Outcome) -> Table:
+    """Exports per route, baseline vs scenario."""
+    impact = outcome.impact
+    table = Table(title="Exports by route within the horizon", title_justify="left")
+    for name, justify in (("route", "left"), ("baseline", "right"), ("scenario", "right"), ("change", "right")):
+        table.add_column(name, justify=justify)
+    for route, base in impact.baseline_exports_by_route_t.items():
+        now = impact.exports_by_route_t[route]
+        if base == 0 and now == 0:
+            continue
+        table.add_row(route, format_quantity(base, "t"), format_quantity(now, "t"), f"{(now - base) / 1e3:+,.0f} kt")
+    return table
+
+
+def _shocks_line(outcome: api.Outcome) -> str:
+    parts = []
+    for s in outcome.replication.shocks:
+        state = "" if s.happened else " (did not happen: probability draw)"
+        parts.append(f"{s.name}: day {s.start_d:g} for {s.duration_d:g} d{state}")
+    return "; ".join(parts) or "no shocks"
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="routesim")
+def cli() -> None:
+    """routesim: what a disruption of Kazakhstan's crude-export routes costs.
+
+    \b
+    Examples:
+      routesim run scenarios/cpc_court_suspension_2022.yaml
+      routesim run scenarios/cpc_court_suspension_2022.yaml --seed 7 --set horizon="180 d"
+      routesim validate scenarios/*.yaml
+      routesim compare scenarios/baseline_2022.yaml scenarios/cpc_court_suspension_2022.yaml
+      routesim rerun results/cpc_court_suspension_2022/<run-id>/manifest.json
+    """
+
+
+@cli.command()
+@click.argument("scenario_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=None, help="Root seed (default: the file's).")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Run folder to create (must not exist).",
+)
+@click.option(
+    "--results-root",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("results"),
+    show_default=True,
+    help="Where run folders go when --out is not given.",
+)
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="KEY.PATH=VALUE",
+    help="Override any key, e.g. --set network.legs.cpc_pipeline.capacity='40 Mt/yr'.",
+)
+@click.option("--force", is_flag=True, help="Replace the --out folder if it exists.")
+@click.option("--no-plot", is_flag=True, help="Do not draw disruption.png.")
+@click.option("--no-save", is_flag=True, help="Print the impact only; write nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON instead of tables.")
+def run(
+    scenario_file: Path,
+    seed: int | None,
+    out: Path | None,
+    results_root: Path,
+    overrides: tuple[str, ...],
+    force: bool,
+    no_plot: bool,
+    no_save: bool,
+    as_json: bool,
+) -> None:
+    """Run SCENARIO_FILE and its baseline; print the impact; write a run folder.
+
+    \b
+    Examples:
+      routesim run scenarios/cpc_court_suspension_2022.yaml
+      routesim run scenarios/cpc_court_suspension_2022.yaml --out /tmp/court --force
+      routesim run scenarios/cpc_court_suspension_2022.yaml --set shocks.0.duration="60 d"
+    """
+    command = ["routesim", *sys.argv[1:]] if sys.argv else None
+    try:
+        outcome = api.run(scenario_file, seed=seed, overrides=overrides, command=command)
+    except ScenarioError as exc:
+        _fail_input(exc)
+        return
+    except MassBalanceError as exc:
+        _fail_output(f"internal error (please report): {exc}")
+        return
+    folder = None
+    if not no_save:
+        if out is not None and out.exists() and not force:
+            _fail_output(f"{out} already exists; choose another --out, or pass --force to replace it")
+        try:
+            folder = api.save(outcome, out=out, root=results_root, force=force, plot=not no_plot)
+        except OutputError as exc:
+            _fail_output(str(exc))
+            return
+    if as_json:
+        click.echo(json.dumps(outcome.summary(), indent=2))
+    else:
+        console.print(f"[bold]{outcome.name}[/]: {_shocks_line(outcome)}")
+        console.print(impact_table(outcome))
+        console.print(routes_table(outcome))
+        if folder is not None:
+            console.print(
+                f"Results written to [bold]{folder}[/] (summary.json, timeseries.csv, manifest.json"
+                + ("" if no_plot else ", disruption.png")
+                + ")"
+            )
+        console.print(
+            f"[dim]{outcome.replication.scenario.events:,} + {outcome.replication.baseline.events:,} events, "
+            f"{outcome.wall_time_s * 1e3:,.0f} ms[/]"
+        )
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE", help="Check with these overrides applied.")
+def validate(files: tuple[Path, ...], overrides: tuple[str, ...]) -> None:
+    """Check scenario FILES without running them (exit 2 if any is invalid).
+
+    \b
+    Example:
+      routesim validate scenarios/*.yaml
+    """
+    results = api.validate(list(files), overrides)
+    bad = 0
+    for path, error in results.items():
+        if error is None:
+            console.print(f"[green]ok[/]    {path}")
+        else:
+            bad += 1
+            for problem in error.problems:
+                err.print(f"[bold red]error:[/] {problem}", emoji=False)
+    if bad:
+        err.print(f"{bad} of {len(results)} file(s) invalid")
+        sys.exit(EXIT_INPUT)
+
+
+@cli.command()
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write to this file instead of standard output.",
+)
+def schema(output: Path | None) -> None:
+    """Print the JSON Schema of scenario files (for editor completion and checks).
+
+    \b
+    Example:
+      routesim schema -o scenario.schema.json
+    """
+    from sim.scenario.jsonschema import scenario_schema
+
+    text = json.dumps(scenario_schema(), indent=2) + "\n"
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+
+
+@cli.command()
+@click.argument("manifest", type=click.Path(dir_okay=False, path_type=Path))
+def rerun(manifest: Path) -> None:
+    """Run again from a run folder's MANIFEST and check the result is identical.
+
+    Exit 0 when identical (or nothing stored to compare), 1 when it differs.
+
+    \b
+    Example:
+      routesim rerun results/cpc_court_suspension_2022/<run-id>/manifest.json
+    """
+    try:
+        report = api.rerun(manifest)
+    except ScenarioError as exc:
+        _fail_input(exc)
+        return
+    for name, (then, now) in report.version_changes.items():
+        err.print(f"[yellow]warning:[/] {name} was {then} when the run was made, now {now}; results may differ")
+    console.print(impact_table(report.outcome))
+    if report.identical is None:
+        console.print("No stored summary/timeseries next to the manifest: nothing to compare.")
+    elif report.identical:
+        console.print("[green]identical[/]: summary metrics and every daily series match bit for bit.")
+    else:
+        for line in report.differences[:20]:
+            err.print(f"[red]differs:[/] {line}")
+        sys.exit(EXIT_OUTPUT)
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--seed", type=click.IntRange(0, 2**63 - 1), default=None, help="Seed for every file (default: each file's)."
+)
+def compare(files: tuple[Path, ...], seed: int | None) -> None:
+    """Run several scenario FILES and print their impacts side by side (writes nothing).
+
+    \b
+    Example:
+      routesim compare scenarios/baseline_2022.yaml scenarios/cpc_court_suspension_2022.yaml
+    """
+    outcomes = []
+    for path in files:
+        try:
+            outcomes.append(api.run(path, seed=seed))
+        except ScenarioError as exc:
+            _fail_input(exc)
+            return
+    table = Table(title="Scenario comparison (each against its own baseline)", title_justify="left")
+    table.add_column("metric")
+    for outcome in outcomes:
+        table.add_column(outcome.name, justify="right")
+    summaries = [o.summary()["metrics"] for o in outcomes]
+    for label, key in ROWS:
+        table.add_row(label, *[_fmt(s[key]["value"], s[key]["unit"]) for s in summaries])
+    console.print(table)
+
+
+def main() -> None:
+    """Entry point of the ``routesim`` console script."""
+    cli(prog_name="routesim")

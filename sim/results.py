@@ -1,0 +1,291 @@
+"""Result files: the summary, the daily series, the provenance manifest, written atomically.
+
+A run folder ``results/<scenario>/<run-id>/`` holds:
+
+* ``summary.json``  every metric with its unit, the shocks as drawn, both mass balances;
+* ``timeseries.csv`` one row per day: exports, intake, production, shut-in, storage, transit;
+* ``manifest.json`` what is needed to reproduce the run (scenario hash, resolved scenario,
+  seed, versions, git commit, command line, wall time, events);
+* anything else the caller adds (the API adds ``disruption.png``).
+
+Files are written into a hidden staging folder beside the target, which is renamed into
+place at the end, so a folder that exists is always complete. An existing run folder is
+never replaced unless the caller asks (``force``).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import math
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sim.engine.runner import Replication
+from sim.scenario.loader import LoadedScenario
+
+__all__ = [
+    "DEPENDENCIES",
+    "OutputError",
+    "manifest_dict",
+    "new_run_id",
+    "read_run",
+    "summary_dict",
+    "timeseries_columns",
+    "timeseries_csv",
+    "write_run_folder",
+]
+
+DEPENDENCIES = ("simpy", "numpy", "scipy", "matplotlib", "pydantic", "PyYAML", "click", "rich")
+"""Packages whose versions a manifest records (a result may depend on any of them)."""
+
+
+class OutputError(Exception):
+    """Results could not be written (folder exists, disk full, no permission)."""
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe: numpy scalars to Python, infinities to strings."""
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return "inf" if value > 0 else ("-inf" if value < 0 else "nan")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+def summary_dict(loaded: LoadedScenario, rep: Replication) -> dict[str, Any]:
+    """Everything a reader needs about one replication's impact, as plain data."""
+    scenario = loaded.scenario
+    return _clean(
+        {
+            "scenario": scenario.name,
+            "description": scenario.description,
+            "start_date": scenario.start_date,
+            "horizon_d": scenario.horizon,
+            "seed": rep.seed,
+            "replication": rep.replication,
+            "bbl_per_t": scenario.network.grade.bbl_per_t,
+            **rep.impact.as_dict(),
+            "shocks": [s.as_dict() for s in rep.shocks],
+            "balance": {
+                "scenario": vars(rep.scenario.balance()) | {"residual_t": rep.scenario.balance().residual_t},
+                "baseline": vars(rep.baseline.balance()) | {"residual_t": rep.baseline.balance().residual_t},
+            },
+            "peak_storage_by_tank_t": rep.scenario.peak_storage_t,
+            "cargoes": rep.scenario.cargoes,
+            "events": {"scenario": rep.scenario.events, "baseline": rep.baseline.events},
+        }
+    )
+
+
+def timeseries_columns(loaded: LoadedScenario, rep: Replication) -> dict[str, np.ndarray | list[str]]:
+    """The daily series as named columns (t or t/d), scenario and baseline side by side."""
+    s, b = rep.scenario, rep.baseline
+    start = loaded.scenario.start_date
+    cols: dict[str, np.ndarray | list[str]] = {
+        "day": np.arange(s.days),
+        "date": [(start + dt.timedelta(days=int(d))).isoformat() for d in range(s.days)],
+        "exports_t": s.daily_exports(),
+        "baseline_exports_t": b.daily_exports(),
+        "shut_in_t": s.shut_in.sum(axis=1),
+        "baseline_shut_in_t": b.shut_in.sum(axis=1),
+    }
+    for i, name in enumerate(s.route_names):
+        cols[f"exports.{name}_t"] = s.exports[:, i]
+        cols[f"baseline_exports.{name}_t"] = b.exports[:, i]
+        cols[f"intake.{name}_t"] = s.intake[:, i]
+        cols[f"baseline_intake.{name}_t"] = b.intake[:, i]
+    for i, name in enumerate(s.source_names):
+        cols[f"produced.{name}_t"] = s.produced[:, i]
+        cols[f"shut_in.{name}_t"] = s.shut_in[:, i]
+        cols[f"outage.{name}_t"] = s.outage[:, i]
+        cols[f"storage.{name}_t"] = s.source_level[:, i]
+        cols[f"baseline_storage.{name}_t"] = b.source_level[:, i]
+    for i, name in enumerate(s.tank_names):
+        cols[f"tank.{name}_t"] = s.tank_level[:, i]
+        cols[f"baseline_tank.{name}_t"] = b.tank_level[:, i]
+    for i, name in enumerate(s.leg_names):
+        cols[f"in_transit.{name}_t"] = s.leg_transit[:, i]
+    return cols
+
+
+def timeseries_csv(columns: dict[str, np.ndarray | list[str]]) -> str:
+    """The columns as CSV text (full float precision, so a rerun compares bit for bit)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    names = list(columns)
+    writer.writerow(names)
+    rows = len(columns["day"])
+    data = [columns[n] for n in names]
+    for i in range(rows):
+        writer.writerow(
+            [repr(float(col[i])) if isinstance(col, np.ndarray) and col.dtype.kind == "f" else col[i] for col in data]
+        )
+    return buffer.getvalue()
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in ("routesim", *DEPENDENCIES):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def _git_commit(path: Path) -> str | None:
+    """The git commit of the checkout holding ``path`` (with '+dirty' if modified), or None."""
+    try:
+        folder = path.resolve().parent
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True, timeout=5, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return commit + ("+dirty" if dirty else "")
+
+
+def manifest_dict(
+    loaded: LoadedScenario, rep: Replication, command: list[str] | None, wall_time_s: float
+) -> dict[str, Any]:
+    """Provenance: enough to rerun and check the result (``routesim rerun manifest.json``)."""
+    return _clean(
+        {
+            "routesim_manifest": 1,
+            "scenario_file": str(loaded.path),
+            "scenario_files": [str(p) for p in loaded.files],
+            "scenario_sha256": loaded.sha256,
+            "overrides": loaded.overrides,
+            "resolved_scenario": loaded.resolved,
+            "validated_scenario": loaded.scenario.model_dump(mode="json"),
+            "seed": rep.seed,
+            "replication": rep.replication,
+            "versions": _versions(),
+            "git_commit": _git_commit(loaded.path),
+            "command": command if command is not None else [Path(sys.argv[0]).name, *sys.argv[1:]],
+            "created_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "wall_time_s": wall_time_s,
+            "events": {"scenario": rep.scenario.events, "baseline": rep.baseline.events},
+        }
+    )
+
+
+def new_run_id(seed: int) -> str:
+    """A run id that sorts by time: ``20260128T101500Z-seed42``."""
+    return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")[:-4] + f"Z-seed{seed}"
+
+
+Writer = Callable[[Path], None]
+
+
+def write_run_folder(
+    target: Path, files: dict[str, str | bytes | Writer], force: bool = False, unique: bool = False
+) -> Path:
+    """Write ``files`` into a new folder ``target`` atomically and return its path.
+
+    Values are text, bytes, or a function that writes the file at the path it is given.
+    With ``unique``, a taken name gets a suffix (-2, -3, ...) instead of an error; with
+    ``force``, an existing folder is replaced. Raises OutputError, leaving nothing behind.
+    """
+    target = Path(target)
+    if target.exists() and not (force or unique):
+        raise OutputError(f"{target} already exists; choose another --out, or pass --force to replace it")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
+    except OSError as exc:
+        raise OutputError(f"cannot create the results folder {target.parent}: {exc.strerror or exc}") from None
+    try:
+        for name, content in files.items():
+            path = staging / name
+            if callable(content):
+                content(path)
+            elif isinstance(content, bytes):
+                path.write_bytes(content)
+            else:
+                path.write_text(content, encoding="utf-8")
+        _fsync_dir(staging)
+        return _place(staging, target, force, unique)
+    except OutputError:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise OutputError(f"cannot write results into {target.parent}: {exc.strerror or exc}") from None
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def _fsync_dir(folder: Path) -> None:
+    for path in folder.iterdir():
+        with open(path, "rb") as handle:
+            os.fsync(handle.fileno())
+
+
+def _place(staging: Path, target: Path, force: bool, unique: bool) -> Path:
+    """Rename the staging folder into place without ever clobbering a finished run."""
+    if force and target.exists():
+        trash = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
+        os.rename(target, trash / "run")
+        os.rename(staging, target)
+        shutil.rmtree(trash, ignore_errors=True)
+        return target
+    candidate = target
+    for attempt in range(2, 1000):
+        try:
+            os.mkdir(candidate)  # claim the name; fails if another run holds it
+        except FileExistsError:
+            if not unique:
+                raise OutputError(f"{target} already exists; choose another --out, or pass --force") from None
+            candidate = target.with_name(f"{target.name}-{attempt}")
+            continue
+        os.rename(staging, candidate)  # replaces the empty folder we just claimed
+        return candidate
+    raise OutputError(f"could not find a free folder name next to {target}")
+
+
+def read_run(folder: str | Path) -> dict[str, Any]:
+    """Read a run folder: ``summary`` and ``manifest`` dicts, ``timeseries`` as columns of arrays."""
+    folder = Path(folder)
+    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    with open(folder / "timeseries.csv", newline="", encoding="utf-8") as handle:
+        reader = csv.reader(handle)
+        names = next(reader)
+        rows = list(reader)
+    columns: dict[str, Any] = {}
+    for j, name in enumerate(names):
+        values = [row[j] for row in rows]
+        if name == "date":
+            columns[name] = values
+        else:
+            columns[name] = np.array([float(v) for v in values])
+    return {"summary": summary, "manifest": manifest, "timeseries": columns, "path": folder}
