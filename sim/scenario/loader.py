@@ -237,16 +237,13 @@ def _problems_from(
             message = f"{message} (a leg's kind is pipeline, sea or rail)"
         elif kind in ("date_from_datetime_parsing", "date_parsing", "date_type"):
             message = f"{message}; expected a date like 2022-07-06"
-        if kind == "value_error" and any(": " in seg for seg in message.split("; ")):
-            for segment in message.split("; "):
-                sub, sep, text = segment.partition(": ")
-                if sep and sub and " " not in sub:
-                    subloc = loc + tuple(int(p) if p.isdigit() else p for p in sub.split("."))
-                    file, line = location.where(subloc)
-                    problems.append(Problem(file, line, ".".join(map(str, subloc)), text))
-                else:
-                    file, line = location.where(loc)
-                    problems.append(Problem(file, line, ".".join(map(str, loc)), segment))
+        if kind == "value_error" and message.startswith("@"):
+            # Model validators report problems below them as "@sub.path: message" lines.
+            for segment in message.split("\n"):
+                sub, _, text = segment[1:].partition(": ")
+                subloc = loc + tuple(int(p) if p.isdigit() else p for p in sub.split("."))
+                file, line = location.where(subloc)
+                problems.append(Problem(file, line, ".".join(map(str, subloc)), text))
             continue
         file, line = location.where(loc)
         if file == "<unknown>":

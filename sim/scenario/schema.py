@@ -316,32 +316,44 @@ class Network(_Model):
 
                 near = get_close_matches(name, list(table), n=1)
                 hint = f"; did you mean {near[0]!r}?" if near else f"; known: {', '.join(sorted(table)) or 'none'}"
-                problems.append(f"{where}: unknown {kind} {name!r}{hint}")
+                problems.append(f"@{where}: unknown {kind} {name!r}{hint}")
 
         for leg_name, leg in self.legs.items():
             if isinstance(leg, SeaLeg):
                 need("port", leg.port, self.ports, f"legs.{leg_name}.port")
+        outlets: dict[str, tuple[str, str]] = {}
+        for leg_name, leg in self.legs.items():
+            if leg.inlet_storage is not None and leg.inlet_storage.capacity <= 0:
+                problems.append(f"@legs.{leg_name}.inlet_storage.capacity: must be > 0 (omit inlet_storage for none)")
         for route_name, route in self.routes.items():
             need("source", route.source, self.sources, f"routes.{route_name}.source")
             need("market", route.market, self.markets, f"routes.{route_name}.market")
             for i, leg_name in enumerate(route.legs):
                 need("leg", leg_name, self.legs, f"routes.{route_name}.legs.{i}")
             if len(set(route.legs)) != len(route.legs):
-                problems.append(f"routes.{route_name}.legs: a leg appears twice in one route")
+                problems.append(f"@routes.{route_name}.legs: a leg appears twice in one route")
             for i, leg_name in enumerate(route.legs[1:], start=1):
                 leg = self.legs.get(leg_name)
                 if leg is not None and leg.inlet_storage is None:
                     problems.append(
-                        f"routes.{route_name}.legs.{i}: leg {leg_name!r} follows {route.legs[i - 1]!r} "
+                        f"@routes.{route_name}.legs.{i}: leg {leg_name!r} follows {route.legs[i - 1]!r} "
                         "and needs inlet_storage (the terminal tanks between them)"
+                    )
+            for i, leg_name in enumerate(route.legs):
+                nxt = route.legs[i + 1] if i + 1 < len(route.legs) else f"market {route.market}"
+                seen = outlets.setdefault(leg_name, (nxt, route_name))
+                if seen[0] != nxt:
+                    problems.append(
+                        f"@routes.{route_name}.legs.{i}: leg {leg_name!r} leads to {nxt!r} here but to "
+                        f"{seen[0]!r} in route {seen[1]!r} (a leg has one outlet: split it into two legs)"
                     )
             first = self.legs.get(route.legs[0])
             if isinstance(first, SeaLeg) and first.inlet_storage is None:
                 problems.append(
-                    f"routes.{route_name}.legs.0: sea leg {route.legs[0]!r} needs inlet_storage (the port tanks)"
+                    f"@routes.{route_name}.legs.0: sea leg {route.legs[0]!r} needs inlet_storage (the port tanks)"
                 )
         if problems:
-            raise ValueError("; ".join(problems))
+            raise ValueError("\n".join(problems))
         return self
 
 
@@ -423,23 +435,25 @@ class Scenario(_Model):
 
         problems = []
         if self.horizon > 20 * 365:
-            problems.append(f"horizon: {self.horizon:g} d is more than 20 years; refusing (daily series would be huge)")
+            problems.append(
+                f"@horizon: {self.horizon:g} d is more than 20 years; refusing (daily series would be huge)"
+            )
         for i, shock in enumerate(self.shocks):
             where = f"shocks.{i}"
             try:
                 resolve_target(self.network, shock)
             except ValueError as exc:
-                problems.append(f"{where}.target: {exc}")
+                problems.append(f"@{where}.target: {exc}")
             if isinstance(shock.start, dt.date):
                 offset = (shock.start - self.start_date).days
                 if offset < 0:
-                    problems.append(f"{where}.start: {shock.start} is before start_date {self.start_date}")
+                    problems.append(f"@{where}.start: {shock.start} is before start_date {self.start_date}")
                 elif offset >= self.horizon:
-                    problems.append(f"{where}.start: {shock.start} is after the horizon ends")
+                    problems.append(f"@{where}.start: {shock.start} is after the horizon ends")
             elif isinstance(shock.start, float) and shock.start >= self.horizon:
-                problems.append(f"{where}.start: day {shock.start:g} is not inside the horizon ({self.horizon:g} d)")
+                problems.append(f"@{where}.start: day {shock.start:g} is not inside the horizon ({self.horizon:g} d)")
         if problems:
-            raise ValueError("; ".join(problems))
+            raise ValueError("\n".join(problems))
         return self
 
     def start_offset(self, shock: Shock) -> float | Distribution:
