@@ -26,7 +26,12 @@ def test_run_writes_a_complete_run_folder(tmp_path):
     proc = routesim("run", str(TOY), "--out", str(out))
     assert proc.returncode == 0, proc.stderr
     assert "Lost export volume" in proc.stdout
-    assert sorted(p.name for p in out.iterdir()) == ["disruption.png", "manifest.json", "summary.json", "timeseries.csv"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "disruption.png",
+        "manifest.json",
+        "summary.json",
+        "timeseries.csv",
+    ]
     summary = json.loads((out / "summary.json").read_text())
     assert summary["metrics"]["lost_export_t"]["unit"] == "t"
     assert summary["metrics"]["lost_export_t"]["value"] > 0
