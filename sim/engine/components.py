@@ -203,12 +203,83 @@ class Pipeline:
         return self.linefill
 
 
+class SharedPipeline(Pipeline):
+    """A pipeline shared with third parties, whose flow keeps the line moving.
+
+    Our oil is a small part of the linefill, so it arrives ``transit`` days after it
+    enters whatever our own flow is. Parcels that find the outlet full wait in the line,
+    and while any waits we inject nothing more (back-pressure).
+    """
+
+    def __init__(self, name: str, capacity: float, transit_d: float, initial: list[Parcel], outlet: Tank | Market):
+        super().__init__(name, capacity, 0.0, {}, outlet)
+        self.transit_d = transit_d
+        self.arrivals: dict[int, list[Parcel]] = {}
+        self.waiting: deque[Parcel] = deque()
+        for day, parcel in enumerate(initial):
+            amount = sum(parcel.values())
+            if amount > 0:
+                self.arrivals.setdefault(day, []).append(parcel)
+                self.linefill += amount
+        self.multiplier = 1.0
+
+    def start_day(self, factor: float, multiplier: float, outlet_open: bool, day: int = 0) -> None:
+        """Set today's capacity and unload the parcels due today (if the outlet has room)."""
+        super().start_day(factor, multiplier, outlet_open)
+        self.multiplier = multiplier
+        self._unload(day)
+
+    def _unload(self, day: int) -> None:
+        self.waiting.extend(self.arrivals.pop(day, ()))
+        if self.outlet_open:
+            moved = unload_queue(self.waiting, self.outlet, day, self.cap_today)
+            self.linefill -= moved
+            self.delivered += moved
+
+    def limit(self) -> float:
+        """Today's capacity left, or nothing while our oil waits at a full outlet."""
+        if self.waiting:
+            return 0.0
+        return max(0.0, self.cap_today - self.used_today)
+
+    def push(self, parcel: Parcel, amount: float, day: int) -> None:
+        """Inject a parcel; it arrives after the transit time (stretched by a slowdown)."""
+        self.used_today += amount
+        self.linefill += amount
+        travel = round(self.transit_d * self.multiplier)
+        self.arrivals.setdefault(day + max(0, travel), []).append(parcel)
+        if travel <= 0:
+            self._unload(day)
+
+
 def deposit(outlet: Tank | Market, parcel: Parcel, day: int) -> None:
     """Hand a parcel to a tank or a market."""
     if isinstance(outlet, Market):
         outlet.deposit(parcel, day)
     else:
         outlet.deposit(parcel)
+
+
+def unload_queue(waiting: deque[Parcel], outlet: Tank | Market, day: int, most: float = math.inf) -> float:
+    """Hand queued parcels to ``outlet`` in order, as far as it has room (and up to ``most``
+    tonnes); return the tonnes moved."""
+    moved = 0.0
+    while waiting:
+        parcel = waiting[0]
+        amount = sum(parcel.values())
+        room = min(outlet.room(), most - moved)
+        if room <= EPS:
+            break
+        if amount <= room + EPS:
+            waiting.popleft()
+        else:
+            part = room / amount
+            waiting[0] = scale(parcel, 1.0 - part)
+            parcel = scale(parcel, part)
+            amount = room
+        moved += amount
+        deposit(outlet, parcel, day)
+    return moved
 
 
 class Rail:
@@ -259,25 +330,15 @@ class Rail:
         self.unload(day)
 
     def unload(self, day: int) -> None:
-        """Deliver waiting trains to the outlet as far as it has room."""
+        """Deliver waiting trains to the outlet as far as it has room; emptied sets head back."""
         if not self.outlet_open:
             return
-        while self.waiting:
-            parcel = self.waiting[0]
-            amount = sum(parcel.values())
-            room = self.outlet.room()
-            if room <= EPS:
-                return
-            if amount <= room + EPS:
-                self.waiting.popleft()
-            else:
-                part = room / amount
-                self.waiting[0] = scale(parcel, 1.0 - part)
-                parcel = scale(parcel, part)
-                amount = room
-            self.moving -= amount
-            self.delivered += amount
-            deposit(self.outlet, parcel, day)
+        moved = unload_queue(self.waiting, self.outlet, day)
+        if moved > 0:
+            self.moving -= moved
+            self.delivered += moved
+            back = day + max(1, round(self.return_d))
+            self.returns[back] = self.returns.get(back, 0.0) + moved / self.payload
 
     def limit(self) -> float:
         """Tonnes that can still be dispatched today."""
@@ -291,8 +352,6 @@ class Rail:
         self.sets_out += sets
         travel = max(1, round(self.transit_d * self.multiplier))
         self.arrivals.setdefault(day + travel, []).append(parcel)
-        back = day + travel + max(1, round(self.return_d * self.multiplier))
-        self.returns[back] = self.returns.get(back, 0.0) + sets
 
     def pull(self, day: int) -> None:
         """Load trains from the inlet tank (legs that follow another leg)."""
@@ -366,6 +425,7 @@ class SeaLeg:
         load_rate: float,
         laden_d: float,
         ballast_d: float,
+        berth_d: float,
         hourly_factor: np.ndarray | None,
         hourly_multiplier: np.ndarray | None,
     ):
@@ -378,13 +438,14 @@ class SeaLeg:
         self.load_rate = load_rate
         self.laden_d = laden_d
         self.ballast_d = ballast_d
+        self.berth_d = berth_d
         self.hourly_factor = hourly_factor
         self.hourly_multiplier = hourly_multiplier
         self.aboard = 0.0
         self.loaded = 0.0
         self.delivered = 0.0
         self.cargoes = 0
-        cycle = cargo / load_rate + laden_d + ballast_d
+        cycle = berth_d + cargo / load_rate + laden_d + ballast_d
         for i in range(fleet):
             env.process(self._tanker(cycle * i / fleet))
 
@@ -408,13 +469,19 @@ class SeaLeg:
             if self.hourly_factor is not None:
                 yield from self._wait_until(lambda: self._lookup(self.hourly_factor, 1.0) > 0)
             yield tank.get(self.cargo)  # a cargo is in the tanks for us
-            berth = port.resource.request(priority=1)
-            yield berth
+            while True:
+                berth = port.resource.request(priority=1)
+                yield berth
+                if self._lookup(self.hourly_factor, 1.0) > 0:
+                    break
+                # The leg went out of service while we queued: free the berth and wait.
+                port.resource.release(berth)
+                yield from self._wait_until(lambda: self._lookup(self.hourly_factor, 1.0) > 0)
             parcel = tank.withdraw(self.cargo, claimed=True)
             self.aboard += self.cargo
             self.loaded += self.cargo
             factor = self._lookup(self.hourly_factor, 1.0)
-            yield env.timeout(self.cargo / (self.load_rate * max(factor, 1e-3)))
+            yield env.timeout(self.berth_d + self.cargo / (self.load_rate * factor))
             port.resource.release(berth)
             yield env.timeout(self.laden_d * self._lookup(self.hourly_multiplier, 1.0))
             outlet = self.outlet

@@ -21,7 +21,7 @@ import math
 import numpy as np
 import simpy
 
-from sim.engine.components import EPS, Market, Parcel, Pipeline, Port, Rail, SeaLeg, Tank
+from sim.engine.components import EPS, Market, Parcel, Pipeline, Port, Rail, SeaLeg, SharedPipeline, Tank
 from sim.engine.record import RunRecord
 from sim.engine.shocks import RealizedShock, Timelines
 from sim.scenario.schema import Network, PipelineLeg, RailLeg
@@ -126,11 +126,14 @@ class Model:
             if leg_name not in outlet_of:
                 continue  # a leg no route uses carries nothing
             ours = _our_capacity(spec.capacity if isinstance(spec, PipelineLeg) else math.inf, spec)
-            if isinstance(spec, PipelineLeg):
+            if isinstance(spec, PipelineLeg) and spec.third_party > 0:
+                days_full = max(0, math.ceil(spec.transit - 1e-9)) if spec.initial_linefill == "full" else 0
+                normal = min(ours, sum(net.routes[self.route_names[r]].normal for r in users[leg_name]))
+                daily = _split(normal, users[leg_name], net, self.route_names)
+                leg = SharedPipeline(leg_name, ours, spec.transit, [dict(daily) for _ in range(days_full)], outlet(leg_name))
+            elif isinstance(spec, PipelineLeg):
                 volume = ours * spec.transit
-                initial = (
-                    _split(volume, users[leg_name], net, self.route_names) if spec.initial_linefill == "full" else {}
-                )
+                initial = _split(volume, users[leg_name], net, self.route_names) if spec.initial_linefill == "full" else {}
                 leg = Pipeline(leg_name, ours, volume, initial, outlet(leg_name))
             elif isinstance(spec, RailLeg):
                 leg = Rail(
@@ -155,6 +158,7 @@ class Model:
                     spec.load_rate,
                     spec.laden_voyage,
                     spec.ballast_voyage,
+                    spec.berth_time,
                     tl.hourly_factor("leg", leg_name),
                     tl.hourly_multiplier(leg_name),
                 )
@@ -233,7 +237,9 @@ class Model:
                 name = leg.name
                 market = self.leg_market[name]
                 open_ = True if market is None else self.market_factor[market.name][day] > 0
-                if isinstance(leg, Pipeline):
+                if isinstance(leg, SharedPipeline):
+                    leg.start_day(self.leg_factor[name][day], self.leg_multiplier[name][day], open_, day)
+                elif isinstance(leg, Pipeline):
                     factor = self.leg_factor[name][day]
                     if market is not None:
                         factor *= self.market_factor[market.name][day]
@@ -253,12 +259,15 @@ class Model:
             allocated = [0.0] * len(sources)
             flows = [0.0] * len(routes)
             for route in self.by_priority:
-                want = route.normal * route.factor[day]
+                want = min(route.normal, route.capacity) * route.factor[day]
                 self._send(route, min(want, supply[route.source] - allocated[route.source]), flows, allocated, day)
             for route in self.by_merit:
-                if route.lead_time > 0 and (route.activated is None or day < route.activated + route.lead_time):
+                if not route.diverts_on(day):
                     continue
-                spare = route.capacity * route.factor[day] - flows[route.index]
+                factor = route.factor[day]
+                if factor <= 0:
+                    continue
+                spare = route.capacity * factor - flows[route.index]
                 self._send(route, min(spare, supply[route.source] - allocated[route.source]), flows, allocated, day)
             # 4. storage and shut-in
             for i, src in enumerate(sources):
@@ -280,7 +289,7 @@ class Model:
                     for route in routes:
                         if route.source == i and route.lead_time > 0 and route.activated is None:
                             route.activated = day
-                self._update_restart(i, src, produced, potential, shut)
+                self._update_restart(i, src, produced, potential, shut, day)
                 src.previous = produced
                 self.source_level[day, i] = src.level
             self.intake[day] = flows
@@ -306,11 +315,11 @@ class Model:
         flows[route.index] += amount
         allocated[route.source] += amount
 
-    def _update_restart(self, i: int, src: _Source, produced: float, potential: float, shut: float) -> None:
+    def _update_restart(self, i: int, src: _Source, produced: float, potential: float, shut: float, day: int) -> None:
         """Track whether output is held back (ramp applies) or stopped (restart delay applies)."""
         if src.stopped:
             # The restart delay counts from the first day the oil could go somewhere again.
-            if src.level < src.capacity - EPS or self._outlet_free(i):
+            if src.level < src.capacity - EPS or self._outlet_free(i, day):
                 src.restart_wait -= 1.0
                 if src.restart_wait <= 0:
                     src.stopped = False
@@ -324,10 +333,12 @@ class Model:
         elif produced >= potential - EPS:
             src.held_back = False
 
-    def _outlet_free(self, source: int) -> bool:
-        """Whether any route of ``source`` could take oil right now."""
+    def _outlet_free(self, source: int, day: int) -> bool:
+        """Whether any route of ``source`` open today could take oil right now."""
         for route in self.routes:
-            if route.source != source:
+            if route.source != source or route.factor[day] <= 0 or route.capacity <= 0:
+                continue
+            if route.normal <= 0 and not route.diverts_on(day):
                 continue
             limit = route.first.tank.room() if route.first_is_sea else route.first.limit()
             if limit > EPS:
@@ -341,7 +352,7 @@ class Model:
         record = RunRecord(
             route_names=self.route_names,
             source_names=self.source_names,
-            tank_names=list(self.tanks),
+            tank_names=[t.name for t in self.tanks.values()],
             leg_names=list(self.legs),
             exports=self.exports,
             intake=self.intake,
@@ -396,12 +407,17 @@ class _Route:
         self.factor = factor
         self.activated: int | None = None
 
+    def diverts_on(self, day: int) -> bool:
+        """Whether the route may take diverted volume on ``day`` (its lead time has passed)."""
+        return self.lead_time <= 0 or (self.activated is not None and day >= self.activated + self.lead_time)
+
 
 def _our_capacity(total: float, spec) -> float:
     """Capacity left for our oil on a leg shared with third parties (normal conditions)."""
-    if spec.third_party <= 0 or math.isinf(total):
+    third_party = getattr(spec, "third_party", 0.0)
+    if third_party <= 0 or math.isinf(total):
         return total
-    return max(0.0, total - spec.third_party)
+    return max(0.0, total - third_party)
 
 
 def _split(amount: float, route_ids: list[int], net: Network, names: list[str]) -> Parcel:

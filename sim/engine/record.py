@@ -92,7 +92,10 @@ class RunRecord:
     def check_balance(self) -> Balance:
         """Raise MassBalanceError unless initial + produced = exported + stored + in transit."""
         balance = self.balance()
-        if abs(balance.residual_t) > balance.tolerance_t():
+        arrays = (self.exports, self.intake, self.produced, self.shut_in, self.source_level, self.tank_level, self.leg_transit)
+        if not all(np.isfinite(a).all() for a in arrays) or not np.isfinite(balance.residual_t):
+            raise MassBalanceError("a flow, level or balance term is not a finite number (NaN or infinity)")
+        if not abs(balance.residual_t) <= balance.tolerance_t():
             raise MassBalanceError(
                 f"mass balance does not close: initial {balance.initial_inventory_t:.3f} + produced "
                 f"{balance.produced_t:.3f} != exported {balance.exported_t:.3f} + stored "

@@ -221,13 +221,6 @@ class _LegBase(_Model):
     inlet_storage: StorageSpec | None = Field(
         None, description="Tanks at the leg's inlet (terminal tank farm); needed when the leg follows another leg."
     )
-    third_party: Rate = Field(
-        0.0, description="Flow of other shippers' oil on the same leg (Russian oil in CPC, Azeri oil in BTC)."
-    )
-    sharing: Literal["pro_rata", "spare"] = Field(
-        "pro_rata",
-        description="How capacity is split with third parties: pro_rata keeps our share in an outage; spare gives us only what they leave.",
-    )
     description: str = Field("", description="Notes and sources.")
 
 
@@ -236,7 +229,20 @@ class PipelineLeg(_LegBase):
 
     kind: Literal["pipeline"]
     capacity: Rate = Field(description="Total capacity of the line (all shippers).")
-    transit: Duration = Field(0.0, description="Transit time at full capacity; linefill = capacity x transit.")
+    transit: Duration = Field(
+        0.0,
+        description=(
+            "Transit time at full capacity. A line of our oil only is a full line (linefill = capacity x transit); "
+            "a line shared with third parties, whose flow keeps it moving, delivers our oil after this time."
+        ),
+    )
+    third_party: Rate = Field(
+        0.0, description="Flow of other shippers' oil on the same leg (Russian oil in CPC, Azeri oil in BTC)."
+    )
+    sharing: Literal["pro_rata", "spare"] = Field(
+        "pro_rata",
+        description="How capacity is split with third parties: pro_rata keeps our share in an outage; spare gives us only what they leave.",
+    )
     initial_linefill: Literal["full", "empty"] = Field("full", description="Whether the line starts full of our oil.")
     pump_stations: dict[Name, PumpStationSpec] = Field(
         default_factory=dict, description="Pump stations that shocks can target as LEG.STATION."
@@ -253,6 +259,19 @@ class SeaLeg(_LegBase):
     load_rate: PositiveRate = Field(description="Loading rate at one berth.")
     laden_voyage: Duration = Field(description="Sailing time loaded, to the discharge point.")
     ballast_voyage: Duration = Field(0.0, description="Sailing time back, empty.")
+    berth_time: Duration = Field(
+        0.0,
+        description="Time a tanker holds a berth besides pumping: mooring, hose connection, paperwork, unmooring.",
+    )
+
+    @model_validator(mode="after")
+    def _tanks_hold_a_cargo(self) -> SeaLeg:
+        if self.inlet_storage is not None and self.inlet_storage.capacity < self.cargo:
+            raise ValueError(
+                f"@inlet_storage.capacity: {self.inlet_storage.capacity:g} t is less than one cargo "
+                f"({self.cargo:g} t); tankers could never load"
+            )
+        return self
 
 
 class RailLeg(_LegBase):
