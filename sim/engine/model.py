@@ -130,10 +130,14 @@ class Model:
                 days_full = max(0, math.ceil(spec.transit - 1e-9)) if spec.initial_linefill == "full" else 0
                 normal = min(ours, sum(net.routes[self.route_names[r]].normal for r in users[leg_name]))
                 daily = _split(normal, users[leg_name], net, self.route_names)
-                leg = SharedPipeline(leg_name, ours, spec.transit, [dict(daily) for _ in range(days_full)], outlet(leg_name))
+                leg = SharedPipeline(
+                    leg_name, ours, spec.transit, [dict(daily) for _ in range(days_full)], outlet(leg_name)
+                )
             elif isinstance(spec, PipelineLeg):
                 volume = ours * spec.transit
-                initial = _split(volume, users[leg_name], net, self.route_names) if spec.initial_linefill == "full" else {}
+                initial = (
+                    _split(volume, users[leg_name], net, self.route_names) if spec.initial_linefill == "full" else {}
+                )
                 leg = Pipeline(leg_name, ours, volume, initial, outlet(leg_name))
             elif isinstance(spec, RailLeg):
                 leg = Rail(

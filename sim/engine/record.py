@@ -92,7 +92,15 @@ class RunRecord:
     def check_balance(self) -> Balance:
         """Raise MassBalanceError unless initial + produced = exported + stored + in transit."""
         balance = self.balance()
-        arrays = (self.exports, self.intake, self.produced, self.shut_in, self.source_level, self.tank_level, self.leg_transit)
+        arrays = (
+            self.exports,
+            self.intake,
+            self.produced,
+            self.shut_in,
+            self.source_level,
+            self.tank_level,
+            self.leg_transit,
+        )
         if not all(np.isfinite(a).all() for a in arrays) or not np.isfinite(balance.residual_t):
             raise MassBalanceError("a flow, level or balance term is not a finite number (NaN or infinity)")
         if not abs(balance.residual_t) <= balance.tolerance_t():
