@@ -46,6 +46,7 @@ class _Source:
         self.held_back = False  # output was cut for lack of outlet: ramp applies
         self.stopped = False
         self.restart_wait = 0.0
+        self.routes: list[_Route] = []
 
     def max_today(self, day: int) -> float:
         """Most that can be produced today (potential, restart delay, ramp)."""
@@ -75,8 +76,7 @@ class Model:
         }
         self.timelines = Timelines(horizon_d, shocks, stations)
         n_routes, days = len(self.route_names), horizon_d
-        self.exports = np.zeros((days, n_routes))
-        self.intake = np.zeros((days, n_routes))
+        self.exports = [[0.0] * n_routes for _ in range(days)]  # rows of t exported, by route
         self._build()
 
     # -- construction -------------------------------------------------------------
@@ -209,13 +209,11 @@ class Model:
         self.by_priority = sorted((r for r in self.routes if r.normal > 0), key=lambda r: (r.priority, r.index))
         self.by_merit = sorted(self.routes, key=lambda r: (r.cost, r.priority, r.index))
         self.initial_inventory = self.inventory()
-        n_s, days = len(self.sources), self.days
-        self.produced = np.zeros((days, n_s))
-        self.shut_in = np.zeros((days, n_s))
-        self.outage = np.zeros((days, n_s))
-        self.source_level = np.zeros((days, n_s))
-        self.tank_level = np.zeros((days, len(self.tanks)))
-        self.leg_transit = np.zeros((days, len(self.legs)))
+        for src_index, src in enumerate(self.sources):
+            src.routes = [r for r in self.routes if r.source == src_index]
+        self._rows: dict[str, list[list[float]]] = {
+            key: [] for key in ("produced", "shut_in", "outage", "source_level", "intake", "tank_level", "leg_transit")
+        }
 
     # -- running ------------------------------------------------------------------
     def inventory(self) -> float:
@@ -230,77 +228,96 @@ class Model:
         """Tonnes in pipelines, on trains and aboard tankers."""
         return sum(leg.in_transit() for leg in self.legs.values())
 
+    def _leg_plan(self) -> list[tuple]:
+        """Per daily leg: (leg, kind, factor, multiplier, market factor or None) as plain lists."""
+        plan = []
+        for leg in self.daily_legs:
+            market = self.leg_market[leg.name]
+            market_factor = None if market is None else self.market_factor[market.name].tolist()
+            kind = 0 if isinstance(leg, SharedPipeline) else 1 if isinstance(leg, Pipeline) else 2
+            plan.append(
+                (leg, kind, self.leg_factor[leg.name].tolist(), self.leg_multiplier[leg.name].tolist(), market_factor)
+            )
+        return plan
+
     def _tick(self):
+        # Hot loop: daily arrays are plain lists (indexing numpy scalars is slow) and the
+        # records are rows appended to lists, turned into arrays at the end.
         env = self.env
         sources, routes = self.sources, self.routes
+        n_sources = len(sources)
         tanks = list(self.tanks.values())
         legs = list(self.legs.values())
+        plan = self._leg_plan()
+        pulling = [leg for leg in self.daily_legs if leg.inlet is not None]
+        potentials = [src.potential.tolist() for src in sources]
+        route_factor = [route.factor.tolist() for route in routes]
+        by_priority, by_merit = self.by_priority, self.by_merit
+        send = self._send
+        rows = self._rows
         for day in range(self.days):
             # 1. today's capacities
-            for leg in self.daily_legs:
-                name = leg.name
-                market = self.leg_market[name]
-                open_ = True if market is None else self.market_factor[market.name][day] > 0
-                if isinstance(leg, SharedPipeline):
-                    leg.start_day(self.leg_factor[name][day], self.leg_multiplier[name][day], open_, day)
-                elif isinstance(leg, Pipeline):
-                    factor = self.leg_factor[name][day]
-                    if market is not None:
-                        factor *= self.market_factor[market.name][day]
-                    leg.start_day(factor, self.leg_multiplier[name][day], open_)
+            for leg, kind, factor, multiplier, market_factor in plan:
+                open_ = market_factor is None or market_factor[day] > 0
+                if kind == 0:
+                    leg.start_day(factor[day], multiplier[day], open_, day)
+                elif kind == 1:
+                    f = factor[day] if market_factor is None else factor[day] * market_factor[day]
+                    leg.start_day(f, multiplier[day], open_)
                 else:
-                    leg.start_day(day, self.leg_factor[name][day], self.leg_multiplier[name][day], open_)
+                    leg.start_day(day, factor[day], multiplier[day], open_)
             # 2. oil between legs moves on
-            for leg in self.daily_legs:
-                if leg.inlet is not None:
-                    leg.pull(day)
+            for leg in pulling:
+                leg.pull(day)
             # 3. dispatch
-            supply = [0.0] * len(sources)
-            production_cap = [0.0] * len(sources)
-            for i, src in enumerate(sources):
-                production_cap[i] = src.max_today(day)
-                supply[i] = src.level + production_cap[i]
-            allocated = [0.0] * len(sources)
+            production_cap = [src.max_today(day) for src in sources]
+            supply = [src.level + cap for src, cap in zip(sources, production_cap, strict=True)]
+            allocated = [0.0] * n_sources
             flows = [0.0] * len(routes)
-            for route in self.by_priority:
-                want = min(route.normal, route.capacity) * route.factor[day]
-                self._send(route, min(want, supply[route.source] - allocated[route.source]), flows, allocated, day)
-            for route in self.by_merit:
-                if not route.diverts_on(day):
+            for route in by_priority:
+                want = route.normal_cap * route_factor[route.index][day]
+                source = route.source
+                send(route, min(want, supply[source] - allocated[source]), flows, allocated, day)
+            for route in by_merit:
+                factor = route_factor[route.index][day]
+                if factor <= 0 or not route.diverts_on(day):
                     continue
-                factor = route.factor[day]
-                if factor <= 0:
-                    continue
+                source = route.source
                 spare = route.capacity * factor - flows[route.index]
-                self._send(route, min(spare, supply[route.source] - allocated[route.source]), flows, allocated, day)
+                send(route, min(spare, supply[source] - allocated[source]), flows, allocated, day)
             # 4. storage and shut-in
+            produced_row, shut_row, outage_row, level_row = [], [], [], []
             for i, src in enumerate(sources):
                 cap = production_cap[i]
-                potential = src.potential[day]
+                potential = potentials[i][day]
                 left = supply[i] - allocated[i]
-                shut = max(0.0, left - src.capacity)
-                if shut > cap:  # guard float noise
+                shut = left - src.capacity
+                if shut < 0.0:
+                    shut = 0.0
+                elif shut > cap:  # guard float noise
                     shut = cap
                 produced = cap - shut
                 src.level = left - shut
                 if src.level > src.peak:
                     src.peak = src.level
-                self.produced[day, i] = produced
-                self.shut_in[day, i] = potential - produced
-                self.outage[day, i] = src.nominal - potential
-                unplaced = cap - allocated[i]
-                if unplaced > 1.0:
-                    for route in routes:
-                        if route.source == i and route.lead_time > 0 and route.activated is None:
+                produced_row.append(produced)
+                shut_row.append(potential - produced)
+                outage_row.append(src.nominal - potential)
+                if cap - allocated[i] > 1.0:
+                    for route in src.routes:
+                        if route.lead_time > 0 and route.activated is None:
                             route.activated = day
-                self._update_restart(i, src, produced, potential, shut, day)
+                if src.stopped or shut > EPS or src.held_back:
+                    self._update_restart(i, src, produced, potential, shut, day)
                 src.previous = produced
-                self.source_level[day, i] = src.level
-            self.intake[day] = flows
-            for k, tank in enumerate(tanks):
-                self.tank_level[day, k] = tank.level
-            for k, leg in enumerate(legs):
-                self.leg_transit[day, k] = leg.in_transit()
+                level_row.append(src.level)
+            rows["produced"].append(produced_row)
+            rows["shut_in"].append(shut_row)
+            rows["outage"].append(outage_row)
+            rows["source_level"].append(level_row)
+            rows["intake"].append(flows)
+            rows["tank_level"].append([tank._level for tank in tanks])
+            rows["leg_transit"].append([leg.in_transit() for leg in legs])
             yield env.timeout(1)
 
     def _send(self, route: _Route, amount: float, flows: list, allocated: list, day: int) -> None:
@@ -353,19 +370,25 @@ class Model:
         """Run to the horizon and return the record; raise MassBalanceError if tonnes go missing."""
         self.env.process(self._tick())
         self.env.run(until=self.days)
+        rows = self._rows
+
+        def table(key: str, columns: int) -> np.ndarray:
+            return np.array(rows[key], dtype=float).reshape(self.days, columns)
+
+        n_s, n_r = len(self.sources), len(self.route_names)
         record = RunRecord(
             route_names=self.route_names,
             source_names=self.source_names,
             tank_names=[t.name for t in self.tanks.values()],
             leg_names=list(self.legs),
-            exports=self.exports,
-            intake=self.intake,
-            produced=self.produced,
-            shut_in=self.shut_in,
-            outage=self.outage,
-            source_level=self.source_level,
-            tank_level=self.tank_level,
-            leg_transit=self.leg_transit,
+            exports=np.array(self.exports, dtype=float).reshape(self.days, n_r),
+            intake=table("intake", n_r),
+            produced=table("produced", n_s),
+            shut_in=table("shut_in", n_s),
+            outage=table("outage", n_s),
+            source_level=table("source_level", n_s),
+            tank_level=table("tank_level", len(self.tanks)),
+            leg_transit=table("leg_transit", len(self.legs)),
             initial_inventory_t=self.initial_inventory,
             final_stored_t=self.stored(),
             final_in_transit_t=self.in_transit(),
@@ -394,6 +417,7 @@ class _Route:
         "index",
         "lead_time",
         "normal",
+        "normal_cap",
         "priority",
         "source",
     )
@@ -410,6 +434,7 @@ class _Route:
         self.priority = priority
         self.factor = factor
         self.activated: int | None = None
+        self.normal_cap = min(normal, capacity)
 
     def diverts_on(self, day: int) -> bool:
         """Whether the route may take diverted volume on ``day`` (its lead time has passed)."""
