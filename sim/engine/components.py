@@ -483,18 +483,30 @@ class SeaLeg:
             factor = self._lookup(self.hourly_factor, 1.0)
             yield env.timeout(self.berth_d + self.cargo / (self.load_rate * factor))
             port.resource.release(berth)
-            yield env.timeout(self.laden_d * self._lookup(self.hourly_multiplier, 1.0))
             outlet = self.outlet
+            multiplier = self._lookup(self.hourly_multiplier, 1.0)
+            if isinstance(outlet, Market) and outlet.hourly is None:
+                # Fast path: a market that never closes takes the cargo on arrival; deliver it from
+                # an event callback and sleep through the whole round trip in one timeout.
+                arrival = env.timeout(self.laden_d * multiplier)
+                arrival.callbacks.append(lambda _event, parcel=parcel: self._deliver(parcel))
+                yield env.timeout((self.laden_d + self.ballast_d) * multiplier)
+                continue
+            yield env.timeout(self.laden_d * multiplier)
             if isinstance(outlet, Market):
                 if not outlet.is_open(env.now):
                     yield from self._wait_until(lambda market=outlet: market.is_open(env.now))
             else:
                 yield from self._wait_until(lambda tank=outlet: tank.room() >= self.cargo - EPS)
-            self.aboard -= self.cargo
-            self.delivered += self.cargo
-            self.cargoes += 1
-            deposit(outlet, parcel, int(env.now))
+            self._deliver(parcel)
             yield env.timeout(self.ballast_d * self._lookup(self.hourly_multiplier, 1.0))
+
+    def _deliver(self, parcel: Parcel) -> None:
+        """Discharge a cargo into the outlet."""
+        self.aboard -= self.cargo
+        self.delivered += self.cargo
+        self.cargoes += 1
+        deposit(self.outlet, parcel, int(self.env.now))
 
     def in_transit(self) -> float:
         """Tonnes aboard tankers (loading, sailing or waiting to discharge)."""
