@@ -134,3 +134,10 @@ def test_headline_scenario_runs_from_the_cli(tmp_path):
     summary = json.loads((tmp_path / "headline" / "summary.json").read_text())
     assert summary["metrics"]["lost_export_t"]["value"] > 0
     assert (tmp_path / "headline" / "disruption.png").stat().st_size > 10_000
+
+
+def test_same_seed_gives_identical_summary_files(tmp_path):
+    for name in ("a", "b"):
+        assert routesim("run", str(TOY), "--out", str(tmp_path / name), "--no-plot", "--seed", "11").returncode == 0
+    assert (tmp_path / "a" / "summary.json").read_bytes() == (tmp_path / "b" / "summary.json").read_bytes()
+    assert (tmp_path / "a" / "timeseries.csv").read_bytes() == (tmp_path / "b" / "timeseries.csv").read_bytes()
