@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 
@@ -40,12 +41,19 @@ def disruption_figure(
     """Two panels: daily exports by route vs baseline (shocks shaded), cumulative loss."""
     day = np.asarray(columns["day"], dtype=float)
     routes = _routes(columns)
-    fig = Figure(figsize=(11, 7.5), layout="constrained")
+    fig = Figure(figsize=(13, 7.5), layout="constrained")
     top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=(3, 2))
+    colors = matplotlib.colormaps["tab20"].colors
     stacks = [rolling_mean(np.asarray(columns[f"exports.{r}_t"]), window) / 1e3 for r in routes]
     active = [(r, s) for r, s in zip(routes, stacks, strict=True) if np.any(s > 0)]
     if active:
-        top.stackplot(day, *[s for _, s in active], labels=[r for r, _ in active], alpha=0.85)
+        top.stackplot(
+            day,
+            *[s for _, s in active],
+            labels=[r for r, _ in active],
+            colors=[colors[i % len(colors)] for i in range(len(active))],
+            alpha=0.9,
+        )
     baseline = rolling_mean(np.asarray(columns["baseline_exports_t"]), window) / 1e3
     top.plot(day, baseline, color="black", linestyle="--", linewidth=1.4, label="baseline (all routes)")
     top.set_ylabel(f"exports, kt/d ({window}-day mean)")
@@ -56,7 +64,7 @@ def disruption_figure(
             axis.axvspan(
                 start, end, color="tab:red", alpha=0.12, label=("shock window" if k == 0 and axis is top else None)
             )
-    top.legend(loc="lower left", fontsize=8, ncols=2)
+    top.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, title="route", title_fontsize=8)
     top.grid(alpha=0.3)
 
     deficit = np.cumsum(np.asarray(columns["baseline_exports_t"]) - np.asarray(columns["exports_t"])) / 1e6
@@ -70,7 +78,7 @@ def disruption_figure(
         ticks = np.linspace(0, len(dates) - 1, num=min(8, len(dates))).astype(int)
         bottom.set_xticks(ticks, [str(dates[i]) for i in ticks], rotation=30, ha="right", fontsize=8)
     bottom.set_xlabel("day")
-    bottom.legend(loc="upper left", fontsize=8)
+    bottom.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     bottom.grid(alpha=0.3)
     return fig
 

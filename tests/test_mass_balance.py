@@ -20,6 +20,7 @@ from sim.engine import MassBalanceError, Model, realize_shocks
 from sim.engine.components import Pipeline, Rail, SeaLeg, SharedPipeline
 from sim.engine.shocks import STEPS_PER_DAY
 from sim.scenario.schema import PipelineLeg, Scenario
+from sim.scenario.schema import SeaLeg as SeaLegSpec
 
 TOL = 1e-6  # t, relative to the tonnes moved (see scale below)
 
@@ -171,8 +172,9 @@ def scenarios(draw) -> Scenario:
 # -- independent bookkeeping -----------------------------------------------------------------
 
 
-def holdings_by_route(model: Model) -> dict[int, float]:
-    """Tonnes of each route's oil held anywhere in the model, summed from the parcels themselves."""
+def holdings_by_route(model: Model, at_start: bool = False) -> dict[int, float]:
+    """Tonnes of each route's oil held anywhere in the model, summed from the parcels themselves
+    (with ``at_start``, also the cargoes tankers start with at sea)."""
     out: dict[int, float] = {}
 
     def add(parcel: dict[int, float]) -> None:
@@ -181,6 +183,10 @@ def holdings_by_route(model: Model) -> dict[int, float]:
 
     for tank in model.tanks.values():
         add(tank.by_route)
+    if at_start:
+        for leg_ in model.legs.values():
+            if isinstance(leg_, SeaLeg):
+                add(leg_.initial_by_route)
     for leg_ in model.legs.values():
         if isinstance(leg_, SharedPipeline):
             for parcels in leg_.arrivals.values():
@@ -234,6 +240,11 @@ def initial_inventory_from_spec(scenario: Scenario) -> float:
                 total += min(ours, normal) * math.ceil(spec.transit - 1e-9)
             else:
                 total += ours * spec.transit
+        if isinstance(spec, SeaLegSpec) and name in used:
+            # tankers start in steady state: flow x laden voyage / cargo of them at sea, laden
+            flow = sum(route.normal for route in net.routes.values() if name in route.legs)
+            if flow > 0 and spec.laden_voyage > 0:
+                total += min(spec.fleet, round(flow * spec.laden_voyage / spec.cargo)) * spec.cargo
     return total
 
 
@@ -261,7 +272,7 @@ def test_random_networks_conserve_mass_and_never_go_negative(scenario):
     shocks = realize_shocks(scenario)
     days = math.ceil(scenario.horizon - 1e-9)
     model = Model(net, shocks, days)
-    initial_by_route = holdings_by_route(model)
+    initial_by_route = holdings_by_route(model, at_start=True)
     record = model.run()  # runs check_balance: raises MassBalanceError if it does not close
     balance = record.balance()
     scale = 1.0 + balance.initial_inventory_t + balance.potential_t
@@ -383,10 +394,11 @@ def test_check_balance_rejects_nan_tonnes():
 
 
 def test_toy_balance_terms_by_hand():
-    # Toy baseline, 60 d: initial = field 0 + port tanks 200 kt + linefills 120 x 5 + 20 x 2 = 840 kt;
+    # Toy baseline, 60 d: initial = field 0 + port tanks 200 kt + linefills 120 x 5 + 20 x 2
+    # + tankers starting at sea, laden: 100 kt/d x 3 d / 100 kt = 3 cargoes = 300 kt -> 1140 kt;
     # produced 60 x 100 kt/d = 6000 kt, none shut in.
     balance = run(make_scenario()).baseline.check_balance()
-    assert balance.initial_inventory_t == pytest.approx(840 * KT)
+    assert balance.initial_inventory_t == pytest.approx(1140 * KT)
     assert balance.produced_t == pytest.approx(6000 * KT)
     assert balance.shut_in_t == 0.0
-    assert balance.exported_t + balance.stored_t + balance.in_transit_t == pytest.approx(6840 * KT)
+    assert balance.exported_t + balance.stored_t + balance.in_transit_t == pytest.approx(7140 * KT)

@@ -435,7 +435,10 @@ class SeaLeg:
         berth_d: float,
         hourly_factor: np.ndarray | None,
         hourly_multiplier: np.ndarray | None,
+        normal_flow: float = 0.0,
+        normal_share: Parcel | None = None,
     ):
+        normal_share = normal_share or {}
         self.env = env
         self.name = name
         self.port = port
@@ -452,9 +455,21 @@ class SeaLeg:
         self.loaded = 0.0
         self.delivered = 0.0
         self.cargoes = 0
-        cycle = berth_d + cargo / load_rate + laden_d + ballast_d
-        for i in range(fleet):
-            env.process(self._tanker(cycle * i / fleet))
+        # Start in steady state: as many tankers at sea, laden, as the normal flow keeps there
+        # (flow x laden voyage / cargo), evenly spaced; the rest spread over the way back.
+        at_sea = min(fleet, round(normal_flow * laden_d / cargo)) if laden_d > 0 and normal_flow > 0 else 0
+        share = sum(normal_share.values())
+        self.initial_by_route: Parcel = {}  # cargoes at sea at the start, by route
+        for j in range(at_sea):
+            parcel = {route: cargo * w / share for route, w in normal_share.items()}
+            for route, amount in parcel.items():
+                self.initial_by_route[route] = self.initial_by_route.get(route, 0.0) + amount
+            self.aboard += cargo
+            env.process(self._tanker(laden_d * (j + 0.5) / at_sea, parcel))
+        empty = fleet - at_sea
+        spread = ballast_d if ballast_d > 0 else berth_d + cargo / load_rate
+        for i in range(empty):
+            env.process(self._tanker(spread * i / empty))
 
     def _lookup(self, hourly: np.ndarray | None, default: float) -> float:
         if hourly is None:
@@ -467,9 +482,12 @@ class SeaLeg:
         while not ok():
             yield self.env.timeout(1.0 / STEPS_PER_DAY)
 
-    def _tanker(self, offset: float):
+    def _tanker(self, offset: float, parcel: Parcel | None = None):
+        """One tanker's life; it may start at sea with ``parcel`` aboard, ``offset`` days from port."""
         env = self.env
-        if offset > 0:
+        if parcel is not None:
+            yield from self._voyage(parcel, offset)
+        elif offset > 0:
             yield env.timeout(offset)
         tank, port = self.tank, self.port
         while True:
@@ -491,23 +509,28 @@ class SeaLeg:
             factor = self._lookup(self.hourly_factor, 1.0)
             yield env.timeout(self.berth_d + self.cargo / (self.load_rate * factor))
             port.resource.release(berth)
-            outlet = self.outlet
-            multiplier = self._lookup(self.hourly_multiplier, 1.0)
-            if isinstance(outlet, Market) and outlet.hourly is None:
-                # Fast path: a market that never closes takes the cargo on arrival; deliver it from
-                # an event callback and sleep through the whole round trip in one timeout.
-                arrival = env.timeout(self.laden_d * multiplier)
-                arrival.callbacks.append(lambda _event, parcel=parcel: self._deliver(parcel))
-                yield env.timeout((self.laden_d + self.ballast_d) * multiplier)
-                continue
-            yield env.timeout(self.laden_d * multiplier)
-            if isinstance(outlet, Market):
-                if not outlet.is_open(env.now):
-                    yield from self._wait_until(lambda market=outlet: market.is_open(env.now))
-            else:
-                yield from self._wait_until(lambda tank=outlet: tank.room() >= self.cargo - EPS)
-            self._deliver(parcel)
-            yield env.timeout(self.ballast_d * self._lookup(self.hourly_multiplier, 1.0))
+            yield from self._voyage(parcel, self.laden_d * self._lookup(self.hourly_multiplier, 1.0))
+
+    def _voyage(self, parcel: Parcel, laden_d: float):
+        """Sail laden for ``laden_d`` days, discharge (waiting if the outlet cannot take it), sail back."""
+        env = self.env
+        outlet = self.outlet
+        ballast_d = self.ballast_d * self._lookup(self.hourly_multiplier, 1.0)
+        if isinstance(outlet, Market) and outlet.hourly is None:
+            # Fast path: a market that never closes takes the cargo on arrival; deliver it from
+            # an event callback and sleep through the whole round trip in one timeout.
+            arrival = env.timeout(laden_d)
+            arrival.callbacks.append(lambda _event: self._deliver(parcel))
+            yield env.timeout(laden_d + ballast_d)
+            return
+        yield env.timeout(laden_d)
+        if isinstance(outlet, Market):
+            if not outlet.is_open(env.now):
+                yield from self._wait_until(lambda: outlet.is_open(env.now))
+        else:
+            yield from self._wait_until(lambda: outlet.room() >= self.cargo - EPS)
+        self._deliver(parcel)
+        yield env.timeout(self.ballast_d * self._lookup(self.hourly_multiplier, 1.0))
 
     def _deliver(self, parcel: Parcel) -> None:
         """Discharge a cargo into the outlet."""

@@ -165,6 +165,8 @@ class Model:
                     spec.berth_time,
                     tl.hourly_factor("leg", leg_name),
                     tl.hourly_multiplier(leg_name),
+                    normal_flow=sum(net.routes[self.route_names[r]].normal for r in users[leg_name]),
+                    normal_share=_split(1.0, users[leg_name], net, self.route_names),
                 )
             if isinstance(leg, Pipeline | Rail):
                 leg.inlet = self.tanks.get(leg_name)
