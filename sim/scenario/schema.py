@@ -325,6 +325,11 @@ class Network(_Model):
     routes: dict[Name, RouteSpec] = Field(min_length=1, description="Routes from sources to markets.")
     markets: dict[Name, MarketSpec] = Field(min_length=1, description="Export markets.")
 
+    @classmethod
+    def model_validate(cls, obj: Any, *, context: dict | None = None, **kwargs: Any) -> Network:
+        """Validate, converting barrels with the grade the network declares."""
+        return super().model_validate(obj, context=_with_grade(obj, context, None), **kwargs)
+
     @model_validator(mode="after")
     def _references_exist(self) -> Network:
         problems: list[str] = []
@@ -374,6 +379,21 @@ class Network(_Model):
         if problems:
             raise ValueError("\n".join(problems))
         return self
+
+
+def _with_grade(data: Any, context: dict | None, network_key: str | None) -> dict:
+    """A validation context holding the grade declared in ``data`` (so barrels convert right)."""
+    context = dict(context or {})
+    if "grade" not in context:
+        network = data.get(network_key) if network_key and isinstance(data, dict) else data
+        raw = network.get("grade") if isinstance(network, dict) else None
+        if isinstance(raw, dict):
+            try:
+                spec = GradeSpec.model_validate(raw)
+                context["grade"] = Grade(bbl_per_t=spec.bbl_per_t, t_per_m3=spec.t_per_m3)
+            except ValueError:
+                pass  # the grade's own errors are reported when the network is validated
+    return context
 
 
 ShockKind = Literal["outage", "closure", "slowdown", "production", "weather"]
@@ -447,6 +467,11 @@ class Scenario(_Model):
     recovery: RecoverySpec = Field(default_factory=RecoverySpec, description="Recovery criterion.")
     shocks: list[Shock] = Field(default_factory=list, description="Shocks injected into the network.")
     observed: dict[str, Any] = Field(default_factory=dict, description="Reported figures for backtests (free-form).")
+
+    @classmethod
+    def model_validate(cls, obj: Any, *, context: dict | None = None, **kwargs: Any) -> Scenario:
+        """Validate, converting barrels with the grade the scenario's network declares."""
+        return super().model_validate(obj, context=_with_grade(obj, context, "network"), **kwargs)
 
     @model_validator(mode="after")
     def _shocks_fit(self) -> Scenario:
