@@ -46,11 +46,12 @@ class Tank(simpy.Container):
         self.name = name
         self.by_route: Parcel = dict(initial)
         self.claimed = 0.0
+        self.incoming = 0.0  # room promised to a pipeline's outflow later in the same tick
         self.peak = self._level
 
     def room(self) -> float:
-        """Free capacity in tonnes."""
-        return self._capacity - self._level
+        """Free capacity in tonnes (less room already promised to incoming oil)."""
+        return self._capacity - self._level - self.incoming
 
     def deposit(self, parcel: Parcel) -> None:
         """Add a parcel (must fit)."""
@@ -149,6 +150,8 @@ class Pipeline:
         self.used_today = 0.0
         self.outlet_open = True
         self.delivered = 0.0
+        self.pending: Parcel = {}
+        self.pending_t = 0.0
 
     def start_day(self, factor: float, multiplier: float, outlet_open: bool) -> None:
         """Set today's capacity (a slowdown divides a pipeline's flow)."""
@@ -162,14 +165,34 @@ class Pipeline:
         if left <= EPS:
             return 0.0
         room = self.outlet.room() if self.outlet_open else 0.0
-        return max(0.0, min(left, room + self.volume - self.linefill))
+        return max(0.0, min(left, room + self.volume - self.linefill - self.pending_t))
 
     def push(self, parcel: Parcel, amount: float, day: int) -> None:
-        """Inject a parcel of ``amount`` tonnes; deliver what the line pushes out."""
+        """Inject a parcel of ``amount`` tonnes today; ``flush`` moves the line at the end of the day's
+        dispatch (one movement a day, however many routes fed it). The room the outflow will take
+        in the outlet tank is held at once, so nobody else fills it meanwhile."""
         self.used_today += amount
-        self.fifo.append([amount, parcel])
+        pending = self.pending
+        for route, a in parcel.items():
+            pending[route] = pending.get(route, 0.0) + a
+        before = self.linefill + self.pending_t - self.volume
+        self.pending_t += amount
+        after = self.linefill + self.pending_t - self.volume
+        if after > 0 and isinstance(self.outlet, Tank):
+            self.outlet.incoming += after - max(0.0, before)
+
+    def flush(self, day: int) -> None:
+        """Push today's intake into the line and deliver what comes out of the far end."""
+        amount = self.pending_t
+        if amount <= 0.0:
+            return
+        self.fifo.append([amount, self.pending])
+        self.pending = {}
+        self.pending_t = 0.0
         self.linefill += amount
         excess = self.linefill - self.volume
+        if isinstance(self.outlet, Tank) and excess > 0:
+            self.outlet.incoming = max(0.0, self.outlet.incoming - excess)
         if excess <= EPS:
             return
         out: Parcel = {}
@@ -204,10 +227,11 @@ class Pipeline:
         amount = min(self.limit(), tank.level)
         if amount > EPS:
             self.push(tank.withdraw(amount), amount, day)
+            self.flush(day)
 
     def in_transit(self) -> float:
-        """Tonnes of our oil in the line."""
-        return self.linefill
+        """Tonnes of our oil in the line (including today's intake not yet pushed through)."""
+        return self.linefill + self.pending_t
 
 
 class SharedPipeline(Pipeline):
@@ -248,6 +272,9 @@ class SharedPipeline(Pipeline):
         if self.waiting:
             return 0.0
         return max(0.0, self.cap_today - self.used_today)
+
+    def flush(self, day: int) -> None:
+        """Nothing to do: parcels are scheduled as they are pushed."""
 
     def push(self, parcel: Parcel, amount: float, day: int) -> None:
         """Inject a parcel; it arrives after the transit time (stretched by a slowdown)."""

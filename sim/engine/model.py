@@ -252,6 +252,7 @@ class Model:
         legs = list(self.legs.values())
         plan = self._leg_plan()
         pulling = [leg for leg in self.daily_legs if leg.inlet is not None]
+        pipelines = [leg for leg in self.daily_legs if type(leg) is Pipeline]
         potentials = [src.potential.tolist() for src in sources]
         route_factor = [route.factor.tolist() for route in routes]
         by_priority, by_merit = self.by_priority, self.by_merit
@@ -287,6 +288,8 @@ class Model:
                 source = route.source
                 spare = route.capacity * factor - flows[route.index]
                 send(route, min(spare, supply[source] - allocated[source]), flows, allocated, day)
+            for leg in pipelines:
+                leg.flush(day)
             # 4. storage and shut-in
             produced_row, shut_row, outage_row, level_row = [], [], [], []
             for i, src in enumerate(sources):
