@@ -282,12 +282,15 @@ class Model:
                 source = route.source
                 send(route, min(want, supply[source] - allocated[source]), flows, allocated, day)
             for route in by_merit:
+                source = route.source
+                left = supply[source] - allocated[source]
+                if left <= EPS:
+                    continue  # nothing left at this source to divert
                 factor = route_factor[route.index][day]
                 if factor <= 0 or not route.diverts_on(day):
                     continue
-                source = route.source
                 spare = route.capacity * factor - flows[route.index]
-                send(route, min(spare, supply[source] - allocated[source]), flows, allocated, day)
+                send(route, min(spare, left), flows, allocated, day)
             for leg in pipelines:
                 leg.flush(day)
             # 4. storage and shut-in
