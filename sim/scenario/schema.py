@@ -44,6 +44,12 @@ __all__ = [
     "StorageSpec",
 ]
 
+MAX_HORIZON_D = 50 * 365.0
+"""Longest horizon accepted (50 years): longer runs are a typo or would exhaust memory."""
+
+MAX_SERIES_BYTES = 2 * 2**30
+"""Largest estimated size of a run's daily series."""
+
 UNLIMITED = math.inf
 """Storage capacity written as ``unlimited`` in a file."""
 
@@ -478,9 +484,13 @@ class Scenario(_Model):
         from sim.scenario.targets import resolve_target
 
         problems = []
-        if self.horizon > 20 * 365:
+        net = self.network
+        columns = 4 * len(net.routes) + 5 * len(net.sources) + 2 * len(net.legs) + 6
+        estimate = self.horizon * columns * 8 * 3  # float64 series, scenario + baseline + CSV text
+        if self.horizon > MAX_HORIZON_D or estimate > MAX_SERIES_BYTES:
             problems.append(
-                f"@horizon: {self.horizon:g} d is more than 20 years; refusing (daily series would be huge)"
+                f"@horizon: {self.horizon:g} d would need about {estimate / 2**20:,.0f} MiB of daily series "
+                f"and a run of {self.horizon / 365:,.0f} years; refusing (at most {MAX_HORIZON_D:g} d)"
             )
         for i, shock in enumerate(self.shocks):
             where = f"shocks.{i}"
