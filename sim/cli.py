@@ -319,6 +319,101 @@ def compare(files: tuple[Path, ...], seed: int | None) -> None:
     console.print(table)
 
 
+@cli.command()
+@click.argument("files", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--strict", is_flag=True, help="Exit 1 if any reported figure is outside its tolerance.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder to create (default: <results-root>/backtest/<run-id>).",
+)
+@click.option(
+    "--results-root",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("results"),
+    show_default=True,
+    help="Where the backtest folder goes when --out is not given.",
+)
+@click.option("--force", is_flag=True, help="Replace the --out folder if it exists.")
+@click.option("--no-save", is_flag=True, help="Print the table only; write nothing.")
+def backtest(
+    files: tuple[Path, ...], strict: bool, out: Path | None, results_root: Path, force: bool, no_save: bool
+) -> None:
+    """Run history scenario FILES and compare the model with their reported figures.
+
+    FILES default to scenarios/history/*.yaml. Prints one row per reported figure and
+    writes backtest.csv, backtest.png and manifest.json. Exit 0 whatever the agreement
+    (1 with --strict if any figure disagrees); 2 for a bad file.
+
+    \b
+    Examples:
+      routesim backtest
+      routesim backtest scenarios/history/e02_storm_spm_damage_2022.yaml --no-save
+      routesim backtest --strict
+    """
+    from sim import backtest as bt
+
+    command = ["routesim", *sys.argv[1:]] if sys.argv else None
+    paths = list(files) or bt.history_files()
+    if not paths:
+        err.print(f"[bold red]error:[/] no history files given and none match {bt.HISTORY_GLOB}", emoji=False)
+        sys.exit(EXIT_INPUT)
+    try:
+        episodes = bt.load_episodes(paths)
+    except ScenarioError as exc:
+        _fail_input(exc)
+        return
+    try:
+        result = bt.run_backtest(episodes)
+    except MassBalanceError as exc:
+        _fail_output(f"internal error (please report): {exc}")
+        return
+    folder = None
+    if not no_save:
+        if out is not None and out.exists() and not force:
+            _fail_output(f"{out} already exists; choose another --out, or pass --force to replace it")
+        try:
+            folder = bt.save_backtest(result, out=out, root=results_root, force=force, command=command)
+        except OutputError as exc:
+            _fail_output(str(exc))
+            return
+    rows = result.rows
+    table = Table(
+        title=f"Backtest: model vs reported figures ({sum(r.inside for r in rows)} of {len(rows)} inside tolerance)",
+        title_justify="left",
+    )
+    for name, justify in (
+        ("episode", "left"),
+        ("figure", "left"),
+        ("model", "right"),
+        ("reported", "right"),
+        ("ratio", "right"),
+        ("tol", "right"),
+        ("conf", "center"),
+        ("ok", "center"),
+    ):
+        table.add_column(name, justify=justify)
+    for row in rows:
+        table.add_row(
+            row.episode,
+            row.figure,
+            bt.format_value(row.model, row.unit),
+            row.reported_text(),
+            "—" if row.ratio is None else f"{row.ratio:.2f}",
+            f"±{row.tolerance:.0%}",
+            row.confidence,
+            "[green]yes[/]" if row.inside else "[red]no[/]",
+        )
+    console.print(table)
+    if folder is not None:
+        console.print(f"Results written to [bold]{folder}[/] (backtest.csv, backtest.png, manifest.json)")
+    console.print(f"[dim]{len(result.episodes)} episode(s), {result.wall_time_s * 1e3:,.0f} ms[/]")
+    if strict and result.disagreements:
+        err.print(f"{len(result.disagreements)} figure(s) outside tolerance (--strict)")
+        sys.exit(EXIT_OUTPUT)
+
+
 def main() -> None:
     """Entry point of the ``routesim`` console script."""
     cli(prog_name="routesim")

@@ -140,7 +140,10 @@ def parse_quantity(value: object, dimension: str, grade: Grade | None = None) ->
     if isinstance(value, bool) or value is None:
         raise UnitError(f"got {value!r}; {expected}")
     if isinstance(value, int | float):
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:
+            raise UnitError(f"the number is not a finite number (far too large); {expected}") from None
         factor = 1.0
     elif isinstance(value, str):
         match = _QUANTITY.match(value)

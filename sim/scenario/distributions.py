@@ -131,7 +131,7 @@ DISTRIBUTION_JSON_SCHEMA: dict[str, Any] = {
 def parse_distribution(raw: dict, dimension: str, grade: Grade) -> Distribution:
     """Validate a ``{dist: ..., ...}`` mapping; raise UnitError/ValueError with a clear cause."""
     name = raw.get("dist")
-    if name not in REGISTRY:
+    if not isinstance(name, str) or name not in REGISTRY:
         raise ValueError(f"unknown distribution {name!r}; expected one of {', '.join(sorted(REGISTRY))}")
     unit_params, plain_params = REGISTRY[name]
     allowed = set(unit_params) | set(plain_params) | {"dist"}
@@ -196,7 +196,7 @@ def parse_distribution(raw: dict, dimension: str, grade: Grade) -> Distribution:
             parsed_weights = [float(w) for w in weights]
         except (TypeError, ValueError):
             raise ValueError("discrete weights must be numbers") from None
-        if any(not math.isfinite(w) or w < 0 for w in parsed_weights) or sum(parsed_weights) <= 0:
+        if any(not math.isfinite(w) or w < 0 for w in parsed_weights) or not 0 < sum(parsed_weights) < math.inf:
             raise ValueError("discrete weights must be finite, >= 0, and not all zero")
         total = sum(parsed_weights)
         return Distribution(

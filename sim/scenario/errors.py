@@ -19,8 +19,13 @@ class Problem:
 
     def __str__(self) -> str:
         where = self.file if self.line is None else f"{self.file}:{self.line}"
-        key = f" {self.key}:" if self.key else ""
-        return f"{where}:{key} {self.message}"
+        key = f" {_one_line(self.key)}:" if self.key else ""
+        return f"{where}:{key} {_one_line(self.message)}"
+
+
+def _one_line(text: str) -> str:
+    """Text with control characters escaped, so that one problem prints as one line."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
 
 
 class ScenarioError(Exception):

@@ -94,14 +94,24 @@ def _resolve_include(ref: Any, including: Path, root: Path, located: Located, pa
     key = ".".join(map(str, path))
     if not isinstance(ref, str) or not ref.strip():
         raise ScenarioError.single(file, "expected a path to a network file (a string)", line, key)
-    target = (including.parent / ref).resolve()
-    if root not in target.parents:
+    try:
+        target = (including.parent / ref).resolve()
+        inside = root in target.parents
+        exists = target.is_file()
+    except (OSError, ValueError, UnicodeError) as exc:
+        raise ScenarioError.single(file, f"{ref!r} is not a usable file path ({exc})", line, key) from None
+    if not inside:
         raise ScenarioError.single(
             file, f"{ref!r} points outside the scenarios folder {root}; includes must stay inside it", line, key
         )
-    if not target.is_file():
+    if not exists:
         raise ScenarioError.single(file, f"included file {ref!r} does not exist (looked for {target})", line, key)
     return target
+
+
+def _index(part: str) -> int | None:
+    """``part`` as a list index if it is a plain ASCII number."""
+    return int(part) if part.isascii() and part.isdecimal() else None
 
 
 def _set_path(data: dict, dotted: str, value: Any, origin: tuple[str, int | None], lines: dict, base: tuple) -> None:
@@ -113,11 +123,11 @@ def _set_path(data: dict, dotted: str, value: Any, origin: tuple[str, int | None
     for depth, part in enumerate(parts[:-1]):
         key: Any = part
         if isinstance(node, list):
-            if not part.isdigit() or int(part) >= len(node):
+            if _index(part) is None or _index(part) >= len(node):
                 raise ScenarioError.single(
                     origin[0], f"no item {part} in the list at {'.'.join(parts[:depth]) or 'top'}", origin[1], dotted
                 )
-            key = int(part)
+            key = _index(part)
         elif isinstance(node, dict):
             if part not in node:
                 near = get_close_matches(part, [str(k) for k in node], n=1)
@@ -130,13 +140,13 @@ def _set_path(data: dict, dotted: str, value: Any, origin: tuple[str, int | None
         node = node[key]
     last: Any = parts[-1]
     if isinstance(node, list):
-        if not last.isdigit() or int(last) >= len(node):
+        if _index(last) is None or _index(last) >= len(node):
             raise ScenarioError.single(origin[0], f"no item {last} in the list", origin[1], dotted)
-        last = int(last)
+        last = _index(last)
     elif not isinstance(node, dict):
         raise ScenarioError.single(origin[0], f"{'.'.join(parts[:-1])} is not a mapping", origin[1], dotted)
     node[last] = value
-    full = base + tuple(int(p) if p.isdigit() else p for p in parts)
+    full = base + tuple(p if _index(p) is None else _index(p) for p in parts)
     for key in [k for k in lines if k[: len(full)] == full]:
         del lines[key]
     lines[full] = origin
@@ -241,7 +251,7 @@ def _problems_from(
             # Model validators report problems below them as "@sub.path: message" lines.
             for segment in message.split("\n"):
                 sub, _, text = segment[1:].partition(": ")
-                subloc = loc + tuple(int(p) if p.isdigit() else p for p in sub.split("."))
+                subloc = loc + tuple(p if _index(p) is None else _index(p) for p in sub.split("."))
                 file, line = location.where(subloc)
                 problems.append(Problem(file, line, ".".join(map(str, subloc)), text))
             continue
@@ -295,7 +305,9 @@ def load_scenario(path: str | Path, overrides: list[str] | tuple[str, ...] = ())
             file, line = located.where(("overrides",))
             raise ScenarioError.single(file, "expected a mapping of key.path: value on the network", line, "overrides")
         if not isinstance(data.get("network"), dict):
-            raise ScenarioError.single(path, "overrides need a network", *located.where(("overrides",))[1:])
+            raise ScenarioError.single(
+                path, "overrides need a network to change", located.where(("overrides",))[1], "overrides"
+            )
         for key, value in net_overrides.items():
             origin = located.where(("overrides", key))
             _set_path(data["network"], str(key), value, origin, lines, ("network",))

@@ -18,8 +18,11 @@ from pydantic import (
     Field,
     PlainSerializer,
     PlainValidator,
+    TypeAdapter,
+    ValidationError,
     ValidationInfo,
     WithJsonSchema,
+    field_validator,
     model_validator,
 )
 
@@ -27,10 +30,15 @@ from sim.scenario.distributions import DISTRIBUTION_JSON_SCHEMA, Distribution, p
 from sim.units import DIMENSIONS, Grade, UnitError, parse_quantity
 
 __all__ = [
+    "IMPACT_METRICS",
+    "OBSERVED_METRICS",
     "UNLIMITED",
+    "WINDOW_METRICS",
     "GradeSpec",
     "MarketSpec",
     "Network",
+    "ObservedFigure",
+    "ObservedWindow",
     "PipelineLeg",
     "PortSpec",
     "PumpStationSpec",
@@ -74,14 +82,15 @@ def quantity(
     ``unlimited`` accepts the word ``unlimited`` (infinity).
     """
     unit = DIMENSIONS[dimension]
+    suffix = "" if unit == "1" else f" {unit}"
 
     def check(number: float, what: str = "") -> float:
         label = what or "value"
         if minimum is not None and (number <= minimum if exclusive else number < minimum):
             relation = ">" if exclusive else ">="
-            raise ValueError(f"{label} must be {relation} {minimum:g} {unit}, got {number:g}")
+            raise ValueError(f"{label} must be {relation} {minimum:g}{suffix}, got {number:g}")
         if maximum is not None and number > maximum:
-            raise ValueError(f"{label} must be <= {maximum:g} {unit}, got {number:g}")
+            raise ValueError(f"{label} must be <= {maximum:g}{suffix}, got {number:g}")
         return number
 
     def validate(value: Any, info: ValidationInfo) -> float | Distribution:
@@ -143,8 +152,8 @@ RateLimit = quantity("rate", minimum=0, unlimited=True)
 Price = quantity("price", minimum=0)
 Fraction = quantity("fraction", minimum=0, maximum=1)
 PositiveFraction = quantity("fraction", minimum=0, exclusive=True, maximum=1)
-Count = Annotated[int, Field(ge=0)]
-PositiveCount = Annotated[int, Field(ge=1)]
+Count = Annotated[int, Field(strict=True, ge=0, le=10_000)]
+PositiveCount = Annotated[int, Field(strict=True, ge=1, le=10_000)]
 Name = Annotated[str, Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9_.-]+$")]
 
 StochasticDuration = quantity("duration", minimum=0, stochastic=True)
@@ -285,7 +294,7 @@ class RailLeg(_LegBase):
 
     kind: Literal["rail"]
     payload: PositiveMass = Field(description="Oil per train.")
-    trains_per_day: float = Field(gt=0, description="Most trains dispatched per day.")
+    trains_per_day: float = Field(gt=0, le=1000, description="Most trains dispatched per day.")
     transit: Duration = Field(description="Running time, loaded.")
     border_delay: Duration = Field(0.0, description="Border and gauge-change handling time.")
     fleet: PositiveCount | None = Field(None, description="Train sets in service (None = not limiting).")
@@ -309,7 +318,9 @@ class RouteSpec(_Model):
     lead_time: Duration = Field(
         0.0, description="Days from the first need to divert until the route takes extra volume."
     )
-    priority: int = Field(100, description="Merit order for normal allocations (lower first).")
+    priority: int = Field(
+        100, strict=True, ge=-1_000_000, le=1_000_000, description="Merit order for normal allocations (lower first)."
+    )
     description: str = Field("", description="Notes and sources.")
 
 
@@ -460,6 +471,177 @@ class RecoverySpec(_Model):
     window: PositiveDuration = Field(7.0, description="Window over which daily exports are compared.")
 
 
+# --- observed figures (backtests) --------------------------------------------------------
+
+IMPACT_METRICS: dict[str, str] = {
+    "exported_t": "mass",
+    "baseline_exported_t": "mass",
+    "lost_export_t": "mass",
+    "lost_shut_in_t": "mass",
+    "lost_production_outage_t": "mass",
+    "lost_inventory_t": "mass",
+    "deferred_t": "mass",
+    "peak_deficit_t": "mass",
+    "shut_in_t": "mass",
+    "rerouted_t": "mass",
+    "peak_storage_t": "mass",
+    "days_storage_full_d": "duration",
+    "time_to_survive_d": "duration",
+    "time_to_recover_d": "duration",
+}
+"""Whole-run metrics (keys of ``Impact.values``) an observed figure may name, with their dimension.
+
+Barrel metrics are not listed: write a figure reported in barrels on the tonne metric with a
+barrel unit (``lost_export_t: "30 Mbbl"``); it is converted with the network's grade.
+"""
+
+WINDOW_METRICS: dict[str, tuple[str, str]] = {
+    "loaded_t": ("mass", "loading"),
+    "loading_rate": ("rate", "loading"),
+    "loading_ratio": ("fraction", "loading"),
+    "loading_loss_t": ("mass", "loading"),
+    "loading_stop_d": ("duration", "loading"),
+    "tank_full_after_d": ("duration", "tank"),
+    "production_rate": ("rate", "production"),
+    "production_loss_t": ("mass", "production"),
+    "min_production_ratio": ("fraction", "production"),
+    "shut_in_window_t": ("mass", "production"),
+}
+"""Metrics of the daily series over a ``window`` (dates, both included): name -> (dimension, target kind).
+
+loading (``target``: a sea leg that delivers to a market; tonnes loaded per day are what
+goes aboard its tankers): ``loaded_t`` total loaded; ``loading_rate`` mean t/d loaded;
+``loading_ratio`` loaded / the baseline's loaded; ``loading_loss_t`` baseline's loaded -
+loaded; ``loading_stop_d`` longest run of consecutive days with nothing loaded.
+tank (``target``: a leg with inlet tanks): ``tank_full_after_d`` days from the window's
+start to the first day the tanks are at least 99 % full (none if they never are).
+production (``target``: a source, a list of sources, or omitted for all):
+``production_rate`` mean t/d produced; ``production_loss_t`` baseline's produced - produced;
+``min_production_ratio`` lowest daily produced / baseline's produced; ``shut_in_window_t``
+shut-in above the baseline's (production held back for lack of an outlet, not outages).
+"""
+
+OBSERVED_METRICS: dict[str, str] = {**IMPACT_METRICS, **{k: v[0] for k, v in WINDOW_METRICS.items()}}
+"""Every metric an observed figure may name, with the dimension its value is read in."""
+
+_OBSERVED_QUANTITIES = {dimension: quantity(dimension) for dimension in set(OBSERVED_METRICS.values())}
+
+Confidence = Literal["H", "M", "L", "D", "U"]
+Tolerance = quantity("fraction", minimum=0)
+
+
+class ObservedWindow(_Model):
+    """The days a windowed metric covers (both dates included)."""
+
+    start: dt.date = Field(description="First day of the window.")
+    end: dt.date = Field(description="Last day of the window (included).")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ObservedWindow:
+        if self.end < self.start:
+            raise ValueError(f"window ends ({self.end}) before it starts ({self.start})")
+        return self
+
+
+_REPORTED_JSON = {
+    "anyOf": [
+        {"type": "number"},
+        {"type": "string", "description": "a quantity with a unit, in the metric's dimension (e.g. '3.5 Mt', '5 d')"},
+        {"type": "null"},
+    ]
+}
+
+
+class ObservedFigure(_Model):
+    """A reported figure a backtest compares with the model's value of ``metric``."""
+
+    metric: str = Field(
+        description=(
+            "What is compared: a whole-run metric (a key of the impact table: lost_export_t, "
+            "time_to_survive_d, ...) or a windowed metric of the daily series (loaded_t, loading_rate, "
+            "loading_ratio, loading_loss_t, loading_stop_d, tank_full_after_d, production_rate, "
+            "production_loss_t, min_production_ratio, shut_in_window_t); see sim/scenario/schema.py."
+        ),
+        json_schema_extra={"enum": sorted(OBSERVED_METRICS)},
+    )
+    target: str | list[str] | None = Field(
+        None,
+        description=(
+            "For windowed metrics: the sea leg (loading metrics), the leg with inlet tanks (tank metric), "
+            "or the source(s) (production metrics; omitted = all sources)."
+        ),
+    )
+    window: ObservedWindow | None = Field(None, description="Days a windowed metric covers; required for those.")
+    value: Annotated[float | None, WithJsonSchema(_REPORTED_JSON)] = Field(
+        None, description="The reported value, with a unit of the metric's dimension (or give low/high)."
+    )
+    low: Annotated[float | None, WithJsonSchema(_REPORTED_JSON)] = Field(
+        None, description="Lower end of a reported range (alone: 'at least')."
+    )
+    high: Annotated[float | None, WithJsonSchema(_REPORTED_JSON)] = Field(
+        None, description="Upper end of a reported range (alone: 'at most')."
+    )
+    tolerance: Tolerance = Field(
+        description="Relative tolerance: the model agrees if within value x (1 +/- tolerance), or the range widened so."
+    )
+    why: str = Field(min_length=1, description="One line justifying the tolerance.")
+    source: str = Field(min_length=1, description="URL of the report (or 'D: ...' for a derived figure).")
+    date: dt.date | None = Field(None, description="Date of the report.")
+    confidence: Confidence = Field(
+        description="Confidence grade of the figure as in the reference: H, M, L, D (derived) or U (unverified)."
+    )
+    note: str = Field("", description="Quote, derivation, or caveat.")
+
+    @field_validator("metric")
+    @classmethod
+    def _known_metric(cls, metric: str) -> str:
+        if metric not in OBSERVED_METRICS:
+            from difflib import get_close_matches
+
+            near = get_close_matches(metric, list(OBSERVED_METRICS), n=1)
+            hint = f"did you mean {near[0]!r}?" if near else f"expected one of: {', '.join(sorted(OBSERVED_METRICS))}"
+            raise ValueError(f"unknown metric {metric!r}; {hint}")
+        return metric
+
+    @field_validator("value", "low", "high", mode="plain")
+    @classmethod
+    def _reported_quantity(cls, raw: Any, info: ValidationInfo) -> float | None:
+        if raw is None:
+            return None
+        metric = info.data.get("metric")
+        if metric is None:
+            return None  # the metric's own error is reported; the value cannot be read without it
+        dimension = OBSERVED_METRICS[metric]
+        try:
+            return TypeAdapter(_OBSERVED_QUANTITIES[dimension]).validate_python(raw, context=info.context)
+        except ValidationError as exc:
+            message = exc.errors(include_url=False)[0]["msg"].removeprefix("Value error, ")
+            raise ValueError(f"{message} ({metric} is a {dimension})") from None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ObservedFigure:
+        if self.value is None and self.low is None and self.high is None:
+            raise ValueError("give the reported value, or low and/or high")
+        if self.value is not None and (self.low is not None or self.high is not None):
+            raise ValueError("give either value or low/high, not both")
+        if self.low is not None and self.high is not None and self.low > self.high:
+            raise ValueError(f"low ({self.low:g}) is above high ({self.high:g})")
+        windowed = self.metric in WINDOW_METRICS
+        if windowed and self.window is None:
+            raise ValueError(f"{self.metric} is measured over a window: give window.start and window.end")
+        if not windowed and (self.window is not None or self.target is not None):
+            raise ValueError(f"{self.metric} covers the whole run: it takes no window or target")
+        if windowed and WINDOW_METRICS[self.metric][1] != "production" and not isinstance(self.target, str):
+            raise ValueError(f"{self.metric} needs a target: one leg name")
+        return self
+
+    def targets(self) -> list[str]:
+        """The target as a list of names (empty: all sources)."""
+        if self.target is None:
+            return []
+        return [self.target] if isinstance(self.target, str) else list(self.target)
+
+
 class Scenario(_Model):
     """A run: a network, a horizon from a start date, a seed, a price and shocks."""
 
@@ -468,11 +650,14 @@ class Scenario(_Model):
     network: Network = Field(description="The network, inline or as a path to a network file (with overrides).")
     start_date: dt.date = Field(description="First simulated day.")
     horizon: PositiveDuration = Field(description="Simulated length (e.g. '365 d').")
-    seed: int = Field(0, ge=0, lt=2**63, description="Root seed; fixes every random draw.")
+    seed: int = Field(0, strict=True, ge=0, lt=2**63, description="Root seed; fixes every random draw.")
     price: Price = Field(0.0, description="Crude price for revenue (e.g. '100 USD/bbl').")
     recovery: RecoverySpec = Field(default_factory=RecoverySpec, description="Recovery criterion.")
     shocks: list[Shock] = Field(default_factory=list, description="Shocks injected into the network.")
-    observed: dict[str, Any] = Field(default_factory=dict, description="Reported figures for backtests (free-form).")
+    observed: dict[str, ObservedFigure] = Field(
+        default_factory=dict,
+        description="Reported figures a backtest compares with the model (routesim backtest), by figure name.",
+    )
 
     @classmethod
     def model_validate(cls, obj: Any, *, context: dict | None = None, **kwargs: Any) -> Scenario:
@@ -506,6 +691,38 @@ class Scenario(_Model):
                     problems.append(f"@{where}.start: {shock.start} is after the horizon ends")
             elif isinstance(shock.start, float) and shock.start >= self.horizon:
                 problems.append(f"@{where}.start: day {shock.start:g} is not inside the horizon ({self.horizon:g} d)")
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+    @model_validator(mode="after")
+    def _observed_fit(self) -> Scenario:
+        problems = []
+        net = self.network
+        last_legs = {route.legs[-1] for route in net.routes.values()}
+        end = self.start_date + dt.timedelta(days=math.ceil(self.horizon - 1e-9) - 1)
+        for name, figure in self.observed.items():
+            where = f"observed.{name}"
+            if figure.window is not None:
+                for key in ("start", "end"):
+                    day = getattr(figure.window, key)
+                    if not self.start_date <= day <= end:
+                        problems.append(f"@{where}.window.{key}: {day} is outside the run ({self.start_date} to {end})")
+            kind = WINDOW_METRICS.get(figure.metric, ("", ""))[1]
+            for target in figure.targets():
+                if kind == "production" and target not in net.sources:
+                    known = ", ".join(sorted(net.sources))
+                    problems.append(f"@{where}.target: no source named {target!r}; known: {known}")
+                elif kind == "loading" and not (isinstance(net.legs.get(target), SeaLeg) and target in last_legs):
+                    known = ", ".join(
+                        sorted(n for n, leg in net.legs.items() if isinstance(leg, SeaLeg) and n in last_legs)
+                    )
+                    problems.append(
+                        f"@{where}.target: {target!r} is not a sea leg that delivers to a market; known: {known}"
+                    )
+                elif kind == "tank" and (target not in net.legs or net.legs[target].inlet_storage is None):
+                    known = ", ".join(sorted(n for n, leg in net.legs.items() if leg.inlet_storage is not None))
+                    problems.append(f"@{where}.target: {target!r} is not a leg with inlet tanks; known: {known}")
         if problems:
             raise ValueError("\n".join(problems))
         return self

@@ -19,8 +19,13 @@ from sim.scenario.errors import ScenarioError
 
 __all__ = ["MAX_FILE_BYTES", "MAX_NODES", "Located", "parse_scalar", "read_yaml"]
 
-MAX_FILE_BYTES = 2_000_000
-"""Largest scenario or network file we read (a real one is a few kB)."""
+MAX_FILE_BYTES = 512_000
+"""Largest scenario or network file we read (a real one is a few kB, a sourced network ~30 kB)."""
+
+MAX_TEXT_CHARS = 5_000_000
+"""Most characters of text one file may expand to, aliases included (stops string alias bombs)."""
+
+_Composer = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: same nodes, faster
 
 MAX_NODES = 200_000
 """Most YAML nodes one file may expand to, aliases included (stops alias bombs)."""
@@ -62,11 +67,14 @@ class _Builder:
         self.prefix = prefix
         self.lines: dict[tuple, tuple[str, int]] = {}
         self.count = 0
+        self.chars = 0
+        self.stack: set[int] = set()  # nodes being built: an alias to one of them is a cycle
         self._constructor = yaml.SafeLoader("")  # only used to read scalars of plain tags
 
     def fail(self, node: yaml.Node, message: str, path: tuple) -> ScenarioError:
         key = ".".join(str(p) for p in self.prefix + path)
-        return ScenarioError.single(self.file, message, node.start_mark.line + 1, key)
+        line = None if self.file == "<--set>" else node.start_mark.line + 1  # a --set value has no file line
+        return ScenarioError.single(self.file, message, line, key)
 
     def build(self, node: yaml.Node, path: tuple = ()) -> Any:
         self.count += 1
@@ -85,37 +93,59 @@ class _Builder:
                 "(maps, lists, strings, numbers, booleans, dates)",
                 path,
             )
-        if isinstance(node, yaml.MappingNode):
-            result: dict[str, Any] = {}
-            for key_node, value_node in node.value:
-                if not isinstance(key_node, yaml.ScalarNode) or key_node.tag not in _PLAIN_TAGS:
-                    raise self.fail(key_node, "a key must be a plain string", path)
-                if key_node.tag == "tag:yaml.org,2002:merge":
-                    raise self.fail(key_node, "merge keys (<<) are not supported", path)
-                key = str(key_node.value)
-                if key in result:
-                    raise self.fail(key_node, f"key {key!r} appears twice", (*path, key))
-                self.lines[self.prefix + path + (key,)] = (self.file, key_node.start_mark.line + 1)
-                result[key] = self.build(value_node, (*path, key))
-            return result
-        if isinstance(node, yaml.SequenceNode):
+        if isinstance(node, yaml.ScalarNode):
+            self.chars += len(node.value)
+            if self.chars > MAX_TEXT_CHARS:
+                raise self.fail(
+                    node,
+                    f"the document expands to more than {MAX_TEXT_CHARS:,} characters of text "
+                    "(aliases of long strings?); refusing to read it",
+                    path,
+                )
+            try:
+                return self._constructor.construct_object(node)
+            except (ValueError, TypeError, AttributeError, OverflowError, yaml.YAMLError) as exc:
+                kind = node.tag.rpartition(":")[2]
+                if kind == "timestamp":
+                    detail = f": {exc}" if isinstance(exc, ValueError) else ""
+                    message = f"cannot read {node.value!r} as a date (YYYY-MM-DD){detail}"
+                else:
+                    message = f"cannot read {node.value!r} as a YAML {kind}"
+                raise self.fail(node, message, path) from None
+        if id(node) in self.stack:
+            raise self.fail(node, "an alias refers to the mapping or list that contains it (a cycle)", path)
+        self.stack.add(id(node))
+        try:
+            if isinstance(node, yaml.MappingNode):
+                result: dict[str, Any] = {}
+                for key_node, value_node in node.value:
+                    if key_node.tag == "tag:yaml.org,2002:merge":
+                        raise self.fail(key_node, "merge keys (<<) are not supported; write the keys out", path)
+                    if not isinstance(key_node, yaml.ScalarNode) or key_node.tag not in _PLAIN_TAGS:
+                        raise self.fail(key_node, "a key must be a plain string", path)
+                    key = str(key_node.value)
+                    if key in result:
+                        raise self.fail(key_node, f"key {key!r} appears twice", (*path, key))
+                    self.lines[(*self.prefix, *path, key)] = (self.file, key_node.start_mark.line + 1)
+                    result[key] = self.build(value_node, (*path, key))
+                return result
             return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
-        return self._constructor.construct_object(node)
+        finally:
+            self.stack.discard(id(node))
 
 
 def parse_scalar(text: str) -> Any:
     """Read one scalar the way YAML would ("30 d" stays a string, "3" becomes 3)."""
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError:
-        return text
+    except (yaml.YAMLError, RecursionError):
+        return text  # not YAML: take the text as it is
     if node is None:
         return None
-    builder = _Builder("<--set>")
     try:
-        return builder.build(node)
-    except ScenarioError:
-        return text
+        return _Builder("<--set>").build(node)
+    except RecursionError:
+        raise ScenarioError.single("<--set>", f"cannot read {text!r}: nested too deeply") from None
 
 
 def read_yaml(path: Path, prefix: tuple = ()) -> Located:
@@ -136,20 +166,31 @@ def read_yaml(path: Path, prefix: tuple = ()) -> Located:
             name, f"the file is {size:,} bytes; scenario files are limited to {MAX_FILE_BYTES:,} bytes"
         )
     try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise ScenarioError.single(name, f"the file is not UTF-8 text ({exc.reason})") from None
+        raw = path.read_bytes()
     except OSError as exc:
         raise ScenarioError.single(name, f"cannot read the file: {exc.strerror or exc}") from None
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ScenarioError.single(name, f"the file is not UTF-8 text ({exc.reason})", line) from None
+    lines_in_file = text.count("\n") + 1
+    try:
+        node = yaml.compose(text, Loader=_Composer)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
+        mark = exc.problem_mark
+        if mark is None or (exc.context_mark is not None and mark.line + 1 >= lines_in_file):
+            mark = exc.context_mark or mark  # at the end of the file, where the construct opened is clearer
         line = mark.line + 1 if mark else None
         what = " ".join(str(x) for x in (exc.context, exc.problem) if x)
         raise ScenarioError.single(name, f"not valid YAML: {what}", line) from None
+    except yaml.reader.ReaderError as exc:
+        line = text[: exc.position].count("\n") + 1 if isinstance(exc.position, int) else None
+        raise ScenarioError.single(
+            name, f"not valid YAML: special character {exc.character!r} is not allowed", line
+        ) from None
     except yaml.YAMLError as exc:
-        raise ScenarioError.single(name, f"not valid YAML: {exc}") from None
+        raise ScenarioError.single(name, f"not valid YAML: {' '.join(str(exc).split())}") from None
     except RecursionError:
         raise ScenarioError.single(name, "the YAML is nested too deeply") from None
     if node is None:

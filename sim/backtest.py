@@ -1,0 +1,442 @@
+"""Backtests: run the history scenarios and compare the model with what was reported.
+
+Each file in ``scenarios/history/`` replays a disruption episode (its shocks as reported)
+and lists, under ``observed:``, figures reported at the time: a lost volume, days without
+loading, a field's output on the worst day. ``run_backtest`` runs every file once (its
+seed, replication 0, via ``sim.engine.runner.run_replication``), measures each figure's
+metric on the run and its baseline, and says whether the model is inside the figure's
+tolerance. ``save_backtest`` writes ``backtest.csv``, ``backtest.png`` and ``manifest.json``
+into a run folder, atomically (``sim.results.write_run_folder``).
+
+Metric kinds (defined in ``sim.scenario.schema``: ``IMPACT_METRICS``, ``WINDOW_METRICS``):
+
+* whole-run metrics are read from ``Impact.values`` (scenario against its baseline);
+* windowed metrics are computed here from the daily series over the figure's window
+  (both dates included). Tonnes *loaded* at a sea leg on day d are what went aboard its
+  tankers: the change in oil aboard from day d to d+1 plus what they delivered on day d
+  (so the leg must deliver to a market, and the last simulated day has no value).
+
+Agreement: a reported ``value`` agrees when |model - value| <= tolerance x |value|; a range
+``low``/``high`` (either may be absent) is widened by the tolerance on each side. A
+reported zero cannot be matched relatively: the model must be within a rounding allowance
+of it (1 t, 1 t/d, 0.001, or exactly 0 days). The ratio is model / value (for a range:
+model / its middle, or / the one bound given); none when the reference is zero.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import glob
+import io
+import json
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from sim import results
+from sim.engine.record import RunRecord
+from sim.engine.runner import Replication, run_replication
+from sim.scenario.loader import LoadedScenario, load_scenario
+from sim.scenario.schema import OBSERVED_METRICS, WINDOW_METRICS, ObservedFigure, Scenario
+
+__all__ = [
+    "HISTORY_GLOB",
+    "Backtest",
+    "BacktestRow",
+    "Episode",
+    "backtest_csv",
+    "backtest_figure",
+    "backtest_manifest",
+    "format_value",
+    "history_files",
+    "judge",
+    "load_episodes",
+    "loadings",
+    "measure",
+    "run_backtest",
+    "save_backtest",
+]
+
+HISTORY_GLOB = "scenarios/history/*.yaml"
+"""The files ``routesim backtest`` runs when none are given."""
+
+ZERO_ALLOWANCE = {"mass": 1.0, "rate": 1.0, "fraction": 1e-3, "duration": 1e-9}
+"""How close the model must be to a reported zero, per dimension (t, t/d, 1, d)."""
+
+TANK_FULL = 0.99
+"""Tanks count as full at this share of their capacity."""
+
+UNITS = {"mass": "t", "rate": "t/d", "fraction": "1", "duration": "d"}
+
+
+@dataclass(frozen=True)
+class BacktestRow:
+    """One reported figure against the model: values in t, t/d, d or plain numbers."""
+
+    episode: str
+    figure: str
+    metric: str
+    unit: str
+    model: float | None
+    reported: float | None
+    low: float | None
+    high: float | None
+    ratio: float | None
+    tolerance: float
+    inside: bool
+    why: str
+    confidence: str
+    source: str
+    file: str
+
+    def reported_text(self) -> str:
+        """The reported value or range, formatted with its unit."""
+        if self.reported is not None:
+            return format_value(self.reported, self.unit)
+        if self.low is not None and self.high is not None:
+            return f"{format_value(self.low, self.unit)} – {format_value(self.high, self.unit)}"
+        if self.low is not None:
+            return f"≥ {format_value(self.low, self.unit)}"
+        return f"≤ {format_value(self.high, self.unit)}"
+
+
+@dataclass
+class Episode:
+    """One history file: the loaded scenario, its run, and the rows of its figures."""
+
+    loaded: LoadedScenario
+    replication: Replication
+    rows: list[BacktestRow]
+
+
+@dataclass
+class Backtest:
+    """Every episode run, with all rows in file order."""
+
+    episodes: list[Episode] = field(default_factory=list)
+    wall_time_s: float = 0.0
+
+    @property
+    def rows(self) -> list[BacktestRow]:
+        """All figures of all episodes."""
+        return [row for episode in self.episodes for row in episode.rows]
+
+    @property
+    def disagreements(self) -> list[BacktestRow]:
+        """Figures the model does not match within their tolerance."""
+        return [row for row in self.rows if not row.inside]
+
+
+def history_files(pattern: str = HISTORY_GLOB) -> list[Path]:
+    """The history scenario files, sorted."""
+    return [Path(p) for p in sorted(glob.glob(pattern))]
+
+
+def format_value(value: float | None, unit: str) -> str:
+    """A compact form of a value in a canonical unit ("3.41 Mt", "102.0 kt/d", "5 d", "0.71")."""
+    if value is None:
+        return "none"
+    if unit == "t":
+        for scale, name in ((1e6, "Mt"), (1e3, "kt")):
+            if abs(value) >= scale:
+                return f"{value / scale:,.2f} {name}"
+        return f"{value:,.0f} t"
+    if unit == "t/d":
+        return f"{value / 1e3:,.1f} kt/d"
+    if unit == "d":
+        return f"{value:,.1f} d" if value != round(value) else f"{value:,.0f} d"
+    return f"{value:.2f}"
+
+
+# -- measuring -----------------------------------------------------------------------
+
+
+def loadings(record: RunRecord, scenario: Scenario, leg: str) -> np.ndarray:
+    """Tonnes loaded aboard ``leg``'s tankers each day (NaN on the last day, which has no next day)."""
+    j = record.leg_names.index(leg)
+    aboard = record.leg_transit[:, j]
+    routes = [i for i, name in enumerate(record.route_names) if scenario.network.routes[name].legs[-1] == leg]
+    delivered = record.exports[:, routes].sum(axis=1)
+    loaded = np.full(record.days, np.nan)
+    loaded[:-1] = np.clip(aboard[1:] - aboard[:-1] + delivered[:-1], 0.0, None)
+    return loaded
+
+
+def _window(scenario: Scenario, figure: ObservedFigure) -> slice:
+    assert figure.window is not None
+    first = (figure.window.start - scenario.start_date).days
+    last = (figure.window.end - scenario.start_date).days
+    return slice(first, last + 1)
+
+
+def _sources(record: RunRecord, figure: ObservedFigure) -> list[int]:
+    names = figure.targets()
+    return [record.source_names.index(n) for n in names] if names else list(range(len(record.source_names)))
+
+
+def _longest_run(mask: np.ndarray) -> int:
+    best = run = 0
+    for hit in mask:
+        run = run + 1 if hit else 0
+        best = max(best, run)
+    return best
+
+
+def measure(figure: ObservedFigure, rep: Replication, scenario: Scenario) -> float | None:
+    """The model's value of ``figure.metric`` (canonical units), or None if it does not exist (e.g. never full)."""
+    metric = figure.metric
+    if metric not in WINDOW_METRICS:
+        value = rep.impact.values[metric]
+        return None if value is None else float(value)
+    kind = WINDOW_METRICS[metric][1]
+    days = _window(scenario, figure)
+    s, b = rep.scenario, rep.baseline
+    if kind == "loading":
+        leg = figure.targets()[0]
+        ls, lb = loadings(s, scenario, leg)[days], loadings(b, scenario, leg)[days]
+        keep = ~np.isnan(ls)
+        ls, lb = ls[keep], lb[keep]
+        if ls.size == 0:
+            return None
+        if metric == "loaded_t":
+            return float(ls.sum())
+        if metric == "loading_rate":
+            return float(ls.mean())
+        if metric == "loading_ratio":
+            return float(ls.sum() / lb.sum()) if lb.sum() > 0 else None
+        if metric == "loading_loss_t":
+            return float(lb.sum() - ls.sum())
+        return float(_longest_run(ls <= 1.0))  # loading_stop_d
+    if kind == "tank":
+        name = f"{figure.targets()[0]}.inlet"
+        k = s.tank_names.index(name)
+        level = s.tank_level[days, k]
+        full = np.flatnonzero(level >= TANK_FULL * s.storage_capacity_t[name])
+        return float(full[0]) if full.size else None
+    cols = _sources(s, figure)
+    ps, pb = s.produced[days][:, cols].sum(axis=1), b.produced[days][:, cols].sum(axis=1)
+    if metric == "production_rate":
+        return float(ps.mean())
+    if metric == "production_loss_t":
+        return float(pb.sum() - ps.sum())
+    if metric == "min_production_ratio":
+        ok = pb > 0
+        return float((ps[ok] / pb[ok]).min()) if ok.any() else None
+    extra = s.shut_in[days][:, cols].sum(axis=1) - b.shut_in[days][:, cols].sum(axis=1)
+    return float(extra.sum())  # shut_in_window_t
+
+
+def _slack(bound: float) -> float:
+    """Float rounding allowance at a bound (a model value equal to it must count as inside)."""
+    return 1e-9 * max(1.0, abs(bound))
+
+
+def judge(model: float | None, figure: ObservedFigure) -> tuple[float | None, bool]:
+    """(model / reported, whether the model is inside the tolerance); see the module docstring."""
+    if model is None or not math.isfinite(model):
+        return None, False
+    tol = figure.tolerance
+    if figure.value is not None:
+        ref = figure.value
+        if ref == 0:
+            return None, abs(model) <= ZERO_ALLOWANCE[OBSERVED_METRICS[figure.metric]]
+        return model / ref, abs(model - ref) <= tol * abs(ref) + _slack(ref)
+    low = -math.inf if figure.low is None else figure.low - tol * abs(figure.low) - _slack(figure.low)
+    high = math.inf if figure.high is None else figure.high + tol * abs(figure.high) + _slack(figure.high)
+    inside = low <= model <= high
+    if figure.low is not None and figure.high is not None:
+        ref = (figure.low + figure.high) / 2
+    else:
+        ref = figure.low if figure.low is not None else figure.high
+    assert ref is not None
+    return (model / ref if ref != 0 else None), inside
+
+
+def _rows(loaded: LoadedScenario, rep: Replication) -> list[BacktestRow]:
+    scenario = loaded.scenario
+    rows = []
+    for name, figure in scenario.observed.items():
+        model = measure(figure, rep, scenario)
+        ratio, inside = judge(model, figure)
+        rows.append(
+            BacktestRow(
+                episode=scenario.name,
+                figure=name,
+                metric=figure.metric,
+                unit=UNITS[OBSERVED_METRICS[figure.metric]],
+                model=model,
+                reported=figure.value,
+                low=figure.low,
+                high=figure.high,
+                ratio=ratio,
+                tolerance=figure.tolerance,
+                inside=inside,
+                why=figure.why,
+                confidence=figure.confidence,
+                source=figure.source,
+                file=str(loaded.path),
+            )
+        )
+    return rows
+
+
+def load_episodes(paths: Sequence[str | Path]) -> list[LoadedScenario]:
+    """Load every file first (raises ScenarioError on the first bad one; nothing is run)."""
+    return [load_scenario(path) for path in paths]
+
+
+def run_backtest(episodes: Sequence[str | Path | LoadedScenario]) -> Backtest:
+    """Run each history scenario once (its own seed) and compare it with its observed figures."""
+    started = time.perf_counter()
+    loaded = [e if isinstance(e, LoadedScenario) else load_scenario(e) for e in episodes]
+    out = Backtest()
+    for item in loaded:
+        rep = run_replication(item.scenario)
+        out.episodes.append(Episode(item, rep, _rows(item, rep)))
+    out.wall_time_s = time.perf_counter() - started
+    return out
+
+
+# -- writing -------------------------------------------------------------------------
+
+CSV_COLUMNS = (
+    "episode",
+    "figure",
+    "metric",
+    "unit",
+    "model",
+    "reported",
+    "low",
+    "high",
+    "ratio",
+    "tolerance",
+    "inside",
+    "why",
+    "confidence",
+    "source",
+    "file",
+)
+
+
+def backtest_csv(rows: Sequence[BacktestRow]) -> str:
+    """The rows as CSV text (numbers in canonical units, full precision; empty = none)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for row in rows:
+        data = asdict(row)
+        writer.writerow(
+            ["" if data[c] is None else (repr(data[c]) if isinstance(data[c], float) else data[c]) for c in CSV_COLUMNS]
+        )
+    return buffer.getvalue()
+
+
+def _accepted(row: BacktestRow) -> tuple[float, float] | None:
+    """The band of model / reference ratios that agree, or None if the reference is zero."""
+    tol = row.tolerance
+    if row.reported is not None:
+        return None if row.reported == 0 else (1 - tol, 1 + tol)
+    ref = (row.low + row.high) / 2 if row.low is not None and row.high is not None else (row.low or row.high)
+    if not ref:
+        return None
+    low = 0.0 if row.low is None else (row.low - tol * abs(row.low)) / ref
+    high = math.inf if row.high is None else (row.high + tol * abs(row.high)) / ref
+    return low, high
+
+
+def backtest_figure(rows: Sequence[BacktestRow], title: str = "") -> Figure:
+    """Model / reported for every figure (log scale), the accepted band shaded, one marker per figure."""
+    n = len(rows)
+    fig = Figure(figsize=(11, 1.2 + 0.34 * max(n, 1)), layout="constrained")
+    ax = fig.subplots()
+    left, right = 0.05, 20.0
+    for i, row in enumerate(rows):
+        y = n - 1 - i
+        band = _accepted(row)
+        if band is not None:
+            lo, hi = max(band[0], left), min(band[1], right)
+            ax.fill_betweenx([y - 0.35, y + 0.35], lo, hi, color="0.85", linewidth=0)
+        color = "tab:green" if row.inside else "tab:red"
+        if row.ratio is not None:
+            x, marker = min(max(row.ratio, left), right), "o"
+        elif row.model is None:
+            x, marker = left, "x"  # the model never reached the state (e.g. tanks never full)
+        else:
+            x, marker = (1.0 if row.inside else right), "D"  # reported zero: on 1 when matched
+        ax.plot([x], [y], marker=marker, color=color, markersize=7, linestyle="none")
+        label = f"{format_value(row.model, row.unit)} vs {row.reported_text()}"
+        ax.annotate(label, (x, y), xytext=(6, 0), textcoords="offset points", va="center", fontsize=7)
+    ax.axvline(1.0, color="black", linewidth=0.8)
+    ax.set_xscale("log")
+    ax.set_xlim(left / 1.6, right * 3)
+    ax.set_yticks(range(n))
+    ax.set_yticklabels([f"{r.episode}: {r.figure}" for r in reversed(rows)], fontsize=8)
+    ax.set_ylim(-0.7, n - 0.3)
+    ax.set_xlabel("model / reported (log); grey: accepted by the tolerance; x: no model value; ◆: reported zero")
+    inside = sum(r.inside for r in rows)
+    ax.set_title(title or f"Backtest: {inside} of {n} reported figures inside tolerance", loc="left")
+    ax.grid(axis="x", which="both", alpha=0.3)
+    return fig
+
+
+def backtest_manifest(backtest: Backtest, command: list[str] | None = None) -> dict[str, Any]:
+    """Provenance: the files, their hashes and seeds, versions, and each episode's run manifest."""
+    episodes = []
+    for episode in backtest.episodes:
+        rep = episode.replication
+        manifest = results.manifest_dict(episode.loaded, rep, command, rep.wall_time_s)
+        episodes.append(
+            {
+                "scenario": episode.loaded.scenario.name,
+                "file": str(episode.loaded.path),
+                "scenario_sha256": episode.loaded.sha256,
+                "seed": rep.seed,
+                "replication": rep.replication,
+                "figures": len(episode.rows),
+                "inside": sum(r.inside for r in episode.rows),
+                "manifest": manifest,
+            }
+        )
+    first = episodes[0]["manifest"] if episodes else {}
+    return {
+        "routesim_backtest": 1,
+        "created_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "command": command,
+        "versions": first.get("versions", {}),
+        "git_commit": first.get("git_commit"),
+        "wall_time_s": backtest.wall_time_s,
+        "figures": len(backtest.rows),
+        "inside": sum(r.inside for r in backtest.rows),
+        "seeds": {e["scenario"]: e["seed"] for e in episodes},
+        "episodes": episodes,
+    }
+
+
+def _run_id() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")[:-4] + "Z"
+
+
+def save_backtest(
+    backtest: Backtest,
+    out: str | Path | None = None,
+    root: str | Path = "results",
+    force: bool = False,
+    command: list[str] | None = None,
+) -> Path:
+    """Write ``<root>/backtest/<run-id>/`` (or ``out``): backtest.csv, backtest.png, manifest.json."""
+    figure = backtest_figure(backtest.rows)
+    files: dict[str, Any] = {
+        "backtest.csv": backtest_csv(backtest.rows),
+        "backtest.png": lambda path: figure.savefig(path, dpi=110),
+        "manifest.json": json.dumps(backtest_manifest(backtest, command), indent=2, default=str) + "\n",
+    }
+    if out is None:
+        return results.write_run_folder(Path(root) / "backtest" / _run_id(), files, unique=True)
+    return results.write_run_folder(Path(out), files, force=force)

@@ -1,0 +1,219 @@
+"""Backtests against reported CPC disruptions: the files, the comparison, the command."""
+
+from __future__ import annotations
+
+import copy
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from helpers import TOY, make_scenario, run
+
+from sim import backtest
+from sim.scenario.errors import ScenarioError
+from sim.scenario.loader import load_scenario
+from sim.scenario.schema import IMPACT_METRICS, ObservedFigure
+
+ROOT = Path(__file__).resolve().parents[1]
+HISTORY = sorted((ROOT / "scenarios" / "history").glob("*.yaml"))
+SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))
+
+AGREE = {
+    ("e02_storm_spm_damage_2022", "april_output_cut_planned"),
+    ("e02_storm_spm_damage_2022", "export_loss_upper_bound"),
+    ("e03_ordnance_search_2022", "requests_met_no_cut"),
+    ("e03_ordnance_search_2022", "loadings_continued"),
+    ("e04_court_suspension_as_happened_2022", "no_export_lost"),
+    ("e04_court_suspension_as_happened_2022", "loadings_never_stopped"),
+    ("e04_court_suspension_as_happened_2022", "loading_as_normal"),
+    ("e04_court_suspension_as_ordered_2022", "monthly_loadings_at_stake"),
+    ("e04_court_suspension_stochastic_2022", "no_export_lost"),
+    ("e04_court_suspension_stochastic_2022", "loadings_never_stopped"),
+    ("e06_e07_spm_repairs_kashagan_leak_2022", "september_loadings"),
+    ("e08_black_sea_storms_2023", "first_stop_days"),
+    ("e11_november_storm_2023", "stop_days"),
+}
+"""(episode, figure) pairs inside their tolerance today: each must stay inside (README lists the rest)."""
+
+
+@pytest.fixture(scope="module")
+def result() -> backtest.Backtest:
+    return backtest.run_backtest(HISTORY)
+
+
+@pytest.mark.parametrize("path", SCENARIOS + HISTORY, ids=lambda p: p.name)
+def test_every_scenario_file_validates(path):
+    loaded = load_scenario(path)
+    assert loaded.scenario.description.strip(), "each file states the question it answers"
+
+
+def test_history_files_cover_the_episodes_and_each_has_observed_figures():
+    names = {p.name.split("_")[0] for p in HISTORY}
+    assert {"e02", "e03", "e04", "e06", "e08", "e11"} <= names
+    for path in HISTORY:
+        scenario = load_scenario(path).scenario
+        assert scenario.observed, f"{path.name} has no observed figures"
+        for figure in scenario.observed.values():
+            assert figure.why and figure.source
+
+
+def test_backtest_runs_every_history_file(result):
+    assert [e.loaded.path for e in result.episodes] == HISTORY
+    rows = result.rows
+    assert len(rows) == sum(len(load_scenario(p).scenario.observed) for p in HISTORY)
+    for row in rows:
+        assert row.unit in ("t", "t/d", "d", "1")
+        assert row.inside in (True, False)
+        if row.model is None:
+            assert not row.inside
+
+
+def test_pinned_figures_stay_inside_tolerance(result):
+    inside = {(r.episode, r.figure) for r in result.rows if r.inside}
+    known = {(r.episode, r.figure) for r in result.rows}
+    assert known >= AGREE, f"pinned figures no longer exist: {sorted(AGREE - known)}"
+    lost = sorted(AGREE - inside)
+    assert not lost, f"figures that agreed with history no longer do: {lost}"
+
+
+def test_the_three_readings_of_the_court_order(result):
+    by_name = {e.loaded.scenario.name: e for e in result.episodes}
+    happened = by_name["e04_court_suspension_as_happened_2022"].replication
+    ordered = by_name["e04_court_suspension_as_ordered_2022"].replication
+    assert happened.impact["lost_export_t"] == 0
+    assert ordered.impact["lost_export_t"] > 3e6
+    stochastic = load_scenario(ROOT / "scenarios/history/e04_court_suspension_stochastic_2022.yaml").scenario
+    assert 0 < stochastic.shocks[0].probability < 1
+
+
+def test_impact_metrics_named_in_the_schema_exist():
+    values = run(make_scenario()).impact.values
+    assert set(IMPACT_METRICS) <= set(values)
+
+
+def _figure(**fields) -> ObservedFigure:
+    base = {"tolerance": 0.5, "why": "w", "source": "s", "confidence": "H"}
+    return ObservedFigure.model_validate(base | fields)
+
+
+def test_judge_values_ranges_bounds_and_zero():
+    assert backtest.judge(3.0, _figure(metric="lost_export_t", value="2 t")) == (1.5, True)
+    assert backtest.judge(3.1, _figure(metric="lost_export_t", value="2 t"))[1] is False
+    ratio, inside = backtest.judge(3.0, _figure(metric="time_to_survive_d", low="3 d", high="4 d", tolerance=0))
+    assert inside and ratio == pytest.approx(3 / 3.5)
+    assert backtest.judge(5.0, _figure(metric="time_to_survive_d", low="2 d"))[1] is True
+    assert backtest.judge(0.9, _figure(metric="time_to_survive_d", low="2 d"))[1] is False
+    assert backtest.judge(0.5, _figure(metric="lost_export_t", value=0, tolerance=0)) == (None, True)
+    assert backtest.judge(2.0, _figure(metric="lost_export_t", value=0, tolerance=0)) == (None, False)
+    assert backtest.judge(None, _figure(metric="time_to_survive_d", high="4 d")) == (None, False)
+
+
+def test_observed_figures_read_units_with_the_metrics_dimension():
+    figure = _figure(metric="lost_export_t", value="30 Mbbl")
+    assert figure.value == pytest.approx(30e6 / 7.5)  # default grade without a network
+    with pytest.raises(ValueError, match="is a rate"):
+        _figure(
+            metric="loading_rate",
+            target="cpc_loading",
+            window={"start": "2022-01-01", "end": "2022-01-02"},
+            value="3 d",
+        )
+    with pytest.raises(ValueError, match="did you mean 'lost_export_t'"):
+        _figure(metric="lost_exprt_t", value=1)
+    with pytest.raises(ValueError, match="measured over a window"):
+        _figure(metric="loading_rate", target="cpc_loading", value="1 kt/d")
+
+
+def test_bad_observed_figures_are_reported_with_file_and_line(tmp_path):
+    scenarios = tmp_path / "scenarios"
+    scenarios.mkdir()
+    data = copy.deepcopy(TOY)
+    data["observed"] = {
+        "x": {
+            "metric": "loading_rate",
+            "target": "pipe",
+            "window": {"start": "2021-01-01", "end": "2022-07-05"},
+            "value": "100 kt/d",
+            "tolerance": 0.2,
+            "why": "w",
+            "source": "s",
+            "confidence": "H",
+        }
+    }
+    path = scenarios / "bad.yaml"
+    path.write_text(json.dumps(data))  # JSON is YAML
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    text = str(info.value)
+    assert "observed.x.window.start" in text and "outside the run" in text
+    assert "observed.x.target" in text and "not a sea leg" in text
+    assert "bad.yaml:1:" in text
+
+
+def test_loadings_add_up_to_what_tankers_carried(result):
+    episode = result.episodes[0]
+    rep, scenario = episode.replication, episode.loaded.scenario
+    loaded = backtest.loadings(rep.baseline, scenario, "cpc_loading")
+    # Baseline: loadings over the run equal the CPC flow, to within a cargo or two in the tanks and at sea.
+    flow = sum(scenario.network.routes[r].normal for r in ("tengiz_cpc", "kashagan_cpc", "karachaganak_cpc"))
+    assert loaded[:-1].sum() == pytest.approx(flow * (rep.baseline.days - 1), abs=3 * 108e3)
+
+
+def test_csv_and_figure(result):
+    text = backtest.backtest_csv(result.rows)
+    rows = list(csv.DictReader(text.splitlines()))
+    assert len(rows) == len(result.rows)
+    assert set(rows[0]) >= {
+        "episode",
+        "figure",
+        "model",
+        "reported",
+        "low",
+        "high",
+        "ratio",
+        "tolerance",
+        "inside",
+        "why",
+    }
+    fig = backtest.backtest_figure(result.rows)
+    assert len(fig.axes) == 1
+
+
+def _history(name: str) -> Path:
+    return ROOT / "scenarios" / "history" / f"{name}.yaml"
+
+
+def routesim(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "sim", *args], capture_output=True, text=True, cwd=cwd, timeout=300)
+
+
+def test_cli_backtest_writes_csv_png_and_manifest(tmp_path):
+    proc = routesim("backtest", "--results-root", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert "inside tolerance" in proc.stdout
+    (folder,) = (tmp_path / "backtest").iterdir()
+    assert sorted(p.name for p in folder.iterdir()) == ["backtest.csv", "backtest.png", "manifest.json"]
+    rows = list(csv.DictReader((folder / "backtest.csv").read_text().splitlines()))
+    assert {r["episode"] for r in rows} == {load_scenario(p).scenario.name for p in HISTORY}
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["routesim_backtest"] == 1
+    assert manifest["versions"]["simpy"]
+    assert set(manifest["seeds"]) == {r["episode"] for r in rows}
+    assert (folder / "backtest.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_cli_backtest_strict_fails_on_disagreement_and_bad_files_exit_2(tmp_path, result):
+    strict = routesim("backtest", "--strict", "--no-save")
+    assert strict.returncode == (1 if result.disagreements else 0), strict.stderr
+    assert "outside tolerance" in strict.stderr
+    agreeing = routesim("backtest", str(_history("e04_court_suspension_as_happened_2022")), "--strict", "--no-save")
+    assert agreeing.returncode == 0, agreeing.stderr
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nnetwork: nowhere.yaml\n")
+    proc = routesim("backtest", str(bad), "--results-root", str(tmp_path))
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "backtest").exists()
