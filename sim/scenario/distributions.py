@@ -194,7 +194,7 @@ def parse_distribution(raw: dict, dimension: str, grade: Grade) -> Distribution:
             raise ValueError("discrete weights must be a list as long as values")
         try:
             parsed_weights = [float(w) for w in weights]
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise ValueError("discrete weights must be numbers") from None
         if any(not math.isfinite(w) or w < 0 for w in parsed_weights) or not 0 < sum(parsed_weights) < math.inf:
             raise ValueError("discrete weights must be finite, >= 0, and not all zero")

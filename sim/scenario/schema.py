@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PlainSerializer,
@@ -159,6 +160,16 @@ Name = Annotated[str, Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9_.
 StochasticDuration = quantity("duration", minimum=0, stochastic=True)
 StochasticFraction = quantity("fraction", minimum=0, maximum=1, stochastic=True)
 StochasticMultiplier = quantity("fraction", minimum=1, stochastic=True)
+
+
+def _date_not_number(value: Any) -> Any:
+    """Refuse numbers for dates: pydantic would read 20220701 as seconds since 1970."""
+    if isinstance(value, bool | int | float):
+        raise ValueError(f"expected a date like 2022-07-06, got the number {value!r}")
+    return value
+
+
+Date = Annotated[dt.date, BeforeValidator(_date_not_number)]
 
 
 class _Model(BaseModel):
@@ -430,7 +441,7 @@ class Shock(_Model):
     target: str = Field(
         min_length=1, description="The component hit: a leg, port, LEG.STATION, source, route or market."
     )
-    start: dt.date | StochasticDuration = Field(description="A date, or days after start_date ('5 d').")
+    start: Date | StochasticDuration = Field(description="A date, or days after start_date ('5 d').")
     duration: StochasticDuration = Field(description="How long it lasts.")
     factor: StochasticFraction | None = Field(
         None, description="Capacity left during the shock (0 = fully out). For outage and production; default 0."
@@ -533,8 +544,8 @@ Tolerance = quantity("fraction", minimum=0)
 class ObservedWindow(_Model):
     """The days a windowed metric covers (both dates included)."""
 
-    start: dt.date = Field(description="First day of the window.")
-    end: dt.date = Field(description="Last day of the window (included).")
+    start: Date = Field(description="First day of the window.")
+    end: Date = Field(description="Last day of the window (included).")
 
     @model_validator(mode="after")
     def _ordered(self) -> ObservedWindow:
@@ -586,7 +597,7 @@ class ObservedFigure(_Model):
     )
     why: str = Field(min_length=1, description="One line justifying the tolerance.")
     source: str = Field(min_length=1, description="URL of the report (or 'D: ...' for a derived figure).")
-    date: dt.date | None = Field(None, description="Date of the report.")
+    date: Date | None = Field(None, description="Date of the report.")
     confidence: Confidence = Field(
         description="Confidence grade of the figure as in the reference: H, M, L, D (derived) or U (unverified)."
     )
@@ -648,7 +659,7 @@ class Scenario(_Model):
     name: str = Field(description="Scenario name (used for the results folder).")
     description: str = Field("", description="The question this scenario answers.")
     network: Network = Field(description="The network, inline or as a path to a network file (with overrides).")
-    start_date: dt.date = Field(description="First simulated day.")
+    start_date: Date = Field(description="First simulated day.")
     horizon: PositiveDuration = Field(description="Simulated length (e.g. '365 d').")
     seed: int = Field(0, strict=True, ge=0, lt=2**63, description="Root seed; fixes every random draw.")
     price: Price = Field(0.0, description="Crude price for revenue (e.g. '100 USD/bbl').")

@@ -104,7 +104,7 @@ class _Builder:
                 )
             try:
                 return self._constructor.construct_object(node)
-            except (ValueError, TypeError, AttributeError, OverflowError, yaml.YAMLError) as exc:
+            except (ValueError, TypeError, AttributeError, OverflowError, KeyError, IndexError, yaml.YAMLError) as exc:
                 kind = node.tag.rpartition(":")[2]
                 if kind == "timestamp":
                     detail = f": {exc}" if isinstance(exc, ValueError) else ""
