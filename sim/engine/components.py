@@ -9,6 +9,7 @@ berths that are a ``simpy.PriorityResource``.
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections import deque
 from collections.abc import Callable
@@ -36,9 +37,11 @@ class Tank(simpy.Container):
     """Tanks at a terminal: a ``simpy.Container`` whose oil is tagged by route.
 
     ``get(amount)`` *claims* a cargo: it triggers once ``amount`` unclaimed tonnes are in
-    the tank, and the oil stays in the tank (taking up room) until ``withdraw``. So a
-    queue of tankers waiting for a berth does not empty the tanks, as in reality.
-    Deposits are immediate (the caller checks ``room``).
+    the tank (claims are served first come, first served), and the oil stays in the tank
+    (taking up room) until ``withdraw``. So a queue of tankers waiting for a berth does not
+    empty the tanks, as in reality. Deposits are immediate (the caller checks ``room``).
+    Claims wait in a plain queue of events rather than as ``ContainerGet`` requests: the
+    same semantics at a fraction of the cost, which matters at one claim per cargo.
     """
 
     def __init__(self, env: simpy.Environment, name: str, capacity: float, initial: Parcel):
@@ -46,6 +49,7 @@ class Tank(simpy.Container):
         self.name = name
         self.by_route: Parcel = dict(initial)
         self.claimed = 0.0
+        self.claims: deque[tuple[simpy.Event, float]] = deque()  # waiting claims, in order
         self.incoming = 0.0  # room promised to a pipeline's outflow later in the same tick
         self.peak = self._level
 
@@ -63,22 +67,45 @@ class Tank(simpy.Container):
         self._level += total
         if self._level > self.peak:
             self.peak = self._level
-        if self.get_queue:
-            self._trigger_get(None)
+        if self.claims:
+            self._serve_claims()
 
-    def _do_get(self, event: simpy.resources.container.ContainerGet) -> bool | None:
-        if self._level - self.claimed >= event.amount - EPS:
-            self.claimed += event.amount
+    def deposit_route(self, route: int, amount: float) -> None:
+        """Add ``amount`` tonnes of one route's oil (must fit): ``deposit`` without a parcel."""
+        by_route = self.by_route
+        by_route[route] = by_route.get(route, 0.0) + amount
+        self._level += amount
+        if self._level > self.peak:
+            self.peak = self._level
+        if self.claims:
+            self._serve_claims()
+
+    def get(self, amount: float) -> simpy.Event:  # type: ignore[override]
+        """Claim ``amount`` tonnes: an event that triggers once they are in the tank, unclaimed."""
+        event = simpy.Event(self._env)
+        if not self.claims and self._level - self.claimed >= amount - EPS:
+            self.claimed += amount
             event.succeed()
-            return True
-        return None
+        else:
+            self.claims.append((event, amount))
+        return event
 
     def try_claim(self, amount: float) -> bool:
-        """Claim a cargo at once if one is free and nobody queues before us (saves an event)."""
-        if not self.get_queue and self._level - self.claimed >= amount - EPS:
+        """Claim ``amount`` at once if it is free and nobody waits before us (no event needed)."""
+        if not self.claims and self._level - self.claimed >= amount - EPS:
             self.claimed += amount
             return True
         return False
+
+    def _serve_claims(self) -> None:
+        claims = self.claims
+        while claims:
+            event, amount = claims[0]
+            if self._level - self.claimed < amount - EPS:
+                return
+            claims.popleft()
+            self.claimed += amount
+            event.succeed()
 
     def withdraw(self, amount: float, claimed: bool = False) -> Parcel:
         """Take ``amount`` tonnes out, split across routes in proportion to what is held."""
@@ -106,7 +133,6 @@ class Market:
         self.name = name
         self.exports = exports  # shape (days, routes), shared with the model's record
         self.hourly = hourly_factor
-        self.total = 0.0
 
     def is_open(self, time_d: float) -> bool:
         """Whether the market takes oil at ``time_d``."""
@@ -121,10 +147,10 @@ class Market:
 
     def deposit(self, parcel: Parcel, day: int) -> None:
         """Count a parcel as exported on ``day``."""
-        row = self.exports[min(day, len(self.exports) - 1)]
+        exports = self.exports
+        row = exports[day] if day < len(exports) else exports[-1]
         for route, amount in parcel.items():
             row[route] += amount
-            self.total += amount
 
 
 class Pipeline:
@@ -145,6 +171,7 @@ class Pipeline:
             self.fifo.append([sum(initial.values()), dict(initial)])
             self.linefill = sum(initial.values())
         self.outlet = outlet
+        self.outlet_tank = outlet if isinstance(outlet, Tank) else None
         self.inlet: Tank | None = None
         self.cap_today = capacity
         self.used_today = 0.0
@@ -164,60 +191,94 @@ class Pipeline:
         left = self.cap_today - self.used_today
         if left <= EPS:
             return 0.0
-        room = self.outlet.room() if self.outlet_open else 0.0
-        return max(0.0, min(left, room + self.volume - self.linefill - self.pending_t))
+        if not self.outlet_open:
+            room = 0.0
+        elif self.outlet_tank is None:
+            return left  # a market takes anything while open
+        else:
+            room = self.outlet_tank.room()
+        room += self.volume - self.linefill - self.pending_t
+        if room < left:
+            return room if room > 0.0 else 0.0
+        return left
 
     def push(self, parcel: Parcel, amount: float, day: int) -> None:
         """Inject a parcel of ``amount`` tonnes today; ``flush`` moves the line at the end of the day's
         dispatch (one movement a day, however many routes fed it). The room the outflow will take
         in the outlet tank is held at once, so nobody else fills it meanwhile."""
-        self.used_today += amount
         pending = self.pending
         for route, a in parcel.items():
             pending[route] = pending.get(route, 0.0) + a
+        self._reserve(amount)
+
+    def push_route(self, route: int, amount: float, day: int) -> None:
+        """``push`` for one route's oil (the dispatcher's case), without building a parcel."""
+        pending = self.pending
+        pending[route] = pending.get(route, 0.0) + amount
+        self._reserve(amount)
+
+    def _reserve(self, amount: float) -> None:
+        self.used_today += amount
         before = self.linefill + self.pending_t - self.volume
         self.pending_t += amount
-        after = self.linefill + self.pending_t - self.volume
-        if after > 0 and isinstance(self.outlet, Tank):
-            self.outlet.incoming += after - max(0.0, before)
+        after = before + amount
+        if after > 0.0 and self.outlet_tank is not None:
+            self.outlet_tank.incoming += after - (before if before > 0.0 else 0.0)
 
     def flush(self, day: int) -> None:
         """Push today's intake into the line and deliver what comes out of the far end."""
         amount = self.pending_t
         if amount <= 0.0:
             return
-        self.fifo.append([amount, self.pending])
+        fifo = self.fifo
+        fifo.append([amount, self.pending])
         self.pending = {}
         self.pending_t = 0.0
-        self.linefill += amount
-        excess = self.linefill - self.volume
-        if isinstance(self.outlet, Tank) and excess > 0:
-            self.outlet.incoming = max(0.0, self.outlet.incoming - excess)
+        linefill = self.linefill + amount
+        excess = linefill - self.volume
+        tank = self.outlet_tank
+        if tank is not None and excess > 0:
+            incoming = tank.incoming - excess
+            tank.incoming = incoming if incoming > 0.0 else 0.0
         if excess <= EPS:
+            self.linefill = linefill
             return
-        out: Parcel = {}
-        fifo = self.fifo
+        out: Parcel | None = None
+        moved = 0.0
         while excess > EPS and fifo:
             head = fifo[0]
-            if head[0] <= excess + EPS:
+            size = head[0]
+            if size <= excess + EPS:
                 fifo.popleft()
-                excess -= head[0]
-                self.linefill -= head[0]
-                for route, a in head[1].items():
-                    out[route] = out.get(route, 0.0) + a
+                excess -= size
+                linefill -= size
+                moved += size
+                if out is None:
+                    out = head[1]  # the whole batch leaves: hand its parcel on as it is
+                else:
+                    for route, a in head[1].items():
+                        out[route] = out.get(route, 0.0) + a
             else:
-                part = excess / head[0]
-                for route, a in head[1].items():
+                part = excess / size
+                if out is None:
+                    out = {}
+                batch = head[1]
+                for route, a in batch.items():
                     take = a * part
                     out[route] = out.get(route, 0.0) + take
-                    head[1][route] = a - take
-                head[0] -= excess
-                self.linefill -= excess
+                    batch[route] = a - take
+                head[0] = size - excess
+                linefill -= excess
+                moved += excess
                 excess = 0.0
-        if not fifo:
-            self.linefill = 0.0
-        self.delivered += sum(out.values())
-        deposit(self.outlet, out, day)
+        self.linefill = linefill if fifo else 0.0
+        if out is None:
+            return
+        self.delivered += moved
+        if tank is not None:
+            tank.deposit(out)
+        else:
+            self.outlet.deposit(out, day)
 
     def pull(self, day: int) -> None:
         """Move oil from the inlet tank into the line (legs that follow another leg)."""
@@ -256,13 +317,18 @@ class SharedPipeline(Pipeline):
 
     def start_day(self, factor: float, multiplier: float, outlet_open: bool, day: int = 0) -> None:
         """Set today's capacity and unload the parcels due today (if the outlet has room)."""
-        super().start_day(factor, multiplier, outlet_open)
+        self.cap_today = self.capacity * factor / multiplier
+        self.used_today = 0.0
+        self.outlet_open = outlet_open
         self.multiplier = multiplier
-        self._unload(day)
+        if day in self.arrivals or self.waiting:
+            self._unload(day)
 
     def _unload(self, day: int) -> None:
-        self.waiting.extend(self.arrivals.pop(day, ()))
-        if self.outlet_open:
+        due = self.arrivals.pop(day, None)
+        if due is not None:
+            self.waiting.extend(due)
+        if self.outlet_open and self.waiting:
             moved = unload_queue(self.waiting, self.outlet, day, self.cap_today)
             self.linefill -= moved
             self.delivered += moved
@@ -285,6 +351,10 @@ class SharedPipeline(Pipeline):
         if travel <= 0:
             self._unload(day)
 
+    def push_route(self, route: int, amount: float, day: int) -> None:
+        """``push`` for one route's oil."""
+        self.push({route: amount}, amount, day)
+
 
 def deposit(outlet: Tank | Market, parcel: Parcel, day: int) -> None:
     """Hand a parcel to a tank or a market."""
@@ -298,10 +368,15 @@ def unload_queue(waiting: deque[Parcel], outlet: Tank | Market, day: int, most: 
     """Hand queued parcels to ``outlet`` in order, as far as it has room (and up to ``most``
     tonnes); return the tonnes moved."""
     moved = 0.0
+    market = outlet if isinstance(outlet, Market) else None
     while waiting:
         parcel = waiting[0]
         amount = sum(parcel.values())
-        room = min(outlet.room(), most - moved)
+        room = most - moved
+        if market is None:
+            tank_room = outlet.room()
+            if tank_room < room:
+                room = tank_room
         if room <= EPS:
             break
         if amount <= room + EPS:
@@ -312,7 +387,10 @@ def unload_queue(waiting: deque[Parcel], outlet: Tank | Market, day: int, most: 
             parcel = scale(parcel, part)
             amount = room
         moved += amount
-        deposit(outlet, parcel, day)
+        if market is None:
+            outlet.deposit(parcel)
+        else:
+            market.deposit(parcel, day)
     return moved
 
 
@@ -351,17 +429,24 @@ class Rail:
 
     def start_day(self, day: int, factor: float, multiplier: float, outlet_open: bool) -> None:
         """Return train sets, set today's dispatch limit, and unload arrivals that fit."""
-        self.sets_out -= self.returns.pop(day, 0.0)
-        if self.sets_out < EPS:
-            self.sets_out = 0.0
-        trains = min(self.trains_per_day * factor, self.fleet - self.sets_out)
-        self.cap_today = max(0.0, trains) * self.payload
+        if self.returns:
+            self.sets_out -= self.returns.pop(day, 0.0)
+            if self.sets_out < EPS:
+                self.sets_out = 0.0
+        trains = self.trains_per_day * factor
+        free = self.fleet - self.sets_out
+        if free < trains:
+            trains = free
+        self.cap_today = trains * self.payload if trains > 0.0 else 0.0
         self.used_today = 0.0
         self.multiplier = multiplier
         self.outlet_open = outlet_open
-        for parcel in self.arrivals.pop(day, ()):
-            self.waiting.append(parcel)
-        self.unload(day)
+        if self.arrivals:
+            due = self.arrivals.pop(day, None)
+            if due is not None:
+                self.waiting.extend(due)
+        if self.waiting:
+            self.unload(day)
 
     def unload(self, day: int) -> None:
         """Deliver waiting trains to the outlet as far as it has room; emptied sets head back."""
@@ -387,6 +472,10 @@ class Rail:
         travel = max(1, round(self.transit_d * self.multiplier))
         self.arrivals.setdefault(day + travel, []).append(parcel)
 
+    def push_route(self, route: int, amount: float, day: int) -> None:
+        """``push`` for one route's oil."""
+        self.push({route: amount}, amount, day)
+
     def pull(self, day: int) -> None:
         """Load trains from the inlet tank (legs that follow another leg)."""
         tank = self.inlet
@@ -401,6 +490,38 @@ class Rail:
         return self.moving
 
 
+class Berths(simpy.PriorityResource):
+    """A port's berths: a ``simpy.PriorityResource`` with a synchronous fast path.
+
+    A tanker that finds a berth free with nobody waiting takes it at once (``take``), with
+    no request event to schedule; ``give_back`` frees it and lets the queue in, as
+    ``release`` does. Blocking requests and queued tankers use the ordinary requests.
+    """
+
+    def take(self) -> object | None:
+        """Occupy a free berth now if nobody is waiting; ``None`` if the caller must queue."""
+        if self.put_queue or len(self.users) >= self._capacity:
+            return None
+        use = _BerthUse()
+        self.users.append(use)
+        return use
+
+    def give_back(self, use: object) -> None:
+        """Free a berth taken with ``take`` or granted to a ``request``."""
+        if isinstance(use, simpy.resources.resource.Request):
+            self.release(use)
+            return
+        self.users.remove(use)
+        if self.put_queue:
+            self._trigger_put(None)
+
+
+class _BerthUse:
+    """A berth occupied through ``Berths.take``."""
+
+    __slots__ = ()
+
+
 class Port:
     """A loading port whose berths (or single-point moorings) are a ``simpy.PriorityResource``.
 
@@ -413,7 +534,7 @@ class Port:
         self.name = name
         self.berths = berths
         self.active = active
-        self.resource = simpy.PriorityResource(env, capacity=berths)
+        self.resource = Berths(env, capacity=berths)
         self.blocks: list = []
         schedule = self._blocked_schedule(hourly)
         env.process(self._control(schedule))
@@ -479,6 +600,9 @@ class SeaLeg:
         self.hourly_factor = hourly_factor
         self.hourly_multiplier = hourly_multiplier
         self.aboard = 0.0
+        self.always_open = isinstance(outlet, Market) and outlet.hourly is None
+        self.due: list[tuple[float, int, Parcel]] = []  # fast-path cargoes at sea: (arrival, order, parcel)
+        self.sequence = 0
         self.loaded = 0.0
         self.delivered = 0.0
         self.cargoes = 0
@@ -516,26 +640,40 @@ class SeaLeg:
             yield from self._voyage(parcel, offset)
         elif offset > 0:
             yield env.timeout(offset)
-        tank, port = self.tank, self.port
+        tank, berths, cargo = self.tank, self.port.resource, self.cargo
+        hourly = self.hourly_factor
+        # With no shocks on the leg or its market, a loading and a round trip are one timeout each.
+        plain = hourly is None and self.hourly_multiplier is None and self.always_open
+        load_d = self.berth_d + cargo / self.load_rate
+        round_trip_d = self.laden_d + self.ballast_d
+        due = self.due
         while True:
-            if self.hourly_factor is not None:
-                yield from self._wait_until(lambda: self._lookup(self.hourly_factor, 1.0) > 0)
-            if not tank.try_claim(self.cargo):
-                yield tank.get(self.cargo)  # wait until a cargo is in the tanks for us
-            while True:
-                berth = port.resource.request(priority=1)
+            if hourly is not None:
+                yield from self._wait_until(lambda: self._lookup(hourly, 1.0) > 0)
+            if not tank.try_claim(cargo):
+                yield tank.get(cargo)  # wait until a cargo is in the tanks for us
+            berth = berths.take() if hourly is None or self._lookup(hourly, 1.0) > 0 else None
+            while berth is None:
+                berth = berths.request(priority=1)
                 yield berth
-                if self._lookup(self.hourly_factor, 1.0) > 0:
+                if self._lookup(hourly, 1.0) > 0:
                     break
                 # The leg went out of service while we queued: free the berth and wait.
-                port.resource.release(berth)
-                yield from self._wait_until(lambda: self._lookup(self.hourly_factor, 1.0) > 0)
-            parcel = tank.withdraw(self.cargo, claimed=True)
-            self.aboard += self.cargo
-            self.loaded += self.cargo
-            factor = self._lookup(self.hourly_factor, 1.0)
-            yield env.timeout(self.berth_d + self.cargo / (self.load_rate * factor))
-            port.resource.release(berth)
+                berths.release(berth)
+                berth = None
+                yield from self._wait_until(lambda: self._lookup(hourly, 1.0) > 0)
+            parcel = tank.withdraw(cargo, claimed=True)
+            self.aboard += cargo
+            self.loaded += cargo
+            if plain:
+                yield env.timeout(load_d)
+                berths.give_back(berth)
+                self.sequence += 1
+                heapq.heappush(due, (env.now + self.laden_d, self.sequence, parcel))
+                yield env.timeout(round_trip_d)
+                continue
+            yield env.timeout(self.berth_d + cargo / (self.load_rate * self._lookup(hourly, 1.0)))
+            berths.give_back(berth)
             yield from self._voyage(parcel, self.laden_d * self._lookup(self.hourly_multiplier, 1.0))
 
     def _voyage(self, parcel: Parcel, laden_d: float):
@@ -543,11 +681,12 @@ class SeaLeg:
         env = self.env
         outlet = self.outlet
         ballast_d = self.ballast_d * self._lookup(self.hourly_multiplier, 1.0)
-        if isinstance(outlet, Market) and outlet.hourly is None:
-            # Fast path: a market that never closes takes the cargo on arrival; deliver it from
-            # an event callback and sleep through the whole round trip in one timeout.
-            arrival = env.timeout(laden_d)
-            arrival.callbacks.append(lambda _event: self._deliver(parcel))
+        if self.always_open:
+            # Fast path: a market that never closes takes the cargo on arrival. Note the arrival
+            # (``settle`` credits it once the clock has passed it) and sleep through the round trip
+            # in one timeout.
+            self.sequence += 1
+            heapq.heappush(self.due, (env.now + laden_d, self.sequence, parcel))
             yield env.timeout(laden_d + ballast_d)
             return
         yield env.timeout(laden_d)
@@ -559,13 +698,28 @@ class SeaLeg:
         self._deliver(parcel)
         yield env.timeout(self.ballast_d * self._lookup(self.hourly_multiplier, 1.0))
 
-    def _deliver(self, parcel: Parcel) -> None:
-        """Discharge a cargo into the outlet."""
+    def _deliver(self, parcel: Parcel, day: int | None = None) -> None:
+        """Discharge a cargo into the outlet (on ``day``, default today)."""
         self.aboard -= self.cargo
         self.delivered += self.cargo
         self.cargoes += 1
-        deposit(self.outlet, parcel, int(self.env.now))
+        deposit(self.outlet, parcel, int(self.env.now) if day is None else day)
+
+    def settle(self, before: float | None = None) -> None:
+        """Credit the fast-path cargoes that have arrived (at or before now, or strictly before ``before``)."""
+        due = self.due
+        if before is None:
+            now = self.env.now
+            while due and due[0][0] <= now:
+                arrival, _, parcel = heapq.heappop(due)
+                self._deliver(parcel, int(arrival))
+        else:
+            while due and due[0][0] < before:
+                arrival, _, parcel = heapq.heappop(due)
+                self._deliver(parcel, int(arrival))
 
     def in_transit(self) -> float:
         """Tonnes aboard tankers (loading, sailing or waiting to discharge)."""
+        if self.due:
+            self.settle()
         return self.aboard

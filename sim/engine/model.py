@@ -214,7 +214,7 @@ class Model:
         for src_index, src in enumerate(self.sources):
             src.routes = [r for r in self.routes if r.source == src_index]
         self._rows: dict[str, list[list[float]]] = {
-            key: [] for key in ("produced", "shut_in", "outage", "source_level", "intake", "tank_level", "leg_transit")
+            key: [] for key in ("produced", "source_level", "intake", "tank_level", "leg_transit")
         }
 
     # -- running ------------------------------------------------------------------
@@ -231,23 +231,37 @@ class Model:
         return sum(leg.in_transit() for leg in self.legs.values())
 
     def _leg_plan(self) -> list[tuple]:
-        """Per daily leg: (leg, kind, factor, multiplier, market factor or None) as plain lists."""
+        """Per daily leg: (leg, kind, capacity or factor by day, multiplier by day, outlet open by day) as
+        plain lists. Kinds: 0 shared pipeline, 1 pipeline, 2 rail."""
         plan = []
+        days = range(self.days)
         for leg in self.daily_legs:
             market = self.leg_market[leg.name]
+            factor = self.leg_factor[leg.name].tolist()
+            multiplier = self.leg_multiplier[leg.name].tolist()
             market_factor = None if market is None else self.market_factor[market.name].tolist()
-            kind = 0 if isinstance(leg, SharedPipeline) else 1 if isinstance(leg, Pipeline) else 2
-            plan.append(
-                (leg, kind, self.leg_factor[leg.name].tolist(), self.leg_multiplier[leg.name].tolist(), market_factor)
-            )
+            opens = [True] * self.days if market_factor is None else [market_factor[d] > 0 for d in days]
+            if isinstance(leg, Rail):
+                plan.append((leg, 2, factor, multiplier, opens))
+                continue
+            if isinstance(leg, SharedPipeline):
+                kind = 0
+            else:
+                kind = 1
+                if market_factor is not None:
+                    factor = [factor[d] * market_factor[d] for d in days]
+            caps = [leg.capacity * factor[d] / multiplier[d] for d in days]
+            plan.append((leg, kind, caps, multiplier, opens))
         return plan
 
     def _tick(self):
-        # Hot loop: daily arrays are plain lists (indexing numpy scalars is slow) and the
-        # records are rows appended to lists, turned into arrays at the end.
+        # Hot loop: daily arrays are plain lists (indexing numpy scalars is slow), the common
+        # calls are inlined, and the records are rows appended to lists, turned into arrays at
+        # the end.
         env = self.env
         sources, routes = self.sources, self.routes
         n_sources = len(sources)
+        source_range = range(n_sources)
         tanks = list(self.tanks.values())
         legs = list(self.legs.values())
         plan = self._leg_plan()
@@ -258,30 +272,46 @@ class Model:
         by_priority, by_merit = self.by_priority, self.by_merit
         send = self._send
         rows = self._rows
+        # How to read each leg's oil in transit (in the record's leg order) without a call per leg:
+        # 0 pipeline (linefill and today's intake), 1 rail (tonnes on trains), 2 ask the leg.
+        transit_plan = [(0 if isinstance(leg, Pipeline) else 1 if isinstance(leg, Rail) else 2, leg) for leg in legs]
         for day in range(self.days):
             # 1. today's capacities
-            for leg, kind, factor, multiplier, market_factor in plan:
-                open_ = market_factor is None or market_factor[day] > 0
+            for leg, kind, caps, multiplier, opens in plan:
+                if kind == 2:
+                    leg.start_day(day, caps[day], multiplier[day], opens[day])
+                    continue
+                leg.cap_today = caps[day]
+                leg.used_today = 0.0
+                leg.outlet_open = opens[day]
                 if kind == 0:
-                    leg.start_day(factor[day], multiplier[day], open_, day)
-                elif kind == 1:
-                    f = factor[day] if market_factor is None else factor[day] * market_factor[day]
-                    leg.start_day(f, multiplier[day], open_)
-                else:
-                    leg.start_day(day, factor[day], multiplier[day], open_)
+                    leg.multiplier = multiplier[day]
+                    if leg.waiting or day in leg.arrivals:
+                        leg._unload(day)
             # 2. oil between legs moves on
             for leg in pulling:
                 leg.pull(day)
             # 3. dispatch
             production_cap = [src.max_today(day) for src in sources]
-            supply = [src.level + cap for src, cap in zip(sources, production_cap, strict=True)]
+            supply = [sources[i].level + production_cap[i] for i in source_range]
             allocated = [0.0] * n_sources
             flows = [0.0] * len(routes)
             for route in by_priority:
-                want = route.normal_cap * route_factor[route.index][day]
                 source = route.source
-                send(route, min(want, supply[source] - allocated[source]), flows, allocated, day)
-            for route in by_merit:
+                amount = supply[source] - allocated[source]
+                want = route.normal_cap * route_factor[route.index][day]
+                if want < amount:
+                    amount = want
+                if amount > EPS:
+                    amount = send(route, amount, day)
+                    flows[route.index] += amount
+                    allocated[source] += amount
+            left_over = False
+            for i in source_range:
+                if supply[i] - allocated[i] > EPS:
+                    left_over = True
+                    break
+            for route in by_merit if left_over else ():
                 source = route.source
                 left = supply[source] - allocated[source]
                 if left <= EPS:
@@ -289,15 +319,19 @@ class Model:
                 factor = route_factor[route.index][day]
                 if factor <= 0 or not route.diverts_on(day):
                     continue
-                spare = route.capacity * factor - flows[route.index]
-                send(route, min(spare, left), flows, allocated, day)
+                amount = route.capacity * factor - flows[route.index]
+                if left < amount:
+                    amount = left
+                if amount > EPS:
+                    amount = send(route, amount, day)
+                    flows[route.index] += amount
+                    allocated[source] += amount
             for leg in pipelines:
                 leg.flush(day)
             # 4. storage and shut-in
-            produced_row, shut_row, outage_row, level_row = [], [], [], []
+            produced_row, level_row = [], []
             for i, src in enumerate(sources):
                 cap = production_cap[i]
-                potential = potentials[i][day]
                 left = supply[i] - allocated[i]
                 shut = left - src.capacity
                 if shut < 0.0:
@@ -309,40 +343,46 @@ class Model:
                 if src.level > src.peak:
                     src.peak = src.level
                 produced_row.append(produced)
-                shut_row.append(potential - produced)
-                outage_row.append(src.nominal - potential)
                 if cap - allocated[i] > 1.0:
                     for route in src.routes:
                         if route.lead_time > 0 and route.activated is None:
                             route.activated = day
                 if src.stopped or shut > EPS or src.held_back:
-                    self._update_restart(i, src, produced, potential, shut, day)
+                    self._update_restart(i, src, produced, potentials[i][day], shut, day)
                 src.previous = produced
                 level_row.append(src.level)
             rows["produced"].append(produced_row)
-            rows["shut_in"].append(shut_row)
-            rows["outage"].append(outage_row)
             rows["source_level"].append(level_row)
             rows["intake"].append(flows)
             rows["tank_level"].append([tank._level for tank in tanks])
-            rows["leg_transit"].append([leg.in_transit() for leg in legs])
+            rows["leg_transit"].append(
+                [
+                    leg.linefill + leg.pending_t if kind == 0 else leg.moving if kind == 1 else leg.in_transit()
+                    for kind, leg in transit_plan
+                ]
+            )
             yield env.timeout(1)
 
-    def _send(self, route: _Route, amount: float, flows: list, allocated: list, day: int) -> None:
-        if amount <= EPS:
-            return
+    @staticmethod
+    def _send(route: _Route, amount: float, day: int) -> float:
+        """Put up to ``amount`` tonnes into the route's first leg; return what went in."""
         leg = route.first
-        limit = leg.tank.room() if route.first_is_sea else leg.limit()
-        amount = min(amount, limit)
-        if amount <= EPS:
-            return
-        parcel: Parcel = {route.index: amount}
         if route.first_is_sea:
-            leg.tank.deposit(parcel)
+            tank = leg.tank
+            room = tank.room()
+            if room < amount:
+                amount = room
+            if amount <= EPS:
+                return 0.0
+            tank.deposit_route(route.index, amount)
         else:
-            leg.push(parcel, amount, day)
-        flows[route.index] += amount
-        allocated[route.source] += amount
+            limit = leg.limit()
+            if limit < amount:
+                amount = limit
+            if amount <= EPS:
+                return 0.0
+            leg.push_route(route.index, amount, day)
+        return amount
 
     def _update_restart(self, i: int, src: _Source, produced: float, potential: float, shut: float, day: int) -> None:
         """Track whether output is held back (ramp applies) or stopped (restart delay applies)."""
@@ -378,12 +418,18 @@ class Model:
         """Run to the horizon and return the record; raise MassBalanceError if tonnes go missing."""
         self.env.process(self._tick())
         self.env.run(until=self.days)
+        for leg in self.legs.values():
+            if isinstance(leg, SeaLeg):
+                leg.settle(before=self.days)  # cargoes that arrived before the horizon
         rows = self._rows
 
         def table(key: str, columns: int) -> np.ndarray:
             return np.array(rows[key], dtype=float).reshape(self.days, columns)
 
         n_s, n_r = len(self.sources), len(self.route_names)
+        produced = table("produced", n_s)
+        potential = np.array([src.potential for src in self.sources], dtype=float).T.reshape(self.days, n_s)
+        nominal = np.array([src.nominal for src in self.sources], dtype=float)
         record = RunRecord(
             route_names=self.route_names,
             source_names=self.source_names,
@@ -391,9 +437,9 @@ class Model:
             leg_names=list(self.legs),
             exports=np.array(self.exports, dtype=float).reshape(self.days, n_r),
             intake=table("intake", n_r),
-            produced=table("produced", n_s),
-            shut_in=table("shut_in", n_s),
-            outage=table("outage", n_s),
+            produced=produced,
+            shut_in=potential - produced,  # potential production never produced
+            outage=nominal - potential,  # production lost to production shocks
             source_level=table("source_level", n_s),
             tank_level=table("tank_level", len(self.tanks)),
             leg_transit=table("leg_transit", len(self.legs)),
