@@ -215,7 +215,12 @@ class Pipeline:
         """``push`` for one route's oil (the dispatcher's case), without building a parcel."""
         pending = self.pending
         pending[route] = pending.get(route, 0.0) + amount
-        self._reserve(amount)
+        self.used_today += amount
+        before = self.linefill + self.pending_t - self.volume
+        self.pending_t += amount
+        after = before + amount
+        if after > 0.0 and self.outlet_tank is not None:
+            self.outlet_tank.incoming += after - (before if before > 0.0 else 0.0)
 
     def _reserve(self, amount: float) -> None:
         self.used_today += amount
@@ -646,7 +651,6 @@ class SeaLeg:
         plain = hourly is None and self.hourly_multiplier is None and self.always_open
         load_d = self.berth_d + cargo / self.load_rate
         round_trip_d = self.laden_d + self.ballast_d
-        due = self.due
         while True:
             if hourly is not None:
                 yield from self._wait_until(lambda: self._lookup(hourly, 1.0) > 0)
@@ -666,15 +670,25 @@ class SeaLeg:
             self.aboard += cargo
             self.loaded += cargo
             if plain:
-                yield env.timeout(load_d)
-                berths.give_back(berth)
-                self.sequence += 1
-                heapq.heappush(due, (env.now + self.laden_d, self.sequence, parcel))
-                yield env.timeout(round_trip_d)
+                # The end of the loading frees the berth and sends the cargo on its way (a callback,
+                # not a wake-up); the tanker itself next wakes when it is back in port.
+                loaded = env.timeout(load_d)
+                loaded.callbacks.append(self._sail(berth, parcel))
+                yield env.timeout(load_d + round_trip_d)
                 continue
             yield env.timeout(self.berth_d + cargo / (self.load_rate * self._lookup(hourly, 1.0)))
             berths.give_back(berth)
             yield from self._voyage(parcel, self.laden_d * self._lookup(self.hourly_multiplier, 1.0))
+
+    def _sail(self, berth: object, parcel: Parcel) -> Callable[[simpy.Event], None]:
+        """The callback that ends a loading: free the berth, note the cargo's arrival."""
+
+        def loaded(event: simpy.Event) -> None:
+            self.port.resource.give_back(berth)
+            self.sequence += 1
+            heapq.heappush(self.due, (event.env.now + self.laden_d, self.sequence, parcel))
+
+        return loaded
 
     def _voyage(self, parcel: Parcel, laden_d: float):
         """Sail laden for ``laden_d`` days, discharge (waiting if the outlet cannot take it), sail back."""

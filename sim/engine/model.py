@@ -302,10 +302,26 @@ class Model:
                 want = route.normal_cap * route_factor[route.index][day]
                 if want < amount:
                     amount = want
-                if amount > EPS:
-                    amount = send(route, amount, day)
-                    flows[route.index] += amount
-                    allocated[source] += amount
+                if amount <= EPS:
+                    continue
+                # Inlined ``_send`` (the hot path).
+                leg = route.first
+                if route.first_is_sea:
+                    room = leg.tank.room()
+                    if room < amount:
+                        amount = room
+                    if amount <= EPS:
+                        continue
+                    leg.tank.deposit_route(route.index, amount)
+                else:
+                    limit = leg.limit()
+                    if limit < amount:
+                        amount = limit
+                    if amount <= EPS:
+                        continue
+                    leg.push_route(route.index, amount, day)
+                flows[route.index] += amount
+                allocated[source] += amount
             left_over = False
             for i in source_range:
                 if supply[i] - allocated[i] > EPS:
