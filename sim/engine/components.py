@@ -464,8 +464,10 @@ class SeaLeg:
         hourly_multiplier: np.ndarray | None,
         normal_flow: float = 0.0,
         normal_share: Parcel | None = None,
+        hourly_cargo: np.ndarray | None = None,
     ):
         normal_share = normal_share or {}
+        self.hourly_cargo = hourly_cargo  # fraction of a cargo loaded (a derate, e.g. low water), or None
         self.env = env
         self.name = name
         self.port = port
@@ -520,8 +522,9 @@ class SeaLeg:
         while True:
             if self.hourly_factor is not None:
                 yield from self._wait_until(lambda: self._lookup(self.hourly_factor, 1.0) > 0)
-            if not tank.try_claim(self.cargo):
-                yield tank.get(self.cargo)  # wait until a cargo is in the tanks for us
+            cargo = self.cargo if self.hourly_cargo is None else self.cargo * self._lookup(self.hourly_cargo, 1.0)
+            if not tank.try_claim(cargo):
+                yield tank.get(cargo)  # wait until a cargo is in the tanks for us
             while True:
                 berth = port.resource.request(priority=1)
                 yield berth
@@ -530,24 +533,25 @@ class SeaLeg:
                 # The leg went out of service while we queued: free the berth and wait.
                 port.resource.release(berth)
                 yield from self._wait_until(lambda: self._lookup(self.hourly_factor, 1.0) > 0)
-            parcel = tank.withdraw(self.cargo, claimed=True)
-            self.aboard += self.cargo
-            self.loaded += self.cargo
+            parcel = tank.withdraw(cargo, claimed=True)
+            self.aboard += cargo
+            self.loaded += cargo
             factor = self._lookup(self.hourly_factor, 1.0)
-            yield env.timeout(self.berth_d + self.cargo / (self.load_rate * factor))
+            yield env.timeout(self.berth_d + cargo / (self.load_rate * factor))
             port.resource.release(berth)
-            yield from self._voyage(parcel, self.laden_d * self._lookup(self.hourly_multiplier, 1.0))
+            yield from self._voyage(parcel, self.laden_d * self._lookup(self.hourly_multiplier, 1.0), cargo)
 
-    def _voyage(self, parcel: Parcel, laden_d: float):
+    def _voyage(self, parcel: Parcel, laden_d: float, cargo: float | None = None):
         """Sail laden for ``laden_d`` days, discharge (waiting if the outlet cannot take it), sail back."""
         env = self.env
+        cargo = self.cargo if cargo is None else cargo
         outlet = self.outlet
         ballast_d = self.ballast_d * self._lookup(self.hourly_multiplier, 1.0)
         if isinstance(outlet, Market) and outlet.hourly is None:
             # Fast path: a market that never closes takes the cargo on arrival; deliver it from
             # an event callback and sleep through the whole round trip in one timeout.
             arrival = env.timeout(laden_d)
-            arrival.callbacks.append(lambda _event: self._deliver(parcel))
+            arrival.callbacks.append(lambda _event: self._deliver(parcel, cargo))
             yield env.timeout(laden_d + ballast_d)
             return
         yield env.timeout(laden_d)
@@ -555,14 +559,14 @@ class SeaLeg:
             if not outlet.is_open(env.now):
                 yield from self._wait_until(lambda: outlet.is_open(env.now))
         else:
-            yield from self._wait_until(lambda: outlet.room() >= self.cargo - EPS)
-        self._deliver(parcel)
+            yield from self._wait_until(lambda: outlet.room() >= cargo - EPS)
+        self._deliver(parcel, cargo)
         yield env.timeout(self.ballast_d * self._lookup(self.hourly_multiplier, 1.0))
 
-    def _deliver(self, parcel: Parcel) -> None:
-        """Discharge a cargo into the outlet."""
-        self.aboard -= self.cargo
-        self.delivered += self.cargo
+    def _deliver(self, parcel: Parcel, cargo: float) -> None:
+        """Discharge a cargo of ``cargo`` tonnes into the outlet."""
+        self.aboard -= cargo
+        self.delivered += cargo
         self.cargoes += 1
         deposit(self.outlet, parcel, int(self.env.now))
 
