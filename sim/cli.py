@@ -116,11 +116,11 @@ def _shocks_line(outcome: api.Outcome) -> str:
             recurring.setdefault(s.index, []).append(s)
             continue
         state = "" if s.happened else " (did not happen: probability draw)"
-        extra = " [background]" if s.background else ""
+        extra = " (background: in the baseline too)" if s.background else ""
         parts.append(f"{s.name}: day {s.start_d:g} for {s.duration_d:g} d{state}{extra}")
     for occurrences in recurring.values():
         first = occurrences[0]
-        extra = " [background]" if first.background else ""
+        extra = " (background: in the baseline too)" if first.background else ""
         total = sum(s.duration_d for s in occurrences)
         parts.append(f"{first.name}: {len(occurrences)} occurrences, {total:.1f} d in all{extra}")
     return "; ".join(parts) or "no shocks"
