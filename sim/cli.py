@@ -110,9 +110,19 @@ def routes_table(outcome: api.Outcome) -> Table:
 
 def _shocks_line(outcome: api.Outcome) -> str:
     parts = []
+    recurring: dict[int, list] = {}
     for s in outcome.replication.shocks:
+        if s.occurrence:
+            recurring.setdefault(s.index, []).append(s)
+            continue
         state = "" if s.happened else " (did not happen: probability draw)"
-        parts.append(f"{s.name}: day {s.start_d:g} for {s.duration_d:g} d{state}")
+        extra = " (background: in the baseline too)" if s.background else ""
+        parts.append(f"{s.name}: day {s.start_d:g} for {s.duration_d:g} d{state}{extra}")
+    for occurrences in recurring.values():
+        first = occurrences[0]
+        extra = " (background: in the baseline too)" if first.background else ""
+        total = sum(s.duration_d for s in occurrences)
+        parts.append(f"{first.name}: {len(occurrences)} occurrences, {total:.1f} d in all{extra}")
     return "; ".join(parts) or "no shocks"
 
 

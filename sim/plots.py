@@ -58,7 +58,8 @@ def disruption_figure(
     top.plot(day, baseline, color="black", linestyle="--", linewidth=1.4, label="baseline (all routes)")
     top.set_ylabel(f"exports, kt/d ({window}-day mean)")
     top.set_title(title or "Daily exports by route vs baseline")
-    for k, shock in enumerate(s for s in shocks if s.get("happened", True)):
+    # Background shocks (in the baseline too) are not the scenario's disruption: not shaded.
+    for k, shock in enumerate(s for s in shocks if s.get("happened", True) and not s.get("background", False)):
         start, end = float(shock["start_d"]), float(shock["end_d"])
         for axis in (top, bottom):
             axis.axvspan(

@@ -226,7 +226,7 @@ SCENARIO_KEYS = [
     "active_berths", "source", "market", "normal", "cost", "lead_time", "priority", "target", "start", "duration",
     "factor", "probability", "multiplier", "dist", "median", "sigma", "low", "mode", "high", "values", "weights",
     "pump_stations", "capacity_without", "tolerance", "window", "bbl_per_t", "pipe", "load", "alt", "field", "novo",
-    "med", "europe", "main", "bypass",
+    "med", "europe", "main", "bypass", "recurring", "rate", "background", "derate", "Jan", "Jul",
 ]  # fmt: skip
 
 TAGS = [

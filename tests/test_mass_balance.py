@@ -125,13 +125,21 @@ def scenarios(draw) -> Scenario:
         return draw(st.one_of(st.sampled_from([0.0, horizon - 1.0, horizon - 0.01]), st.floats(0.0, horizon - 0.01)))
 
     shocks = []
+    sea_legs = [name for name, spec in legs.items() if spec["kind"] == "sea"]
+    kinds = ["outage", "closure", "slowdown", "production", "weather"] + (["derate"] if sea_legs else [])
     for _ in range(draw(st.integers(0, 5))):
-        kind = draw(st.sampled_from(["outage", "closure", "slowdown", "production", "weather"]))
-        shock: dict = {
-            "kind": kind,
-            "start": start(),
-            "duration": draw(st.sampled_from([0.0, 1.0, 1000.0]) | st.floats(0.0, 90.0)),
-        }
+        kind = draw(st.sampled_from(kinds))
+        shock: dict = {"kind": kind, "background": draw(st.booleans())}
+        if draw(st.integers(0, 3)) == 0:
+            # recurring: a few months with a rate (the run starts 1 January), durations drawn per occurrence
+            months = draw(st.lists(st.sampled_from(["Jan", "Feb", "Mar"]), min_size=1, max_size=3, unique=True))
+            shock["recurring"] = {
+                "rate": {m: draw(st.sampled_from([0, 0.5, 4, 30])) for m in months},
+                "duration": draw(st.sampled_from([0.0, 0.3, 2.0, {"dist": "uniform", "low": 0.1, "high": 5}])),
+            }
+        else:
+            shock["start"] = start()
+            shock["duration"] = draw(st.sampled_from([0.0, 1.0, 1000.0]) | st.floats(0.0, 90.0))
         if kind == "outage":
             stations = [f"{n}.ps" for n, spec in legs.items() if "pump_stations" in spec]
             shock["target"] = draw(st.sampled_from([*legs, *ports, *sources, *stations]))
@@ -148,6 +156,9 @@ def scenarios(draw) -> Scenario:
             shock["target"] = draw(st.sampled_from(list(sources)))
             shock["factor"] = draw(fraction)
             shock["ramp"] = draw(st.sampled_from([0, 2.5]))
+        elif kind == "derate":
+            shock["target"] = draw(st.sampled_from(sea_legs))
+            shock["factor"] = draw(st.sampled_from([0.1, 0.8, 1.0]) | st.floats(0.1, 1.0))
         else:
             shock["target"] = draw(st.sampled_from(list(ports)))
         shocks.append(shock)

@@ -590,8 +590,10 @@ class SeaLeg:
         hourly_multiplier: np.ndarray | None,
         normal_flow: float = 0.0,
         normal_share: Parcel | None = None,
+        hourly_cargo: np.ndarray | None = None,
     ):
         normal_share = normal_share or {}
+        self.hourly_cargo = hourly_cargo  # fraction of a cargo loaded (a derate, e.g. low water), or None
         self.env = env
         self.name = name
         self.port = port
@@ -606,7 +608,7 @@ class SeaLeg:
         self.hourly_multiplier = hourly_multiplier
         self.aboard = 0.0
         self.always_open = isinstance(outlet, Market) and outlet.hourly is None
-        self.due: list[tuple[float, int, Parcel]] = []  # fast-path cargoes at sea: (arrival, order, parcel)
+        self.due: list[tuple[float, int, Parcel, float]] = []  # fast-path cargoes at sea: (arrival, order, parcel, t)
         self.sequence = 0
         self.loaded = 0.0
         self.delivered = 0.0
@@ -648,12 +650,14 @@ class SeaLeg:
         tank, berths, cargo = self.tank, self.port.resource, self.cargo
         hourly = self.hourly_factor
         # With no shocks on the leg or its market, a loading and a round trip are one timeout each.
-        plain = hourly is None and self.hourly_multiplier is None and self.always_open
+        plain = hourly is None and self.hourly_multiplier is None and self.hourly_cargo is None and self.always_open
         load_d = self.berth_d + cargo / self.load_rate
         round_trip_d = self.laden_d + self.ballast_d
         while True:
             if hourly is not None:
                 yield from self._wait_until(lambda: self._lookup(hourly, 1.0) > 0)
+            if self.hourly_cargo is not None:  # low water: tankers load less than their cargo size
+                cargo = self.cargo * self._lookup(self.hourly_cargo, 1.0)
             if not tank.try_claim(cargo):
                 yield tank.get(cargo)  # wait until a cargo is in the tanks for us
             berth = berths.take() if hourly is None or self._lookup(hourly, 1.0) > 0 else None
@@ -673,26 +677,27 @@ class SeaLeg:
                 # The end of the loading frees the berth and sends the cargo on its way (a callback,
                 # not a wake-up); the tanker itself next wakes when it is back in port.
                 loaded = env.timeout(load_d)
-                loaded.callbacks.append(self._sail(berth, parcel))
+                loaded.callbacks.append(self._sail(berth, parcel, cargo))
                 yield env.timeout(load_d + round_trip_d)
                 continue
             yield env.timeout(self.berth_d + cargo / (self.load_rate * self._lookup(hourly, 1.0)))
             berths.give_back(berth)
-            yield from self._voyage(parcel, self.laden_d * self._lookup(self.hourly_multiplier, 1.0))
+            yield from self._voyage(parcel, self.laden_d * self._lookup(self.hourly_multiplier, 1.0), cargo)
 
-    def _sail(self, berth: object, parcel: Parcel) -> Callable[[simpy.Event], None]:
+    def _sail(self, berth: object, parcel: Parcel, cargo: float) -> Callable[[simpy.Event], None]:
         """The callback that ends a loading: free the berth, note the cargo's arrival."""
 
         def loaded(event: simpy.Event) -> None:
             self.port.resource.give_back(berth)
             self.sequence += 1
-            heapq.heappush(self.due, (event.env.now + self.laden_d, self.sequence, parcel))
+            heapq.heappush(self.due, (event.env.now + self.laden_d, self.sequence, parcel, cargo))
 
         return loaded
 
-    def _voyage(self, parcel: Parcel, laden_d: float):
+    def _voyage(self, parcel: Parcel, laden_d: float, cargo: float | None = None):
         """Sail laden for ``laden_d`` days, discharge (waiting if the outlet cannot take it), sail back."""
         env = self.env
+        cargo = self.cargo if cargo is None else cargo
         outlet = self.outlet
         ballast_d = self.ballast_d * self._lookup(self.hourly_multiplier, 1.0)
         if self.always_open:
@@ -700,7 +705,7 @@ class SeaLeg:
             # (``settle`` credits it once the clock has passed it) and sleep through the round trip
             # in one timeout.
             self.sequence += 1
-            heapq.heappush(self.due, (env.now + laden_d, self.sequence, parcel))
+            heapq.heappush(self.due, (env.now + laden_d, self.sequence, parcel, cargo))
             yield env.timeout(laden_d + ballast_d)
             return
         yield env.timeout(laden_d)
@@ -708,14 +713,14 @@ class SeaLeg:
             if not outlet.is_open(env.now):
                 yield from self._wait_until(lambda: outlet.is_open(env.now))
         else:
-            yield from self._wait_until(lambda: outlet.room() >= self.cargo - EPS)
-        self._deliver(parcel)
+            yield from self._wait_until(lambda: outlet.room() >= cargo - EPS)
+        self._deliver(parcel, cargo)
         yield env.timeout(self.ballast_d * self._lookup(self.hourly_multiplier, 1.0))
 
-    def _deliver(self, parcel: Parcel, day: int | None = None) -> None:
-        """Discharge a cargo into the outlet (on ``day``, default today)."""
-        self.aboard -= self.cargo
-        self.delivered += self.cargo
+    def _deliver(self, parcel: Parcel, cargo: float, day: int | None = None) -> None:
+        """Discharge a cargo of ``cargo`` tonnes into the outlet (on ``day``, default today)."""
+        self.aboard -= cargo
+        self.delivered += cargo
         self.cargoes += 1
         deposit(self.outlet, parcel, int(self.env.now) if day is None else day)
 
@@ -725,12 +730,12 @@ class SeaLeg:
         if before is None:
             now = self.env.now
             while due and due[0][0] <= now:
-                arrival, _, parcel = heapq.heappop(due)
-                self._deliver(parcel, int(arrival))
+                arrival, _, parcel, cargo = heapq.heappop(due)
+                self._deliver(parcel, cargo, int(arrival))
         else:
             while due and due[0][0] < before:
-                arrival, _, parcel = heapq.heappop(due)
-                self._deliver(parcel, int(arrival))
+                arrival, _, parcel, cargo = heapq.heappop(due)
+                self._deliver(parcel, cargo, int(arrival))
 
     def in_transit(self) -> float:
         """Tonnes aboard tankers (loading, sailing or waiting to discharge)."""

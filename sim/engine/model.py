@@ -167,6 +167,7 @@ class Model:
                     tl.hourly_multiplier(leg_name),
                     normal_flow=sum(net.routes[self.route_names[r]].normal for r in users[leg_name]),
                     normal_share=_split(1.0, users[leg_name], net, self.route_names),
+                    hourly_cargo=tl.hourly_factor("cargo", leg_name),
                 )
             if isinstance(leg, Pipeline | Rail):
                 leg.inlet = self.tanks.get(leg_name)

@@ -2,6 +2,9 @@
 
 The baseline is the same network without the scenario's shocks, run with the same
 random numbers (common random numbers), so the difference is the shock's effect alone.
+Background shocks (``background: true``, e.g. seasonal weather) are part of the world: the
+baseline gets them too, with the same draws, so they shape both runs and the reported
+loss is the other shocks' effect alone.
 """
 
 from __future__ import annotations
@@ -37,12 +40,13 @@ def run_replication(scenario: Scenario, seed: int | None = None, replication: in
     started = time.perf_counter()
     shocks = realize_shocks(scenario, seed, replication)
     shocked = simulate(scenario.network, shocks, scenario.horizon)
-    baseline = simulate(scenario.network, [], scenario.horizon)
+    background = [s for s in shocks if s.background]
+    baseline = simulate(scenario.network, background, scenario.horizon)
     result = impact(
         shocked,
         baseline,
         scenario.network,
-        shocks,
+        [s for s in shocks if not s.background],  # the scenario's own shocks: when the disruption starts
         scenario.price,
         scenario.recovery.tolerance,
         scenario.recovery.window,

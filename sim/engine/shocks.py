@@ -8,15 +8,16 @@ turns the drawn shocks into hourly factor arrays per component, which the engine
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from sim.scenario.distributions import draw
-from sim.scenario.schema import PortSpec, Scenario
+from sim.scenario.schema import PortSpec, RecurringSpec, Scenario, Shock
 from sim.scenario.targets import Target, resolve_target
 
-__all__ = ["STEPS_PER_DAY", "RealizedShock", "Timelines", "realize_shocks", "shock_rng"]
+__all__ = ["STEPS_PER_DAY", "RealizedShock", "Timelines", "occurrence_times", "realize_shocks", "shock_rng"]
 
 STEPS_PER_DAY = 24
 """Resolution of the factor timelines (hours)."""
@@ -36,6 +37,10 @@ class RealizedShock:
     multiplier: float
     ramp_d: float
     happened: bool
+    occurrence: int = 0
+    """0 for a one-off shock; 1, 2, ... for the occurrences of a recurring shock, in time order."""
+    background: bool = False
+    """Applied to the baseline too (same draws): part of the world, not of the scenario."""
 
     @property
     def end_d(self) -> float:
@@ -57,40 +62,83 @@ def shock_rng(seed: int, replication: int, index: int) -> np.random.Generator:
 
 
 def realize_shocks(scenario: Scenario, seed: int | None = None, replication: int = 0) -> list[RealizedShock]:
-    """Draw every shock of ``scenario`` for one replication (probability, start, duration, ...)."""
+    """Draw every shock of ``scenario`` for one replication (probability, start, duration, ...).
+
+    A recurring shock gives one RealizedShock per occurrence (none if it does not occur).
+    """
     seed = scenario.seed if seed is None else seed
     realized = []
     for index, shock in enumerate(scenario.shocks):
         rng = shock_rng(seed, replication, index)
+        target = resolve_target(scenario.network, shock)
+        if shock.recurring is not None:
+            starts = occurrence_times(shock.recurring, scenario.start_date, scenario.horizon, rng)
+            for k, start in enumerate(starts, start=1):
+                duration = draw(shock.recurring.duration, rng)
+                realized.append(_realized(scenario, shock, index, target, float(start), duration, True, rng, k))
+            continue
         # Fixed draw order, one uniform first, so that changing a parameter of a
         # distribution never shifts the random numbers other draws see.
         happened = bool(rng.uniform() < shock.probability)
         start = draw(scenario.start_offset(shock), rng)
         duration = draw(shock.duration, rng)
-        target = resolve_target(scenario.network, shock)
-        if shock.kind == "weather" or shock.kind == "closure":
-            factor = 0.0
-        elif shock.berths_out is not None:
-            port: PortSpec = scenario.network.ports[target.name]
-            factor = max(0.0, (port.berths - shock.berths_out) / port.berths)
-        else:
-            factor = draw(shock.factor, rng) if shock.factor is not None else 0.0
-        multiplier = draw(shock.multiplier, rng) if shock.multiplier is not None else 1.0
-        realized.append(
-            RealizedShock(
-                index=index,
-                name=shock.name or f"{shock.kind} {shock.target}",
-                kind=shock.kind,
-                target=target,
-                start_d=float(start),
-                duration_d=float(duration),
-                factor=float(factor),
-                multiplier=float(multiplier),
-                ramp_d=float(shock.ramp),
-                happened=happened,
-            )
-        )
+        realized.append(_realized(scenario, shock, index, target, float(start), duration, happened, rng, 0))
     return realized
+
+
+def _realized(
+    scenario: Scenario,
+    shock: Shock,
+    index: int,
+    target: Target,
+    start: float,
+    duration: float,
+    happened: bool,
+    rng: np.random.Generator,
+    occurrence: int,
+) -> RealizedShock:
+    """Draw the factor and multiplier of one shock (or occurrence) and assemble it."""
+    if shock.kind == "weather" or shock.kind == "closure":
+        factor = 0.0
+    elif shock.berths_out is not None:
+        port: PortSpec = scenario.network.ports[target.name]
+        factor = max(0.0, (port.berths - shock.berths_out) / port.berths)
+    else:
+        factor = draw(shock.factor, rng) if shock.factor is not None else 0.0
+    multiplier = draw(shock.multiplier, rng) if shock.multiplier is not None else 1.0
+    return RealizedShock(
+        index=index,
+        name=shock.name or f"{shock.kind} {shock.target}",
+        kind=shock.kind,
+        target=target,
+        start_d=start,
+        duration_d=float(duration),
+        factor=float(factor),
+        multiplier=float(multiplier),
+        ramp_d=float(shock.ramp),
+        happened=happened,
+        occurrence=occurrence,
+        background=shock.background,
+    )
+
+
+def occurrence_times(
+    recurring: RecurringSpec, start_date: dt.date, horizon_d: float, rng: np.random.Generator
+) -> np.ndarray:
+    """Start days of a recurring shock's occurrences: a Poisson process whose rate changes by calendar
+    month, drawn by thinning (candidates at the peak rate over the horizon, each kept with probability
+    rate(t) / peak), so months with rate 0 never get an occurrence."""
+    segments = recurring.segments(start_date, horizon_d)
+    peak = max((per_day for _, _, per_day in segments), default=0.0)
+    if peak <= 0.0:
+        return np.empty(0)
+    count = int(rng.poisson(peak * horizon_d))
+    candidates = np.sort(rng.uniform(0.0, horizon_d, count))
+    keep = rng.uniform(0.0, peak, count)
+    bounds = np.array([end for _, end, _ in segments])
+    rates = np.array([per_day for _, _, per_day in segments])
+    month = np.minimum(np.searchsorted(bounds, candidates, side="right"), len(rates) - 1)
+    return candidates[keep < rates[month]]
 
 
 class Timelines:
@@ -125,6 +173,8 @@ class Timelines:
                 key = (shock.target.kind, shock.target.name)
             if shock.kind == "weather":
                 key = ("port", shock.target.name)
+            elif shock.kind == "derate":
+                key = ("cargo", shock.target.name)  # the fraction of a cargo tankers load, not the leg's capacity
             arr = self.factor.setdefault(key, np.ones(self.steps))
             if hi > lo:
                 np.minimum(arr[lo:hi], factor, out=arr[lo:hi])

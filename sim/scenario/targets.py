@@ -17,6 +17,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "slowdown": ("leg",),
     "production": ("source",),
     "weather": ("port",),
+    "derate": ("leg",),  # sea legs only: see resolve_target
 }
 """Which kinds of component each shock kind may target."""
 
@@ -50,6 +51,8 @@ def resolve_target(network: Network, shock: Shock) -> Target:
             found.append(Target(kind, name))
     allowed = ALLOWED[shock.kind]
     usable = [t for t in found if t.kind in allowed]
+    if usable and shock.kind == "derate" and getattr(network.legs[name], "kind", "") != "sea":
+        raise ValueError(f"{name!r} is a {network.legs[name].kind} leg; a derate shock targets a sea leg (its cargoes)")
     if usable:
         return usable[0]
     if found:
@@ -62,6 +65,8 @@ def resolve_target(network: Network, shock: Shock) -> Target:
                 for leg, spec in network.legs.items()
                 for station in getattr(spec, "pump_stations", {})
             ]
+        elif shock.kind == "derate":
+            candidates += [leg for leg, spec in network.legs.items() if getattr(spec, "kind", "") == "sea"]
         else:
             candidates += list(getattr(network, kind + "s"))
     near = get_close_matches(name, candidates, n=1)
