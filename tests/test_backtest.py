@@ -22,7 +22,9 @@ HISTORY = sorted((ROOT / "scenarios" / "history").glob("*.yaml"))
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))
 
 AGREE = {
-    ("e02_storm_spm_damage_2022", "april_output_cut_planned"),
+    ("e02_storm_spm_damage_2022", "tanks_full_after_stop"),
+    ("e02_storm_spm_damage_2022", "march_output_loss_all"),
+    ("e02_storm_spm_damage_2022", "march_output_loss_tengiz"),
     ("e02_storm_spm_damage_2022", "export_loss_upper_bound"),
     ("e03_ordnance_search_2022", "requests_met_no_cut"),
     ("e03_ordnance_search_2022", "loadings_continued"),
@@ -33,8 +35,11 @@ AGREE = {
     ("e04_court_suspension_stochastic_2022", "no_export_lost"),
     ("e04_court_suspension_stochastic_2022", "loadings_never_stopped"),
     ("e06_e07_spm_repairs_kashagan_leak_2022", "september_loadings"),
+    ("e06_e07_spm_repairs_kashagan_leak_2022", "kashagan_full_by_6_november"),
     ("e08_black_sea_storms_2023", "first_stop_days"),
+    ("e08_black_sea_storms_2023", "tanks_full_in_first_storm"),
     ("e11_november_storm_2023", "stop_days"),
+    ("e11_november_storm_2023", "tanks_virtually_full"),
 }
 """(episode, figure) pairs inside their tolerance today: each must stay inside (README lists the rest)."""
 

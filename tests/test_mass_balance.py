@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 
 import numpy as np
 import pytest
@@ -72,6 +73,11 @@ def leg(draw, kind: str, needs_tank: bool, ports: list[str]):
         if kind == "sea" and spec["inlet_storage"]["capacity"] != "unlimited":
             # tanks smaller than one cargo are refused by validation (tankers could never load)
             spec["inlet_storage"]["capacity"] = max(spec["inlet_storage"]["capacity"], spec["cargo"])
+        capacity = spec["inlet_storage"]["capacity"]
+        if capacity != "unlimited" and draw(st.booleans()):
+            # a minimum stock, leaving at least one cargo of working room on a sea leg
+            room = capacity - (spec["cargo"] if kind == "sea" else 1.0)
+            spec["inlet_storage"]["minimum"] = max(0.0, room * draw(st.floats(0.0, 0.9)))
     return spec
 
 
@@ -85,6 +91,7 @@ def scenarios(draw) -> Scenario:
             "storage": draw(storage(allow_zero=True)),
             "ramp_up": draw(st.sampled_from([0, 1, 3.5, 10])),
             "restart_delay": draw(st.sampled_from([0, 1, 2.5])),
+            "shutdown_after": draw(st.sampled_from([0, 1, 2, 7])),
         }
     ports = {}
     for i in range(draw(st.integers(1, 2))):
@@ -276,7 +283,11 @@ def fully_zero_days(shocks, kind_filter, target_kind: str, name: str, days: int)
 # -- the property ------------------------------------------------------------------------------
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=int(os.environ.get("ROUTESIM_BALANCE_EXAMPLES", "60")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(scenarios())
 def test_random_networks_conserve_mass_and_never_go_negative(scenario):
     net = scenario.network

@@ -282,7 +282,10 @@ def test_seasonal_scenario_files_run_and_balance(name):
         rep = run(scenario, replication=replication)
         rep.scenario.check_balance()
         rep.baseline.check_balance()
-        assert rep.impact.values["lost_export_t"] >= -1.0
+        # A shock can leave the scenario with less oil in tanks and at sea at the horizon than its baseline
+        # (cargo timing, drained field storage): exports may then exceed the baseline's, by less than a cargo.
+        largest_cargo = max(leg.cargo for leg in scenario.network.legs.values() if leg.kind == "sea")
+        assert rep.impact.values["lost_export_t"] >= -largest_cargo
     if name.startswith("novorossiysk"):
         expected = sum(s.recurring.expected(scenario.start_date, scenario.horizon) for s in scenario.shocks)
         assert expected == pytest.approx(2.4)

@@ -44,9 +44,10 @@ class Tank(simpy.Container):
     same semantics at a fraction of the cost, which matters at one claim per cargo.
     """
 
-    def __init__(self, env: simpy.Environment, name: str, capacity: float, initial: Parcel):
+    def __init__(self, env: simpy.Environment, name: str, capacity: float, initial: Parcel, minimum: float = 0.0):
         super().__init__(env, capacity=capacity, init=sum(initial.values()))
         self.name = name
+        self.minimum = minimum  # stock kept in the tanks: never claimed or pumped on
         self.by_route: Parcel = dict(initial)
         self.claimed = 0.0
         self.claims: deque[tuple[simpy.Event, float]] = deque()  # waiting claims, in order
@@ -83,7 +84,7 @@ class Tank(simpy.Container):
     def get(self, amount: float) -> simpy.Event:  # type: ignore[override]
         """Claim ``amount`` tonnes: an event that triggers once they are in the tank, unclaimed."""
         event = simpy.Event(self._env)
-        if not self.claims and self._level - self.claimed >= amount - EPS:
+        if not self.claims and self._level - self.claimed - self.minimum >= amount - EPS:
             self.claimed += amount
             event.succeed()
         else:
@@ -92,7 +93,7 @@ class Tank(simpy.Container):
 
     def try_claim(self, amount: float) -> bool:
         """Claim ``amount`` at once if it is free and nobody waits before us (no event needed)."""
-        if not self.claims and self._level - self.claimed >= amount - EPS:
+        if not self.claims and self._level - self.claimed - self.minimum >= amount - EPS:
             self.claimed += amount
             return True
         return False
@@ -101,7 +102,7 @@ class Tank(simpy.Container):
         claims = self.claims
         while claims:
             event, amount = claims[0]
-            if self._level - self.claimed < amount - EPS:
+            if self._level - self.claimed - self.minimum < amount - EPS:
                 return
             claims.popleft()
             self.claimed += amount
@@ -197,7 +198,9 @@ class Pipeline:
             return left  # a market takes anything while open
         else:
             room = self.outlet_tank.room()
-        room += self.volume - self.linefill - self.pending_t
+        free = self.volume - self.linefill - self.pending_t  # room left in the line itself
+        if free > 0.0:
+            room += free  # (oil already due out of a full line has its room reserved in the tank)
         if room < left:
             return room if room > 0.0 else 0.0
         return left
@@ -288,9 +291,9 @@ class Pipeline:
     def pull(self, day: int) -> None:
         """Move oil from the inlet tank into the line (legs that follow another leg)."""
         tank = self.inlet
-        if tank is None or tank.level <= EPS:
+        if tank is None or tank.level - tank.minimum <= EPS:
             return
-        amount = min(self.limit(), tank.level)
+        amount = min(self.limit(), tank.level - tank.minimum)
         if amount > EPS:
             self.push(tank.withdraw(amount), amount, day)
             self.flush(day)
@@ -319,6 +322,7 @@ class SharedPipeline(Pipeline):
                 self.arrivals.setdefault(day, []).append(parcel)
                 self.linefill += amount
         self.multiplier = 1.0
+        self.out_today = 0.0
 
     def start_day(self, factor: float, multiplier: float, outlet_open: bool, day: int = 0) -> None:
         """Set today's capacity and unload the parcels due today (if the outlet has room)."""
@@ -326,6 +330,7 @@ class SharedPipeline(Pipeline):
         self.used_today = 0.0
         self.outlet_open = outlet_open
         self.multiplier = multiplier
+        self.out_today = 0.0
         if day in self.arrivals or self.waiting:
             self._unload(day)
 
@@ -334,7 +339,8 @@ class SharedPipeline(Pipeline):
         if due is not None:
             self.waiting.extend(due)
         if self.outlet_open and self.waiting:
-            moved = unload_queue(self.waiting, self.outlet, day, self.cap_today)
+            moved = unload_queue(self.waiting, self.outlet, day, self.cap_today - self.out_today)
+            self.out_today += moved  # our share of the line's outflow is capped per day, however often we unload
             self.linefill -= moved
             self.delivered += moved
 
@@ -484,9 +490,9 @@ class Rail:
     def pull(self, day: int) -> None:
         """Load trains from the inlet tank (legs that follow another leg)."""
         tank = self.inlet
-        if tank is None or tank.level <= EPS:
+        if tank is None or tank.level - tank.minimum <= EPS:
             return
-        amount = min(self.limit(), tank.level)
+        amount = min(self.limit(), tank.level - tank.minimum)
         if amount > EPS:
             self.push(tank.withdraw(amount), amount, day)
 

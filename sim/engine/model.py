@@ -31,7 +31,12 @@ __all__ = ["Model", "simulate"]
 
 
 class _Source:
-    """A field: potential rate, storage, and the ramp back after a shut-in."""
+    """A field: potential rate, storage, and the restart and ramp after a shutdown.
+
+    A field with nowhere to put its oil is choked back (a partial cut, or no output for less than
+    ``shutdown_after`` days) and returns to full rate as soon as the oil can leave; a longer stop
+    is a shutdown, after which it waits ``restart_delay`` days and ramps up over ``ramp_up`` days.
+    """
 
     def __init__(self, name: str, spec, potential: np.ndarray):
         self.name = name
@@ -42,9 +47,11 @@ class _Source:
         self.peak = self.level
         self.ramp_step = self.nominal / spec.ramp_up if spec.ramp_up > 0 else math.inf
         self.restart_delay = spec.restart_delay
+        self.shutdown_after = spec.shutdown_after
         self.previous = self.nominal
-        self.held_back = False  # output was cut for lack of outlet: ramp applies
-        self.stopped = False
+        self.held_back = False  # ramping back after a shutdown
+        self.stopped = False  # shut down, waiting out the restart delay
+        self.idle_days = 0  # days in a row with no output for lack of an outlet
         self.restart_wait = 0.0
         self.routes: list[_Route] = []
 
@@ -107,7 +114,9 @@ class Model:
         for leg_name, spec in net.legs.items():
             if spec.inlet_storage is not None:
                 initial = _split(spec.inlet_storage.initial, users[leg_name], net, self.route_names)
-                self.tanks[leg_name] = Tank(env, f"{leg_name}.inlet", spec.inlet_storage.capacity, initial)
+                self.tanks[leg_name] = Tank(
+                    env, f"{leg_name}.inlet", spec.inlet_storage.capacity, initial, spec.inlet_storage.minimum
+                )
         self.ports = {}
         for port_name, spec in net.ports.items():
             self.ports[port_name] = Port(
@@ -210,6 +219,11 @@ class Model:
                 )
             )
         self.by_priority = sorted((r for r in self.routes if r.normal > 0), key=lambda r: (r.priority, r.index))
+        # Routes with the same priority entering the same first leg share it pro rata (CPC shippers).
+        groups: dict[tuple[int, int], list[_Route]] = {}
+        for route in self.by_priority:
+            groups.setdefault((route.priority, id(route.first)), []).append(route)
+        self.normal_groups = list(groups.values())  # in order of each group's first route
         self.by_merit = sorted(self.routes, key=lambda r: (r.cost, r.priority, r.index))
         self.initial_inventory = self.inventory()
         for src_index, src in enumerate(self.sources):
@@ -270,7 +284,7 @@ class Model:
         pipelines = [leg for leg in self.daily_legs if type(leg) is Pipeline]
         potentials = [src.potential.tolist() for src in sources]
         route_factor = [route.factor.tolist() for route in routes]
-        by_priority, by_merit = self.by_priority, self.by_merit
+        normal_groups, by_merit = self.normal_groups, self.by_merit
         send = self._send
         rows = self._rows
         # How to read each leg's oil in transit (in the record's leg order) without a call per leg:
@@ -287,6 +301,7 @@ class Model:
                 leg.outlet_open = opens[day]
                 if kind == 0:
                     leg.multiplier = multiplier[day]
+                    leg.out_today = 0.0
                     if leg.waiting or day in leg.arrivals:
                         leg._unload(day)
             # 2. oil between legs moves on
@@ -297,7 +312,11 @@ class Model:
             supply = [sources[i].level + production_cap[i] for i in source_range]
             allocated = [0.0] * n_sources
             flows = [0.0] * len(routes)
-            for route in by_priority:
+            for group in normal_groups:
+                if len(group) > 1:
+                    self._send_pro_rata(group, supply, allocated, flows, route_factor, day)
+                    continue
+                route = group[0]
                 source = route.source
                 amount = supply[source] - allocated[source]
                 want = route.normal_cap * route_factor[route.index][day]
@@ -364,7 +383,7 @@ class Model:
                     for route in src.routes:
                         if route.lead_time > 0 and route.activated is None:
                             route.activated = day
-                if src.stopped or shut > EPS or src.held_back:
+                if src.stopped or shut > EPS or src.held_back or src.idle_days:
                     self._update_restart(i, src, produced, potentials[i][day], shut, day)
                 src.previous = produced
                 level_row.append(src.level)
@@ -379,6 +398,38 @@ class Model:
                 ]
             )
             yield env.timeout(1)
+
+    def _send_pro_rata(
+        self, group: list[_Route], supply: list, allocated: list, flows: list, route_factor: list, day: int
+    ) -> None:
+        """Normal allocations of routes that share a first leg at one priority: if the leg cannot take
+        all they want today, each gets the same fraction of what it wants (shippers' pro-rata cut)."""
+        wants = []
+        reserved: dict[int, float] = {}
+        total = 0.0
+        for route in group:
+            source = route.source
+            want = route.normal_cap * route_factor[route.index][day]
+            available = supply[source] - allocated[source] - reserved.get(source, 0.0)
+            if want > available:
+                want = available
+            if want < 0.0:
+                want = 0.0
+            reserved[source] = reserved.get(source, 0.0) + want
+            wants.append(want)
+            total += want
+        if total <= EPS:
+            return
+        leg = group[0].first
+        limit = leg.tank.room() if group[0].first_is_sea else leg.limit()
+        share = 1.0 if limit >= total else max(0.0, limit) / total
+        for route, want in zip(group, wants, strict=True):
+            amount = want * share
+            if amount <= EPS:
+                continue
+            amount = self._send(route, amount, day)
+            flows[route.index] += amount
+            allocated[route.source] += amount
 
     @staticmethod
     def _send(route: _Route, amount: float, day: int) -> float:
@@ -402,7 +453,7 @@ class Model:
         return amount
 
     def _update_restart(self, i: int, src: _Source, produced: float, potential: float, shut: float, day: int) -> None:
-        """Track whether output is held back (ramp applies) or stopped (restart delay applies)."""
+        """Track choke-backs, shutdowns (restart delay applies) and the ramp back after one."""
         if src.stopped:
             # The restart delay counts from the first day the oil could go somewhere again.
             if src.level < src.capacity - EPS or self._outlet_free(i, day):
@@ -411,12 +462,17 @@ class Model:
                     src.stopped = False
                     src.held_back = True
             return
-        if shut > EPS:
-            src.held_back = True
-            if produced <= EPS and potential > EPS and src.restart_delay > 0:
-                src.stopped = True
-                src.restart_wait = src.restart_delay
-        elif produced >= potential - EPS:
+        if shut > EPS and produced <= EPS and potential > EPS:
+            src.idle_days += 1
+            if src.idle_days >= src.shutdown_after - 1e-9:
+                # Shut down: wait out the restart delay, then ramp up from zero.
+                src.held_back = True
+                if src.restart_delay > 0:
+                    src.stopped = True
+                    src.restart_wait = src.restart_delay
+            return
+        src.idle_days = 0
+        if src.held_back and produced >= potential - EPS:
             src.held_back = False
 
     def _outlet_free(self, source: int, day: int) -> bool:

@@ -197,6 +197,13 @@ class StorageSpec(_Model):
 
     capacity: StorageCapacity = Field(description="Working capacity (mass or volume), or 'unlimited'.")
     initial: Mass = Field(0.0, description="Level at the start of the run.")
+    minimum: Mass = Field(
+        0.0,
+        description=(
+            "Stock the tanks keep (terminal tanks only): oil below this level is not lifted or pumped on "
+            "(tank heels and the stock built up for the lifting schedule), so it leaves no room in a stop."
+        ),
+    )
 
     @model_validator(mode="after")
     def _initial_fits(self) -> StorageSpec:
@@ -204,6 +211,10 @@ class StorageSpec(_Model):
             raise ValueError(f"initial level {self.initial:g} t is above the capacity {self.capacity:g} t")
         if math.isinf(self.initial):
             raise ValueError("initial level must be finite")
+        if math.isinf(self.minimum):
+            raise ValueError("minimum must be finite")
+        if self.minimum > 0 and self.minimum >= self.capacity:
+            raise ValueError(f"minimum {self.minimum:g} t must be below the capacity {self.capacity:g} t")
         return self
 
 
@@ -215,11 +226,25 @@ class SourceSpec(_Model):
         default_factory=lambda: StorageSpec(capacity=0.0),
         description="Field/hub storage that absorbs what cannot leave today.",
     )
-    restart_delay: Duration = Field(
-        0.0, description="Days at zero output after a full shut-in, before the ramp starts."
+    restart_delay: Duration = Field(0.0, description="Days at zero output after a shutdown, before the ramp starts.")
+    ramp_up: Duration = Field(
+        0.0, description="Days to ramp from zero back to full rate after a shutdown (0 = instant)."
     )
-    ramp_up: Duration = Field(0.0, description="Days to ramp from zero back to full rate after a cut (0 = instant).")
+    shutdown_after: Duration = Field(
+        1.0,
+        description=(
+            "Days in a row with no output (for lack of an outlet) after which the field counts as shut down, "
+            "so that restart_delay and ramp_up apply. Shorter stops and partial cuts are choke-backs: the "
+            "field returns to full rate as soon as its oil can leave."
+        ),
+    )
     description: str = Field("", description="What this source stands for, with sources of the figures.")
+
+    @model_validator(mode="after")
+    def _no_field_minimum(self) -> SourceSpec:
+        if self.storage.minimum > 0:
+            raise ValueError("storage.minimum applies to terminal tanks (a leg's inlet_storage), not field storage")
+        return self
 
 
 class PortSpec(_Model):
@@ -300,6 +325,12 @@ class SeaLeg(_LegBase):
             raise ValueError(
                 f"@inlet_storage.capacity: {self.inlet_storage.capacity:g} t is less than one cargo "
                 f"({self.cargo:g} t); tankers could never load"
+            )
+        tanks = self.inlet_storage
+        if tanks is not None and tanks.minimum > 0 and tanks.capacity - tanks.minimum < self.cargo:
+            raise ValueError(
+                f"@inlet_storage.minimum: {tanks.minimum:g} t leaves {tanks.capacity - tanks.minimum:g} t above it, "
+                f"less than one cargo ({self.cargo:g} t); tankers could never load"
             )
         return self
 
