@@ -6,6 +6,7 @@ The layers, each importing only those below it::
     api        load -> run -> save: what a notebook calls
     plots      disruption curves (matplotlib)
     results    result files, manifests, atomic writes
+    ensemble   N replications (serial or in processes), what is kept, statistics
     engine     the SimPy model, shocks, metrics
     scenario   the file format: schema, units, loading, validation
 """

@@ -4,12 +4,19 @@
 >>> outcome = api.run("scenarios/cpc_court_suspension_2022.yaml")   # doctest: +SKIP
 >>> outcome.impact["lost_export_t"]                                   # doctest: +SKIP
 >>> folder = api.save(outcome)                                        # doctest: +SKIP
+
+An ensemble (N replications, optionally in J processes) is the same call:
+
+>>> outcome = api.run("scenarios/e.yaml", replications=200, jobs=2)  # doctest: +SKIP
+>>> outcome.ensemble.stats["lost_export_t"]["p90"]                   # doctest: +SKIP
+>>> outcome.ensemble.table["lost_export_t"]    # numpy array, one value per replication  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,10 +26,27 @@ import numpy as np
 from sim import plots, results
 from sim.engine.metrics import Impact
 from sim.engine.runner import Replication, run_replication
+from sim.ensemble import Ensemble, run_ensemble
 from sim.scenario.errors import ScenarioError
 from sim.scenario.loader import LoadedScenario, load_resolved, load_scenario, resolved_sha256
+from sim.scenario.schema import replications_problem
 
-__all__ = ["Outcome", "RerunReport", "load", "read", "rerun", "run", "save", "validate"]
+__all__ = [
+    "MAX_JOBS",
+    "Ensemble",
+    "Outcome",
+    "RerunReport",
+    "check_ensemble",
+    "load",
+    "read",
+    "rerun",
+    "run",
+    "save",
+    "validate",
+]
+
+MAX_JOBS = 64
+"""Most worker processes an ensemble may start."""
 
 
 @dataclass
@@ -33,6 +57,8 @@ class Outcome:
     replication: Replication
     wall_time_s: float
     command: list[str] | None = None
+    ensemble: Ensemble | None = None
+    """For more than one replication: every replication's metrics (``replication`` is number 0)."""
 
     @property
     def impact(self) -> Impact:
@@ -44,9 +70,17 @@ class Outcome:
         """The scenario's name."""
         return self.loaded.scenario.name
 
+    @property
+    def stats(self) -> dict[str, dict[str, Any]] | None:
+        """Per-metric ensemble statistics (mean, std, min, p10, p50, p90, max), or None for one run."""
+        return None if self.ensemble is None else self.ensemble.stats
+
     def summary(self) -> dict[str, Any]:
-        """The content of summary.json."""
-        return results.summary_dict(self.loaded, self.replication)
+        """The content of summary.json (replication 0, plus an ``ensemble`` section for an ensemble)."""
+        summary = results.summary_dict(self.loaded, self.replication)
+        if self.ensemble is not None:
+            summary["ensemble"] = results.ensemble_summary(self.ensemble)
+        return summary
 
     def timeseries(self) -> dict[str, Any]:
         """The daily series as columns (the content of timeseries.csv)."""
@@ -54,7 +88,9 @@ class Outcome:
 
     def manifest(self) -> dict[str, Any]:
         """The content of manifest.json."""
-        manifest = results.manifest_dict(self.loaded, self.replication, self.command, self.wall_time_s)
+        manifest = results.manifest_dict(
+            self.loaded, self.replication, self.command, self.wall_time_s, ensemble=self.ensemble
+        )
         manifest["resolved_sha256"] = resolved_sha256(manifest["resolved_scenario"])
         return manifest
 
@@ -63,6 +99,19 @@ class Outcome:
         return plots.disruption_figure(
             self.timeseries(), [s.as_dict() for s in self.replication.shocks], title=_title(self)
         )
+
+    def ensemble_figure(self):
+        """The ensemble figure (ECDF of lost volume, fan of daily shortfall), or None for one run."""
+        if self.ensemble is None:
+            return None
+        dates = self.timeseries()["date"]
+        lost = self.ensemble["lost_export_t"]
+        title = (
+            f"{self.name}: {self.ensemble.n:,} replications, seed {self.ensemble.seed} — lost export volume "
+            f"P50 {np.nanpercentile(lost, 50) / 1e6:,.2f} Mt (P10 {np.nanpercentile(lost, 10) / 1e6:,.2f}, "
+            f"P90 {np.nanpercentile(lost, 90) / 1e6:,.2f})"
+        )
+        return plots.ensemble_figure(lost, self.ensemble.fan(), dates, title=title)
 
 
 def _title(outcome: Outcome) -> str:
@@ -75,23 +124,60 @@ def load(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Loade
     return load_scenario(path, overrides)
 
 
+def check_ensemble(
+    loaded: LoadedScenario, replications: int, jobs: int = 1, names: tuple[str, str] = ("replications", "jobs")
+) -> None:
+    """Refuse an ensemble size or job count before anything runs (ScenarioError naming ``names``).
+
+    The size limit and its message (memory and time estimate) are those of the scenario key
+    ``replications``; ``names`` say how the caller spells the two settings (the CLI: its options).
+    """
+    problem = replications_problem(replications, loaded.scenario.horizon)
+    if problem:
+        raise ScenarioError.single(names[0], problem)
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or not 1 <= jobs <= MAX_JOBS:
+        raise ScenarioError.single(names[1], f"{jobs!r} is not a number of processes; expected 1 to {MAX_JOBS}")
+
+
 def run(
     scenario: str | Path | LoadedScenario,
     seed: int | None = None,
     overrides: list[str] | tuple[str, ...] = (),
     replication: int = 0,
     command: list[str] | None = None,
+    replications: int | None = None,
+    jobs: int = 1,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Outcome:
-    """Run a scenario (a path or a loaded scenario) and its baseline; return the outcome."""
+    """Run a scenario (a path or a loaded scenario) and its baseline; return the outcome.
+
+    ``replications`` (default: the file's ``replications``, itself 1 by default) > 1 runs an
+    ensemble of replications 0..N-1 in ``jobs`` processes (identical results for any
+    ``jobs``); ``outcome.ensemble`` then holds ``table`` (numpy columns, one row per
+    replication) and ``stats`` (mean, std, min, P10, P50, P90, max per metric), and
+    ``outcome.replication`` is replication 0 in full. ``replication`` picks the one
+    replication of a single run. ``progress(done, total)`` is called as replications finish.
+    Raises ScenarioError (bad file, or a replication count over the limit) before running.
+    With ``jobs`` > 1 from a script, call this under ``if __name__ == "__main__":``.
+    """
     loaded = scenario if isinstance(scenario, LoadedScenario) else load_scenario(scenario, overrides)
+    n = loaded.scenario.replications if replications is None else replications
+    check_ensemble(loaded, n, jobs)
     started = time.perf_counter()
-    rep = run_replication(loaded.scenario, seed=seed, replication=replication)
-    return Outcome(loaded, rep, time.perf_counter() - started, command)
+    if n == 1:
+        rep = run_replication(loaded.scenario, seed=seed, replication=replication)
+        return Outcome(loaded, rep, time.perf_counter() - started, command)
+    rep = run_replication(loaded.scenario, seed=seed, replication=0)
+    ensemble = run_ensemble(loaded.scenario, n, seed=rep.seed, jobs=jobs, first=rep, progress=progress)
+    return Outcome(loaded, rep, time.perf_counter() - started, command, ensemble)
 
 
 def default_folder(outcome: Outcome, root: str | Path = "results") -> Path:
-    """``<root>/<scenario>/<run-id>``."""
-    return Path(root) / _safe(outcome.name) / results.new_run_id(outcome.replication.seed)
+    """``<root>/<scenario>/<run-id>`` (the run id ends in ``-n<N>`` for an ensemble)."""
+    run_id = results.new_run_id(outcome.replication.seed)
+    if outcome.ensemble is not None:
+        run_id += f"-n{outcome.ensemble.n}"
+    return Path(root) / _safe(outcome.name) / run_id
 
 
 def _safe(name: str) -> str:
@@ -105,15 +191,23 @@ def save(
     force: bool = False,
     plot: bool = True,
 ) -> Path:
-    """Write the run folder atomically; return its path. Raises results.OutputError."""
+    """Write the run folder atomically; return its path. Raises results.OutputError.
+
+    An ensemble adds ensemble.csv (and ensemble.png with ``plot``).
+    """
     files: dict[str, Any] = {
         "summary.json": json.dumps(outcome.summary(), indent=2) + "\n",
         "timeseries.csv": results.timeseries_csv(outcome.timeseries()),
         "manifest.json": json.dumps(outcome.manifest(), indent=2) + "\n",
     }
+    if outcome.ensemble is not None:
+        files["ensemble.csv"] = results.ensemble_csv_writer(outcome.ensemble)
     if plot:
         figure = outcome.figure()
         files["disruption.png"] = lambda path: figure.savefig(path, dpi=110)
+        if outcome.ensemble is not None:
+            fan = outcome.ensemble_figure()
+            files["ensemble.png"] = lambda path: fan.savefig(path, dpi=110)
     if out is None:
         return results.write_run_folder(default_folder(outcome, root), files, unique=True)
     return results.write_run_folder(Path(out), files, force=force)
@@ -134,8 +228,12 @@ class RerunReport:
     version_changes: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
-def rerun(manifest_path: str | Path) -> RerunReport:
-    """Run again from a manifest and compare with the stored summary and series, bit for bit."""
+def rerun(manifest_path: str | Path, jobs: int = 1, progress: Callable[[int, int], None] | None = None) -> RerunReport:
+    """Run again from a manifest and compare with the stored summary and series, bit for bit.
+
+    An ensemble is rerun with the manifest's replication count (in ``jobs`` processes: the
+    result does not depend on it) and its ensemble.csv is compared too.
+    """
     manifest_path = Path(manifest_path)
     try:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
@@ -147,7 +245,15 @@ def rerun(manifest_path: str | Path) -> RerunReport:
     loaded.overrides = list(manifest.get("overrides", []))
     if manifest.get("resolved_sha256") and loaded.sha256 != manifest["resolved_sha256"]:
         raise ScenarioError.single(manifest_path, "the resolved scenario does not match its recorded hash")
-    outcome = run(loaded, seed=int(manifest["seed"]), replication=int(manifest.get("replication", 0)))
+    try:
+        n = int(manifest.get("replications", 1))
+        seed, replication = int(manifest["seed"]), int(manifest.get("replication", 0))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ScenarioError.single(manifest_path, f"the manifest's seed or replications is unusable: {exc}") from None
+    problem = replications_problem(n, loaded.scenario.horizon)
+    if problem:
+        raise ScenarioError.single(manifest_path, problem, None, "replications")
+    outcome = run(loaded, seed=seed, replication=replication, replications=n, jobs=jobs, progress=progress)
     outcome.loaded.path = Path(manifest.get("scenario_file", manifest_path))
     outcome.loaded.files = [Path(p) for p in manifest.get("scenario_files", [])]
     outcome.loaded.sha256 = manifest.get("scenario_sha256", loaded.sha256)
@@ -186,6 +292,30 @@ def _compare(stored: dict[str, Any], outcome: Outcome) -> list[str]:
             continue
         if not np.array_equal(np.asarray(old_cols[key], dtype=float), np.asarray(new_cols[key], dtype=float)):
             out.append(f"series {key} differs")
+    out += _compare_ensemble(stored, outcome)
+    return out
+
+
+def _compare_ensemble(stored: dict[str, Any], outcome: Outcome) -> list[str]:
+    """Differences in the ensemble: statistics in summary.json, and ensemble.csv column by column."""
+    old_table = stored.get("ensemble")
+    if outcome.ensemble is None:
+        return [] if old_table is None else ["ensemble.csv is stored but the manifest asks for one replication"]
+    if old_table is None:
+        return ["ensemble.csv is missing from the run folder"]
+    out = []
+    if stored["summary"].get("ensemble") != json.loads(json.dumps(outcome.summary()["ensemble"])):
+        out.append("ensemble statistics in summary.json differ")
+    new_table = outcome.ensemble.table
+    for key in sorted(set(old_table) | set(new_table)):
+        if key not in old_table or key not in new_table:
+            out.append(f"ensemble column {key}: only in {'the new run' if key in new_table else 'the stored run'}")
+        elif old_table[key].shape != new_table[key].shape:
+            out.append(f"ensemble column {key}: {old_table[key].size} rows stored, {new_table[key].size} now")
+        elif not np.array_equal(old_table[key], new_table[key], equal_nan=True):
+            old, new = old_table[key].astype(float), new_table[key].astype(float)
+            first = int(np.flatnonzero(~((old == new) | (np.isnan(old) & np.isnan(new))))[0])
+            out.append(f"ensemble column {key} differs (first at replication {first})")
     return out
 
 

@@ -8,17 +8,22 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import click
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from sim import __version__, api
 from sim.engine.record import MassBalanceError
+from sim.ensemble import EnsembleError
 from sim.results import OutputError
 from sim.scenario.errors import ScenarioError
+from sim.scenario.schema import ensemble_estimate
 from sim.units import format_quantity
 
 __all__ = ["cli", "main"]
@@ -39,6 +44,17 @@ def _fail_input(exc: ScenarioError) -> None:
 def _fail_output(message: str) -> None:
     err.print(f"[bold red]error:[/] {message}", emoji=False)
     sys.exit(EXIT_OUTPUT)
+
+
+def _duration(seconds: float) -> str:
+    """A rough duration for an estimate: '3 s', '4.2 min', '1.5 h'."""
+    if seconds < 1:
+        return "a second"
+    if seconds < 120:
+        return f"{seconds:,.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:,.1f} min"
+    return f"{seconds / 3600:,.1f} h"
 
 
 def _fmt(value: Any, unit: str) -> str:
@@ -108,6 +124,63 @@ def routes_table(outcome: api.Outcome) -> Table:
     return table
 
 
+def ensemble_table(outcome: api.Outcome) -> Table:
+    """The headline metrics over an ensemble: mean and P10/P50/P90 (and how many replications define them)."""
+    ens = outcome.ensemble
+    assert ens is not None
+    sc = outcome.loaded.scenario
+    table = Table(
+        title=(
+            f"Impact of {sc.name} vs baseline over {ens.n:,} replications — {sc.start_date} + {sc.horizon:g} d, "
+            f"seed {ens.seed}"
+        ),
+        title_justify="left",
+        caption=(
+            "percentiles: numpy 'linear' (type 7); 'defined': replications where the metric has a value "
+            "(time to survive: storage filled; time to recover: recovered within the horizon)"
+        ),
+        caption_justify="left",
+    )
+    stats = ens.stats
+    partial = any(stats[key]["defined"] != ens.n for _, key in ROWS)
+    table.add_column("metric", no_wrap=True, overflow="ellipsis")
+    for name in ("mean", "P10", "P50", "P90", *(["defined"] if partial else [])):
+        table.add_column(name, justify="right", no_wrap=True)
+    for label, key in ROWS:
+        entry = stats[key]
+        cells = [_fmt(entry[k], entry["unit"]) for k in ("mean", "p10", "p50", "p90")]
+        if partial:
+            cells.append("all" if entry["defined"] == ens.n else f"{entry['defined']:,}")
+        table.add_row(label, *cells)
+    return table
+
+
+def _ensemble_shocks_line(outcome: api.Outcome) -> str:
+    ens = outcome.ensemble
+    assert ens is not None
+    parts = [f"{s['name']}: happened in {s['happened']:,} of {ens.n:,}" for s in ens.shock_shares()]
+    return "; ".join(parts) or "no shocks"
+
+
+@contextmanager
+def _progress_bar(total: int, label: str) -> Iterator[Callable[[int, int], None] | None]:
+    """A rich progress bar on stderr for ``total`` replications (none unless stderr is a terminal)."""
+    if total <= 1 or not err.is_terminal:
+        yield None
+        return
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=err, transient=True) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda done, _total: bar.update(task, completed=done)
+
+
 def _shocks_line(outcome: api.Outcome) -> str:
     parts = []
     recurring: dict[int, list] = {}
@@ -168,6 +241,23 @@ def cli() -> None:
 @click.option("--no-plot", is_flag=True, help="Do not draw disruption.png.")
 @click.option("--no-save", is_flag=True, help="Print the impact only; write nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON instead of tables.")
+@click.option(
+    "-n",
+    "--replications",
+    type=int,
+    default=None,
+    metavar="N",
+    help="Run an ensemble of N replications (default: the file's 'replications', else 1).",
+)
+@click.option(
+    "-j",
+    "--jobs",
+    type=int,
+    default=1,
+    show_default=True,
+    metavar="J",
+    help="Worker processes for an ensemble (results are identical for any J).",
+)
 def run(
     scenario_file: Path,
     seed: int | None,
@@ -178,22 +268,46 @@ def run(
     no_plot: bool,
     no_save: bool,
     as_json: bool,
+    replications: int | None,
+    jobs: int,
 ) -> None:
     """Run SCENARIO_FILE and its baseline; print the impact; write a run folder.
+
+    With -n N > 1, run an ensemble of replications 0..N-1 (each draws its shocks from
+    its own streams of the seed), print mean and P10/P50/P90 per metric, and also write
+    ensemble.csv (one row per replication) and ensemble.png. An absurd N is refused
+    before anything runs (exit 2).
 
     \b
     Examples:
       routesim run scenarios/cpc_court_suspension_2022.yaml
       routesim run scenarios/cpc_court_suspension_2022.yaml --out /tmp/court --force
       routesim run scenarios/cpc_court_suspension_2022.yaml --set shocks.0.duration="60 d"
+      routesim run scenarios/history/e04_court_suspension_stochastic_2022.yaml -n 1000 --jobs 2
     """
     command = ["routesim", *sys.argv[1:]] if sys.argv else None
     try:
-        outcome = api.run(scenario_file, seed=seed, overrides=overrides, command=command)
+        loaded = api.load(scenario_file, overrides)
+        n = loaded.scenario.replications if replications is None else replications
+        api.check_ensemble(loaded, n, jobs, names=("-n/--replications", "-j/--jobs"))
     except ScenarioError as exc:
         _fail_input(exc)
         return
-    except MassBalanceError as exc:
+    if not no_save and out is not None and out.exists() and not force:
+        _fail_output(f"{out} already exists; choose another --out, or pass --force to replace it")
+    if n > 1:
+        seconds = ensemble_estimate(n, loaded.scenario.horizon).seconds / min(jobs, n)
+        err.print(
+            f"[dim]{n:,} replications of {loaded.scenario.horizon:g} d in {min(jobs, n):,} process(es); "
+            f"about {_duration(seconds)} at the reference network's speed[/]"
+        )
+    try:
+        with _progress_bar(n, f"{loaded.scenario.name}") as progress:
+            outcome = api.run(loaded, seed=seed, command=command, replications=n, jobs=jobs, progress=progress)
+    except ScenarioError as exc:
+        _fail_input(exc)
+        return
+    except (MassBalanceError, EnsembleError) as exc:
         _fail_output(f"internal error (please report): {exc}")
         return
     folder = None
@@ -207,6 +321,25 @@ def run(
             return
     if as_json:
         click.echo(json.dumps(outcome.summary(), indent=2))
+    elif outcome.ensemble is not None:
+        ens = outcome.ensemble
+        console.print(f"[bold]{outcome.name}[/]: {_ensemble_shocks_line(outcome)}")
+        console.print(ensemble_table(outcome))
+        lost0 = outcome.impact["lost_export_t"]
+        console.print(
+            f"Replication 0{'' if folder is None else ' (in summary.json, timeseries.csv)'}: "
+            f"lost {format_quantity(float(lost0 or 0.0), 't')}; {_shocks_line(outcome)}"
+        )
+        if folder is not None:
+            console.print(
+                f"Results written to [bold]{folder}[/] (summary.json, timeseries.csv, manifest.json, ensemble.csv"
+                + ("" if no_plot else ", disruption.png, ensemble.png")
+                + ")"
+            )
+        console.print(
+            f"[dim]{ens.n:,} replications in {ens.jobs} process(es), {outcome.wall_time_s:,.1f} s "
+            f"({outcome.wall_time_s / ens.n * 1e3:,.0f} ms per replication)[/]"
+        )
     else:
         console.print(f"[bold]{outcome.name}[/]: {_shocks_line(outcome)}")
         console.print(impact_table(outcome))
@@ -273,9 +406,19 @@ def schema(output: Path | None) -> None:
 
 @cli.command()
 @click.argument("manifest", type=click.Path(dir_okay=False, path_type=Path))
-def rerun(manifest: Path) -> None:
+@click.option(
+    "-j",
+    "--jobs",
+    type=int,
+    default=1,
+    show_default=True,
+    metavar="J",
+    help="Worker processes to rerun an ensemble (results are identical for any J).",
+)
+def rerun(manifest: Path, jobs: int) -> None:
     """Run again from a run folder's MANIFEST and check the result is identical.
 
+    An ensemble is rerun with all its replications and ensemble.csv is compared too.
     Exit 0 when identical (or nothing stored to compare), 1 when it differs.
 
     \b
@@ -283,21 +426,39 @@ def rerun(manifest: Path) -> None:
       routesim rerun results/cpc_court_suspension_2022/<run-id>/manifest.json
     """
     try:
-        report = api.rerun(manifest)
+        with _progress_bar(_manifest_replications(manifest), "rerun") as progress:
+            report = api.rerun(manifest, jobs=jobs, progress=progress)
     except ScenarioError as exc:
         _fail_input(exc)
+        return
+    except (MassBalanceError, EnsembleError) as exc:
+        _fail_output(f"internal error (please report): {exc}")
         return
     for name, (then, now) in report.version_changes.items():
         err.print(f"[yellow]warning:[/] {name} was {then} when the run was made, now {now}; results may differ")
     console.print(impact_table(report.outcome))
+    if report.outcome.ensemble is not None:
+        console.print(ensemble_table(report.outcome))
+    what = "summary metrics and every daily series"
+    if report.outcome.ensemble is not None:
+        what = "summary metrics, every daily series and every row of ensemble.csv"
     if report.identical is None:
         console.print("No stored summary/timeseries next to the manifest: nothing to compare.")
     elif report.identical:
-        console.print("[green]identical[/]: summary metrics and every daily series match bit for bit.")
+        console.print(f"[green]identical[/]: {what} match bit for bit.")
     else:
         for line in report.differences[:20]:
             err.print(f"[red]differs:[/] {line}")
         sys.exit(EXIT_OUTPUT)
+
+
+def _manifest_replications(path: Path) -> int:
+    """The replication count a manifest records (1 if it cannot be read: api.rerun reports why)."""
+    try:
+        value = json.loads(path.read_text(encoding="utf-8")).get("replications", 1)
+        return value if isinstance(value, int) else 1
+    except (OSError, UnicodeDecodeError, ValueError, AttributeError):
+        return 1
 
 
 @cli.command()
@@ -308,6 +469,8 @@ def rerun(manifest: Path) -> None:
 def compare(files: tuple[Path, ...], seed: int | None) -> None:
     """Run several scenario FILES and print their impacts side by side (writes nothing).
 
+    Each file runs one replication (replication 0), whatever its 'replications' key.
+
     \b
     Example:
       routesim compare scenarios/baseline_2022.yaml scenarios/cpc_court_suspension_2022.yaml
@@ -315,7 +478,7 @@ def compare(files: tuple[Path, ...], seed: int | None) -> None:
     outcomes = []
     for path in files:
         try:
-            outcomes.append(api.run(path, seed=seed))
+            outcomes.append(api.run(path, seed=seed, replications=1))
         except ScenarioError as exc:
             _fail_input(exc)
             return

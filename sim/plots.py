@@ -14,7 +14,7 @@ import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 
-__all__ = ["compare_figure", "disruption_figure", "rolling_mean"]
+__all__ = ["compare_figure", "disruption_figure", "ensemble_figure", "rolling_mean"]
 
 
 def rolling_mean(values: np.ndarray, window: int) -> np.ndarray:
@@ -96,4 +96,51 @@ def compare_figure(runs: Mapping[str, Mapping[str, Any]]) -> Figure:
     axis.axhline(0, color="grey", linewidth=0.8)
     axis.grid(alpha=0.3)
     axis.legend(fontsize=8)
+    return fig
+
+
+def ensemble_figure(
+    lost_t: np.ndarray,
+    fan: Mapping[str, np.ndarray],
+    dates: Sequence[str] = (),
+    title: str = "",
+    window: int = 7,
+) -> Figure:
+    """Two panels: the ECDF of lost export volume over replications, and the P10-P90 fan of daily shortfall.
+
+    ``lost_t`` holds one lost volume per replication (t); ``fan`` holds ``mean``, ``p10``,
+    ``p50`` and ``p90`` per day of the export shortfall vs baseline (t/d, a ``window``-day
+    trailing mean), as ``Ensemble.fan()`` returns them.
+    """
+    lost = np.sort(np.asarray(lost_t, dtype=float)[~np.isnan(np.asarray(lost_t, dtype=float))]) / 1e6
+    fig = Figure(figsize=(13, 5.5), layout="constrained")
+    left, right = fig.subplots(1, 2, width_ratios=(2, 3))
+    if lost.size:
+        share = np.arange(1, lost.size + 1) / lost.size
+        left.step(lost, share, where="post", color="tab:red", linewidth=1.8)
+        for q, style in ((10, ":"), (50, "--"), (90, ":")):
+            value = float(np.percentile(lost, q))
+            left.axvline(value, color="black", linestyle=style, linewidth=1, label=f"P{q} {value:,.2f} Mt")
+        left.legend(fontsize=8, loc="lower right")
+    left.set_xlabel("lost export volume, Mt")
+    left.set_ylabel("share of replications ≤ x")
+    left.set_ylim(0, 1.02)
+    left.set_title(f"Lost export volume over {np.asarray(lost_t).size:,} replications (ECDF)", fontsize=10)
+    left.grid(alpha=0.3)
+
+    day = np.arange(len(fan["p50"]))
+    right.fill_between(day, fan["p10"] / 1e3, fan["p90"] / 1e3, color="tab:red", alpha=0.25, label="P10–P90")
+    right.plot(day, fan["p50"] / 1e3, color="tab:red", linewidth=1.8, label="P50")
+    right.plot(day, fan["mean"] / 1e3, color="black", linewidth=1.2, linestyle="--", label="mean")
+    right.axhline(0, color="grey", linewidth=0.8)
+    right.set_ylabel(f"export shortfall vs baseline, kt/d ({window}-day mean)")
+    right.set_title("Daily export shortfall vs baseline", fontsize=10)
+    if len(dates):
+        ticks = np.linspace(0, len(dates) - 1, num=min(8, len(dates))).astype(int)
+        right.set_xticks(ticks, [str(dates[i]) for i in ticks], rotation=30, ha="right", fontsize=8)
+    right.set_xlabel("day")
+    right.legend(fontsize=8, loc="upper right")
+    right.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title)
     return fig

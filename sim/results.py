@@ -6,7 +6,12 @@ A run folder ``results/<scenario>/<run-id>/`` holds:
 * ``timeseries.csv`` one row per day: exports, intake, production, shut-in, storage, transit;
 * ``manifest.json`` what is needed to reproduce the run (scenario hash, resolved scenario,
   seed, versions, git commit, command line, wall time, events);
-* anything else the caller adds (the API adds ``disruption.png``).
+* ``ensemble.csv`` (ensembles of more than one replication) one row per replication:
+  replication, seed, how many shocks happened, every impact metric;
+* anything else the caller adds (the API adds ``disruption.png``, and ``ensemble.png``).
+
+For an ensemble, ``summary.json``, ``timeseries.csv`` and the disruption plot describe
+replication 0, and ``summary.json`` gains an ``ensemble`` section with per-metric statistics.
 
 Files are written into a hidden staging folder beside the target, which is renamed into
 place at the end, so a folder that exists is always complete. An existing run folder is
@@ -34,13 +39,17 @@ from typing import Any
 import numpy as np
 
 from sim.engine.runner import Replication
+from sim.ensemble import PERCENTILE_METHOD, PERCENTILES, Ensemble
 from sim.scenario.loader import LoadedScenario
 
 __all__ = [
     "DEPENDENCIES",
     "OutputError",
+    "ensemble_csv_writer",
+    "ensemble_summary",
     "manifest_dict",
     "new_run_id",
+    "read_ensemble_csv",
     "read_run",
     "summary_dict",
     "timeseries_columns",
@@ -142,6 +151,63 @@ def timeseries_csv(columns: dict[str, np.ndarray | list[str]]) -> str:
     return buffer.getvalue()
 
 
+def ensemble_summary(ens: Ensemble) -> dict[str, Any]:
+    """The ``ensemble`` section of summary.json: size, method, per-metric statistics, shock shares.
+
+    Deterministic (no wall time or job count), so the same seed gives the same file.
+    """
+    return _clean(
+        {
+            "n": ens.n,
+            "seed": ens.seed,
+            "replications": f"0..{ens.n - 1}, shocks drawn from SeedSequence(seed, spawn_key=(replication, 1, shock))",
+            "statistics": (
+                f"over replications where the metric is defined; std with ddof=1; percentiles "
+                f"{', '.join(f'P{q}' for q in PERCENTILES)} by numpy.percentile method={PERCENTILE_METHOD!r} "
+                "(Hyndman & Fan type 7); mean_ci95 = mean ± 1.96 std/sqrt(defined)"
+            ),
+            "metrics": ens.stats,
+            "shocks": ens.shock_shares(),
+        }
+    )
+
+
+def _cell(value: float) -> str:
+    """A metric value as CSV text: exact (repr) so a rerun compares bit for bit; empty if undefined."""
+    return "" if math.isnan(value) else repr(float(value))
+
+
+def ensemble_csv_writer(ens: Ensemble) -> Callable[[Path], None]:
+    """A writer of ensemble.csv that streams its rows (one per replication) to the file."""
+
+    def write(path: Path) -> None:
+        names = ["replication", "seed", "shocks_happened", *ens.metrics]
+        with open(path, "w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle, lineterminator="\n")
+            writer.writerow(names)
+            for r in range(ens.n):
+                row = ens.values[r]
+                writer.writerow([r, ens.seed, int(ens.happened[r]), *[_cell(v) for v in row]])
+
+    return write
+
+
+def read_ensemble_csv(path: str | Path) -> dict[str, np.ndarray]:
+    """Read ensemble.csv back as named columns (integers for the first three, NaN for empty cells)."""
+    with open(path, newline="", encoding="utf-8") as handle:
+        reader = csv.reader(handle)
+        names = next(reader)
+        rows = list(reader)
+    columns: dict[str, np.ndarray] = {}
+    for j, name in enumerate(names):
+        values = [row[j] for row in rows]
+        if name in ("replication", "seed", "shocks_happened"):
+            columns[name] = np.array([int(v) for v in values], dtype=np.int64)
+        else:
+            columns[name] = np.array([float(v) if v else math.nan for v in values])
+    return columns
+
+
 def _versions() -> dict[str, str]:
     out = {"python": platform.python_version()}
     for name in ("routesim", *DEPENDENCIES):
@@ -173,9 +239,19 @@ def _git_commit(path: Path) -> str | None:
 
 
 def manifest_dict(
-    loaded: LoadedScenario, rep: Replication, command: list[str] | None, wall_time_s: float
+    loaded: LoadedScenario,
+    rep: Replication,
+    command: list[str] | None,
+    wall_time_s: float,
+    ensemble: Ensemble | None = None,
 ) -> dict[str, Any]:
-    """Provenance: enough to rerun and check the result (``routesim rerun manifest.json``)."""
+    """Provenance: enough to rerun and check the result (``routesim rerun manifest.json``).
+
+    An ensemble adds ``replications`` (n) and ``jobs``; a single run's manifest has neither.
+    """
+    extra: dict[str, Any] = {}
+    if ensemble is not None:
+        extra = {"replications": ensemble.n, "jobs": ensemble.jobs}
     return _clean(
         {
             "routesim_manifest": 1,
@@ -187,6 +263,7 @@ def manifest_dict(
             "validated_scenario": loaded.scenario.model_dump(mode="json"),
             "seed": rep.seed,
             "replication": rep.replication,
+            **extra,
             "versions": _versions(),
             "git_commit": _git_commit(loaded.path),
             "command": command if command is not None else [Path(sys.argv[0]).name, *sys.argv[1:]],
@@ -273,7 +350,7 @@ def _place(staging: Path, target: Path, force: bool, unique: bool) -> Path:
 
 
 def read_run(folder: str | Path) -> dict[str, Any]:
-    """Read a run folder: ``summary`` and ``manifest`` dicts, ``timeseries`` as columns of arrays."""
+    """Read a run folder: ``summary`` and ``manifest`` dicts, ``timeseries`` (and ``ensemble``) as columns."""
     folder = Path(folder)
     summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
@@ -288,4 +365,7 @@ def read_run(folder: str | Path) -> dict[str, Any]:
             columns[name] = values
         else:
             columns[name] = np.array([float(v) for v in values])
-    return {"summary": summary, "manifest": manifest, "timeseries": columns, "path": folder}
+    out = {"summary": summary, "manifest": manifest, "timeseries": columns, "path": folder}
+    if (folder / "ensemble.csv").exists():
+        out["ensemble"] = read_ensemble_csv(folder / "ensemble.csv")
+    return out

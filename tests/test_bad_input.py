@@ -364,8 +364,37 @@ def test_include_chain_too_deep(scenarios):
         (scenarios / "network" / f"n{i}.yaml").write_text(f"extends: n{i + 1}.yaml\n" if i < 11 else _network_text())
     exc = refusal(_scenario(scenarios, "deep.yaml", "network/n0.yaml"))
     check_error_text(exc)
-    assert "deeper than" in exc.problems[0].message
-    assert exc.problems[0].line is not None
+    [problem] = exc.problems
+    assert "deeper than" in problem.message and "n0.yaml" in problem.message
+    # Reported where the chain goes one file too far: the last accepted file's ``extends`` line.
+    assert (Path(problem.file).name, problem.line, problem.key) == ("n6.yaml", 1, "network.extends")
+
+
+def test_include_chain_too_deep_in_a_network_file_alone(scenarios):
+    from sim.scenario.loader import load_network
+
+    for i in range(12):
+        (scenarios / "network" / f"n{i}.yaml").write_text(f"extends: n{i + 1}.yaml\n" if i < 11 else _network_text())
+    with pytest.raises(ScenarioError) as info:
+        load_network(scenarios / "network" / "n0.yaml")
+    check_error_text(info.value)
+    [problem] = info.value.problems
+    assert "deeper than" in problem.message
+    assert (Path(problem.file).name, problem.line, problem.key) == ("n7.yaml", 1, "extends")
+
+
+def test_overrides_path_problems_name_the_full_key(tmp_path):
+    for entry, key, message in (
+        ("legz.pipe.capacity: 5", "network.legz.pipe.capacity", "no key 'legz' at network; did you mean 'legs'?"),
+        ("legs.pipe.capacity.x: 5", "network.legs.pipe.capacity.x", "network.legs.pipe.capacity is not a mapping"),
+        ("routes.main.legs.7: pipe", "network.routes.main.legs.7", "no item 7 in the list at network.routes.main.legs"),
+    ):
+        path = tmp_path / "o.yaml"
+        path.write_text(TOY.read_text().replace("price:", f"overrides:\n  {entry}\nprice:"))
+        exc = refusal(path)
+        check_error_text(exc)
+        [problem] = exc.problems
+        assert (problem.key, problem.line, problem.message) == (key, 6, message)
 
 
 @pytest.mark.parametrize("ref", ["../secret.yaml", "../../etc/passwd", "/etc/passwd", ".", "network/../../secret.yaml"])

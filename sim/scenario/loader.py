@@ -69,22 +69,39 @@ def _deep_merge(base: dict, top: dict) -> dict:
     return out
 
 
-def _read_network(path: Path, root: Path, prefix: tuple, chain: tuple[Path, ...], lines: dict) -> dict:
-    """Read a network file, following ``extends`` (a base network it modifies)."""
+def _read_network(
+    path: Path,
+    root: Path,
+    prefix: tuple,
+    chain: tuple[Path, ...],
+    lines: dict,
+    origin: tuple[str, int | None, str] | None = None,
+) -> dict:
+    """Read a network file, following ``extends`` (a base network it modifies).
+
+    ``origin`` is where ``path`` was named (file, line, key: the scenario's ``network`` or
+    an including file's ``extends``), so that a chain too deep is reported there.
+    """
     resolved = path.resolve()
     if resolved in chain:
         cycle = " -> ".join(p.name for p in (*chain, resolved))
         raise ScenarioError.single(path, f"include cycle: {cycle}", 1, ".".join(map(str, prefix)))
     if len(chain) >= MAX_INCLUDE_DEPTH:
-        raise ScenarioError.single(path, f"includes nest deeper than {MAX_INCLUDE_DEPTH} files", 1)
+        names = " -> ".join(p.name for p in (*chain, resolved))
+        file, line, key = origin or (str(path), 1, ".".join(map(str, prefix)))
+        raise ScenarioError.single(
+            file, f"includes nest deeper than {MAX_INCLUDE_DEPTH} files ({names}); flatten the chain", line, key
+        )
     located = read_yaml(path, prefix)
     data = located.data
     base_ref = data.pop("extends", None)
     if base_ref is None:
         lines.update(located.lines)
         return data
-    base_path = _resolve_include(base_ref, path, root, located, (*prefix, "extends"))
-    base = _read_network(base_path, root, prefix, (*chain, resolved), lines)
+    extends = (*prefix, "extends")
+    base_path = _resolve_include(base_ref, path, root, located, extends)
+    here = (*located.where(extends), ".".join(map(str, extends)))
+    base = _read_network(base_path, root, prefix, (*chain, resolved), lines, here)
     lines.update(located.lines)  # the extending file's lines win
     return _deep_merge(base, data)
 
@@ -115,36 +132,45 @@ def _index(part: str) -> int | None:
 
 
 def _set_path(data: dict, dotted: str, value: Any, origin: tuple[str, int | None], lines: dict, base: tuple) -> None:
-    """Set ``data[a][b]... = value`` for ``dotted`` = "a.b...", refusing paths that do not exist."""
+    """Set ``data[a][b]... = value`` for ``dotted`` = "a.b...", refusing paths that do not exist.
+
+    ``base`` is where ``data`` sits in the scenario (``("network",)`` for a file's ``overrides:``),
+    so that problems name the full key path, as every other problem does.
+    """
     parts = [p for p in dotted.split(".")]
+    full_key = ".".join([*map(str, base), dotted])
+
+    def where(depth: int) -> str:
+        return ".".join([*map(str, base), *parts[:depth]]) or "top level"
+
     if not dotted or any(not p for p in parts):
-        raise ScenarioError.single(origin[0], f"{dotted!r} is not a dotted key path", origin[1], dotted)
+        raise ScenarioError.single(origin[0], f"{dotted!r} is not a dotted key path", origin[1], full_key)
     node: Any = data
     for depth, part in enumerate(parts[:-1]):
         key: Any = part
         if isinstance(node, list):
             if _index(part) is None or _index(part) >= len(node):
                 raise ScenarioError.single(
-                    origin[0], f"no item {part} in the list at {'.'.join(parts[:depth]) or 'top'}", origin[1], dotted
+                    origin[0], f"no item {part} in the list at {where(depth)}", origin[1], full_key
                 )
             key = _index(part)
         elif isinstance(node, dict):
             if part not in node:
                 near = get_close_matches(part, [str(k) for k in node], n=1)
                 hint = f"; did you mean {near[0]!r}?" if near else ""
-                raise ScenarioError.single(
-                    origin[0], f"no key {part!r} at {'.'.join(parts[:depth]) or 'top level'}{hint}", origin[1], dotted
-                )
+                raise ScenarioError.single(origin[0], f"no key {part!r} at {where(depth)}{hint}", origin[1], full_key)
         else:
-            raise ScenarioError.single(origin[0], f"{'.'.join(parts[:depth])} is not a mapping", origin[1], dotted)
+            raise ScenarioError.single(origin[0], f"{where(depth)} is not a mapping", origin[1], full_key)
         node = node[key]
     last: Any = parts[-1]
     if isinstance(node, list):
         if _index(last) is None or _index(last) >= len(node):
-            raise ScenarioError.single(origin[0], f"no item {last} in the list", origin[1], dotted)
+            raise ScenarioError.single(
+                origin[0], f"no item {last} in the list at {where(len(parts) - 1)}", origin[1], full_key
+            )
         last = _index(last)
     elif not isinstance(node, dict):
-        raise ScenarioError.single(origin[0], f"{'.'.join(parts[:-1])} is not a mapping", origin[1], dotted)
+        raise ScenarioError.single(origin[0], f"{where(len(parts) - 1)} is not a mapping", origin[1], full_key)
     node[last] = value
     full = base + tuple(p if _index(p) is None else _index(p) for p in parts)
     for key in [k for k in lines if k[: len(full)] == full]:
@@ -296,7 +322,8 @@ def load_scenario(path: str | Path, overrides: list[str] | tuple[str, ...] = ())
     if isinstance(network, str):
         network_path = _resolve_include(network, path, root, located, ("network",))
         net_lines: dict = {}
-        data["network"] = _read_network(network_path, root, ("network",), (path.resolve(),), net_lines)
+        origin = (*located.where(("network",)), "network")
+        data["network"] = _read_network(network_path, root, ("network",), (path.resolve(),), net_lines, origin)
         lines.update({k: v for k, v in net_lines.items() if k != ("network",)})
         files.append(network_path)
     net_overrides = data.pop("overrides", None)
