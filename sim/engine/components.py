@@ -19,7 +19,7 @@ import simpy
 
 from sim.engine.shocks import STEPS_PER_DAY
 
-__all__ = ["EPS", "Market", "Parcel", "Pipeline", "Port", "Rail", "SeaLeg", "Tank"]
+__all__ = ["EPS", "Environment", "Market", "Parcel", "Pipeline", "Port", "Rail", "SeaLeg", "Tank"]
 
 Parcel = dict[int, float]
 """Tonnes of oil by route index."""
@@ -31,6 +31,28 @@ EPS = 1e-9
 def scale(parcel: Parcel, factor: float) -> Parcel:
     """The parcel multiplied by ``factor`` (a fraction of it)."""
     return {r: a * factor for r, a in parcel.items()}
+
+
+class Environment(simpy.Environment):
+    """A ``simpy.Environment`` with a lean loop for running to a time (the engine's only use)."""
+
+    def run_until(self, at: float) -> None:
+        """Process every event scheduled before ``at``, then set the clock to ``at``.
+
+        The same as ``run(until=at)`` (events at exactly ``at`` are left), with ``step`` inlined:
+        one method call less per event, which is a few per cent of a run.
+        """
+        queue = self._queue
+        while queue and queue[0][0] < at:
+            self._now, _, _, event = heapq.heappop(queue)
+            callbacks, event.callbacks = event.callbacks, None
+            for callback in callbacks:
+                callback(event)
+            if not event._ok and not hasattr(event, "_defused"):
+                exc = type(event._value)(*event._value.args)
+                exc.__cause__ = event._value
+                raise exc
+        self._now = at
 
 
 class Tank(simpy.Container):
@@ -112,7 +134,8 @@ class Tank(simpy.Container):
         """Take ``amount`` tonnes out, split across routes in proportion to what is held."""
         level = self._level
         if claimed:
-            self.claimed = max(0.0, self.claimed - amount)
+            claimed_left = self.claimed - amount
+            self.claimed = claimed_left if claimed_left > 0.0 else 0.0
         if amount >= level - EPS:
             parcel = self.by_route
             self.by_route = {}
@@ -485,7 +508,11 @@ class Rail:
 
     def push_route(self, route: int, amount: float, day: int) -> None:
         """``push`` for one route's oil."""
-        self.push({route: amount}, amount, day)
+        self.used_today += amount
+        self.moving += amount
+        self.sets_out += amount / self.payload
+        travel = round(self.transit_d * self.multiplier)
+        self.arrivals.setdefault(day + (travel if travel > 1 else 1), []).append({route: amount})
 
     def pull(self, day: int) -> None:
         """Load trains from the inlet tank (legs that follow another leg)."""
@@ -519,8 +546,8 @@ class Berths(simpy.PriorityResource):
 
     def give_back(self, use: object) -> None:
         """Free a berth taken with ``take`` or granted to a ``request``."""
-        if isinstance(use, simpy.resources.resource.Request):
-            self.release(use)
+        if type(use) is not _BerthUse:
+            self.release(use)  # a request granted through the queue
             return
         self.users.remove(use)
         if self.put_queue:
@@ -659,6 +686,7 @@ class SeaLeg:
         plain = hourly is None and self.hourly_multiplier is None and self.hourly_cargo is None and self.always_open
         load_d = self.berth_d + cargo / self.load_rate
         round_trip_d = self.laden_d + self.ballast_d
+        timeout = env.timeout  # (SimPy binds the method anew on every attribute access)
         while True:
             if hourly is not None:
                 yield from self._wait_until(lambda: self._lookup(hourly, 1.0) > 0)
@@ -682,9 +710,9 @@ class SeaLeg:
             if plain:
                 # The end of the loading frees the berth and sends the cargo on its way (a callback,
                 # not a wake-up); the tanker itself next wakes when it is back in port.
-                loaded = env.timeout(load_d)
+                loaded = timeout(load_d)
                 loaded.callbacks.append(self._sail(berth, parcel, cargo))
-                yield env.timeout(load_d + round_trip_d)
+                yield timeout(load_d + round_trip_d)
                 continue
             yield env.timeout(self.berth_d + cargo / (self.load_rate * self._lookup(hourly, 1.0)))
             berths.give_back(berth)
@@ -696,7 +724,7 @@ class SeaLeg:
         def loaded(event: simpy.Event) -> None:
             self.port.resource.give_back(berth)
             self.sequence += 1
-            heapq.heappush(self.due, (event.env.now + self.laden_d, self.sequence, parcel, cargo))
+            heapq.heappush(self.due, (self.env._now + self.laden_d, self.sequence, parcel, cargo))
 
         return loaded
 
@@ -734,7 +762,7 @@ class SeaLeg:
         """Credit the fast-path cargoes that have arrived (at or before now, or strictly before ``before``)."""
         due = self.due
         if before is None:
-            now = self.env.now
+            now = self.env._now
             while due and due[0][0] <= now:
                 arrival, _, parcel, cargo = heapq.heappop(due)
                 self._deliver(parcel, cargo, int(arrival))

@@ -19,9 +19,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import simpy
 
-from sim.engine.components import EPS, Market, Parcel, Pipeline, Port, Rail, SeaLeg, SharedPipeline, Tank
+from sim.engine.components import EPS, Environment, Market, Parcel, Pipeline, Port, Rail, SeaLeg, SharedPipeline, Tank
 from sim.engine.record import RunRecord
 from sim.engine.shocks import RealizedShock, Timelines
 from sim.scenario.schema import Network, PipelineLeg, RailLeg
@@ -71,7 +70,7 @@ class Model:
     def __init__(self, network: Network, shocks: list[RealizedShock], horizon_d: int):
         self.network = network
         self.days = horizon_d
-        self.env = simpy.Environment()
+        self.env = Environment()
         self.route_names = list(network.routes)
         self.source_names = list(network.sources)
         self.leg_names = list(network.legs)
@@ -223,7 +222,8 @@ class Model:
         groups: dict[tuple[int, int], list[_Route]] = {}
         for route in self.by_priority:
             groups.setdefault((route.priority, id(route.first)), []).append(route)
-        self.normal_groups = list(groups.values())  # in order of each group's first route
+        # in order of each group's first route; a lone route is dispatched as itself
+        self.normal_groups = [members[0] if len(members) == 1 else _Group(members) for members in groups.values()]
         self.by_merit = sorted(self.routes, key=lambda r: (r.cost, r.priority, r.index))
         self.initial_inventory = self.inventory()
         for src_index, src in enumerate(self.sources):
@@ -285,6 +285,8 @@ class Model:
         potentials = [src.potential.tolist() for src in sources]
         route_factor = [route.factor.tolist() for route in routes]
         normal_groups, by_merit = self.normal_groups, self.by_merit
+        send_pro_rata = self._send_pro_rata
+        timeout = env.timeout  # (SimPy binds the method anew on every attribute access)
         send = self._send
         rows = self._rows
         # How to read each leg's oil in transit (in the record's leg order) without a call per leg:
@@ -312,11 +314,10 @@ class Model:
             supply = [sources[i].level + production_cap[i] for i in source_range]
             allocated = [0.0] * n_sources
             flows = [0.0] * len(routes)
-            for group in normal_groups:
-                if len(group) > 1:
-                    self._send_pro_rata(group, supply, allocated, flows, route_factor, day)
+            for route in normal_groups:
+                if type(route) is _Group:
+                    send_pro_rata(route, supply, allocated, flows, route_factor, day)
                     continue
-                route = group[0]
                 source = route.source
                 amount = supply[source] - allocated[source]
                 want = route.normal_cap * route_factor[route.index][day]
@@ -397,37 +398,42 @@ class Model:
                     for kind, leg in transit_plan
                 ]
             )
-            yield env.timeout(1)
+            yield timeout(1)
 
     def _send_pro_rata(
-        self, group: list[_Route], supply: list, allocated: list, flows: list, route_factor: list, day: int
+        self, group: _Group, supply: list, allocated: list, flows: list, route_factor: list, day: int
     ) -> None:
         """Normal allocations of routes that share a first leg at one priority: if the leg cannot take
         all they want today, each gets the same fraction of what it wants (shippers' pro-rata cut)."""
+        routes = group.routes
         wants = []
-        reserved: dict[int, float] = {}
         total = 0.0
-        for route in group:
+        reserved = {} if group.shared_sources else None
+        for route in routes:
             source = route.source
             want = route.normal_cap * route_factor[route.index][day]
-            available = supply[source] - allocated[source] - reserved.get(source, 0.0)
+            available = supply[source] - allocated[source]
+            if reserved is not None:
+                available -= reserved.get(source, 0.0)
             if want > available:
                 want = available
             if want < 0.0:
                 want = 0.0
-            reserved[source] = reserved.get(source, 0.0) + want
+            if reserved is not None:
+                reserved[source] = reserved.get(source, 0.0) + want
             wants.append(want)
             total += want
         if total <= EPS:
             return
-        leg = group[0].first
-        limit = leg.tank.room() if group[0].first_is_sea else leg.limit()
-        share = 1.0 if limit >= total else max(0.0, limit) / total
-        for route, want in zip(group, wants, strict=True):
+        first = routes[0]
+        limit = first.first.tank.room() if first.first_is_sea else first.first.limit()
+        share = 1.0 if limit >= total else (limit / total if limit > 0.0 else 0.0)
+        send = self._send
+        for route, want in zip(routes, wants, strict=True):
             amount = want * share
             if amount <= EPS:
                 continue
-            amount = self._send(route, amount, day)
+            amount = send(route, amount, day)
             flows[route.index] += amount
             allocated[route.source] += amount
 
@@ -490,7 +496,7 @@ class Model:
     def run(self) -> RunRecord:
         """Run to the horizon and return the record; raise MassBalanceError if tonnes go missing."""
         self.env.process(self._tick())
-        self.env.run(until=self.days)
+        self.env.run_until(self.days)
         for leg in self.legs.values():
             if isinstance(leg, SeaLeg):
                 leg.settle(before=self.days)  # cargoes that arrived before the horizon
@@ -529,6 +535,16 @@ class Model:
         )
         record.check_balance()
         return record
+
+
+class _Group:
+    """Routes with one priority and one first leg, which share that leg pro rata."""
+
+    __slots__ = ("routes", "shared_sources")
+
+    def __init__(self, routes: list[_Route]):
+        self.routes = routes
+        self.shared_sources = len({route.source for route in routes}) < len(routes)
 
 
 class _Route:
