@@ -3,7 +3,8 @@
 Usage: python benchmarks/bench_engine.py [SCENARIO ...] [--repeat N]
 
 Scenario and baseline runs are timed separately (one ``simulate`` call each), in-process,
-best and median of N repeats. The target is <= 20 ms per replication (issue 2).
+best and median of N repeats, in CPU time (process_time: steadier than wall time on a shared
+machine). The target is <= 20 ms per replication (issue 2).
 """
 
 from __future__ import annotations

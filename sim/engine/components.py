@@ -529,29 +529,49 @@ class Rail:
 
 
 class Berths(simpy.PriorityResource):
-    """A port's berths: a ``simpy.PriorityResource`` with a synchronous fast path.
+    """A port's berths: a ``simpy.PriorityResource`` whose users are tankers and blocks.
 
-    A tanker that finds a berth free with nobody waiting takes it at once (``take``), with
-    no request event to schedule; ``give_back`` frees it and lets the queue in, as
-    ``release`` does. Blocking requests and queued tankers use the ordinary requests.
+    Blocks (standby berths, berths out of service) are ordinary priority requests and go first.
+    Tankers take a free berth at once (``take``) or wait in a plain first-come queue (``wait``)
+    that is served whenever a berth frees and no block is waiting: the same order as priority
+    requests, without a request and a release event per cargo.
     """
 
+    def __init__(self, env: simpy.Environment, capacity: int = 1):
+        super().__init__(env, capacity)
+        self.waiting: deque[simpy.Event] = deque()  # tankers waiting for a berth, in order
+
     def take(self) -> object | None:
-        """Occupy a free berth now if nobody is waiting; ``None`` if the caller must queue."""
-        if self.put_queue or len(self.users) >= self._capacity:
+        """Occupy a free berth now if nobody is waiting; ``None`` if the caller must ``wait``."""
+        if self.put_queue or self.waiting or len(self.users) >= self._capacity:
             return None
         use = _BerthUse()
         self.users.append(use)
         return use
 
+    def wait(self) -> simpy.Event:
+        """An event that triggers, with the berth as its value, once a berth is this tanker's."""
+        event = simpy.Event(self._env)
+        self.waiting.append(event)
+        self._serve_waiting()
+        return event
+
     def give_back(self, use: object) -> None:
-        """Free a berth taken with ``take`` or granted to a ``request``."""
-        if type(use) is not _BerthUse:
-            self.release(use)  # a request granted through the queue
-            return
+        """Free a berth taken with ``take`` or ``wait``; blocks, then waiting tankers, move in."""
         self.users.remove(use)
-        if self.put_queue:
-            self._trigger_put(None)
+        self._trigger_put(None)
+
+    def _trigger_put(self, get_event: simpy.Event | None) -> None:
+        super()._trigger_put(get_event)  # blocks first
+        if self.waiting:
+            self._serve_waiting()
+
+    def _serve_waiting(self) -> None:
+        waiting = self.waiting
+        while waiting and not self.put_queue and len(self.users) < self._capacity:
+            use = _BerthUse()
+            self.users.append(use)
+            waiting.popleft().succeed(use)
 
 
 class _BerthUse:
@@ -604,7 +624,13 @@ class Port:
 
 
 class SeaLeg:
-    """A tanker fleet: each tanker claims a cargo, takes a berth, loads, sails, discharges, returns."""
+    """A tanker fleet: each tanker claims a cargo, takes a berth, loads, sails, discharges, returns.
+
+    A leg with no shock of its own (no outage, slowdown or derate on the leg, a market that never
+    closes) runs its whole fleet as one process: tankers are identical, so it is enough to know how
+    many are in port and when the others come back. The loadings are the same as with a process per
+    tanker, for about half the events. A leg with shocks runs a process per tanker.
+    """
 
     def __init__(
         self,
@@ -651,16 +677,59 @@ class SeaLeg:
         at_sea = min(fleet, round(normal_flow * laden_d / cargo)) if laden_d > 0 and normal_flow > 0 else 0
         share = sum(normal_share.values())
         self.initial_by_route: Parcel = {}  # cargoes at sea at the start, by route
+        plain = hourly_factor is None and hourly_multiplier is None and hourly_cargo is None and self.always_open
+        self.returns: list[float] = []  # one process for the fleet: when each tanker at sea is back in port
         for j in range(at_sea):
             parcel = {route: cargo * w / share for route, w in normal_share.items()}
             for route, amount in parcel.items():
                 self.initial_by_route[route] = self.initial_by_route.get(route, 0.0) + amount
             self.aboard += cargo
-            env.process(self._tanker(laden_d * (j + 0.5) / at_sea, parcel))
+            offset = laden_d * (j + 0.5) / at_sea
+            if plain:
+                self.sequence += 1
+                heapq.heappush(self.due, (offset, self.sequence, parcel, cargo))
+                heapq.heappush(self.returns, offset + ballast_d)
+            else:
+                env.process(self._tanker(offset, parcel))
         empty = fleet - at_sea
         spread = ballast_d if ballast_d > 0 else berth_d + cargo / load_rate
         for i in range(empty):
-            env.process(self._tanker(spread * i / empty))
+            if plain:
+                heapq.heappush(self.returns, spread * i / empty)
+            else:
+                env.process(self._tanker(spread * i / empty))
+        if plain:
+            env.process(self._fleet())
+
+    def _fleet(self):
+        """The whole fleet of a leg with no shock of its own: load whenever a tanker is in port, a
+        cargo is in the tanks and a berth is free; each tanker is back ``load + round trip`` later."""
+        env, tank, berths, cargo = self.env, self.tank, self.port.resource, self.cargo
+        timeout = env.timeout
+        returns = self.returns
+        load_d = self.berth_d + cargo / self.load_rate
+        cycle_d = load_d + self.laden_d + self.ballast_d
+        in_port = 0
+        while True:
+            now = env._now
+            while returns and returns[0] <= now:
+                heapq.heappop(returns)
+                in_port += 1
+            if not in_port:
+                yield timeout(returns[0] - now)  # every tanker is away: wait for the next one back
+                continue
+            if not tank.try_claim(cargo):
+                yield tank.get(cargo)  # wait until a cargo is in the tanks
+            berth = berths.take()
+            if berth is None:
+                berth = yield berths.wait()
+            parcel = tank.withdraw(cargo, claimed=True)
+            in_port -= 1
+            self.aboard += cargo
+            self.loaded += cargo
+            loaded = timeout(load_d)
+            loaded.callbacks.append(self._sail(berth, parcel, cargo))
+            heapq.heappush(returns, env._now + cycle_d)
 
     def _lookup(self, hourly: np.ndarray | None, default: float) -> float:
         if hourly is None:
@@ -696,12 +765,11 @@ class SeaLeg:
                 yield tank.get(cargo)  # wait until a cargo is in the tanks for us
             berth = berths.take() if hourly is None or self._lookup(hourly, 1.0) > 0 else None
             while berth is None:
-                berth = berths.request(priority=1)
-                yield berth
+                berth = yield berths.wait()
                 if self._lookup(hourly, 1.0) > 0:
                     break
                 # The leg went out of service while we queued: free the berth and wait.
-                berths.release(berth)
+                berths.give_back(berth)
                 berth = None
                 yield from self._wait_until(lambda: self._lookup(hourly, 1.0) > 0)
             parcel = tank.withdraw(cargo, claimed=True)
@@ -773,6 +841,7 @@ class SeaLeg:
 
     def in_transit(self) -> float:
         """Tonnes aboard tankers (loading, sailing or waiting to discharge)."""
-        if self.due:
+        due = self.due
+        if due and due[0][0] <= self.env._now:
             self.settle()
         return self.aboard

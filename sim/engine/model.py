@@ -53,6 +53,8 @@ class _Source:
         self.idle_days = 0  # days in a row with no output for lack of an outlet
         self.restart_wait = 0.0
         self.routes: list[_Route] = []
+        self.waiting_routes: list[_Route] = []  # routes with a lead time that has not started yet
+        self.potential_list: list[float] = []  # ``potential`` as a plain list, for the daily loop
 
     def max_today(self, day: int) -> float:
         """Most that can be produced today (potential, restart delay, ramp)."""
@@ -228,6 +230,7 @@ class Model:
         self.initial_inventory = self.inventory()
         for src_index, src in enumerate(self.sources):
             src.routes = [r for r in self.routes if r.source == src_index]
+            src.waiting_routes = [r for r in src.routes if r.lead_time > 0]  # lead time not yet started
         self._rows: dict[str, list[list[float]]] = {
             key: [] for key in ("produced", "source_level", "intake", "tank_level", "leg_transit")
         }
@@ -289,6 +292,25 @@ class Model:
         timeout = env.timeout  # (SimPy binds the method anew on every attribute access)
         send = self._send
         rows = self._rows
+        n_routes = len(routes)
+        for src, potential in zip(sources, potentials, strict=True):
+            src.potential_list = potential
+        # Normal allocations in order: (group, None...) for a pro-rata group, else the route's
+        # (None, index, source, normal cap, daily factors, first leg, its tank if a sea leg).
+        dispatch_plan = [
+            (entry, 0, 0, 0.0, None, None, None)
+            if type(entry) is _Group
+            else (
+                None,
+                entry.index,
+                entry.source,
+                entry.normal_cap,
+                route_factor[entry.index],
+                entry.first,
+                entry.first.tank if entry.first_is_sea else None,
+            )
+            for entry in normal_groups
+        ]
         # How to read each leg's oil in transit (in the record's leg order) without a call per leg:
         # 0 pipeline (linefill and today's intake), 1 rail (tonnes on trains), 2 ask the leg.
         transit_plan = [(0 if isinstance(leg, Pipeline) else 1 if isinstance(leg, Rail) else 2, leg) for leg in legs]
@@ -310,38 +332,45 @@ class Model:
             for leg in pulling:
                 leg.pull(day)
             # 3. dispatch
-            production_cap = [src.max_today(day) for src in sources]
-            supply = [sources[i].level + production_cap[i] for i in source_range]
+            production_cap = []
+            supply = []
+            for src in sources:  # inlined ``_Source.max_today``
+                if src.stopped:
+                    cap = 0.0
+                else:
+                    cap = src.potential_list[day]
+                    if src.held_back and src.previous + src.ramp_step < cap:
+                        cap = src.previous + src.ramp_step
+                production_cap.append(cap)
+                supply.append(src.level + cap)
             allocated = [0.0] * n_sources
-            flows = [0.0] * len(routes)
-            for route in normal_groups:
-                if type(route) is _Group:
-                    send_pro_rata(route, supply, allocated, flows, route_factor, day)
+            flows = [0.0] * n_routes
+            for group, index, source, normal_cap, factor, leg, tank in dispatch_plan:
+                if group is not None:
+                    send_pro_rata(group, supply, allocated, flows, route_factor, day)
                     continue
-                source = route.source
                 amount = supply[source] - allocated[source]
-                want = route.normal_cap * route_factor[route.index][day]
+                want = normal_cap * factor[day]
                 if want < amount:
                     amount = want
                 if amount <= EPS:
                     continue
                 # Inlined ``_send`` (the hot path).
-                leg = route.first
-                if route.first_is_sea:
-                    room = leg.tank.room()
+                if tank is not None:
+                    room = tank._capacity - tank._level - tank.incoming
                     if room < amount:
                         amount = room
                     if amount <= EPS:
                         continue
-                    leg.tank.deposit_route(route.index, amount)
+                    tank.deposit_route(index, amount)
                 else:
                     limit = leg.limit()
                     if limit < amount:
                         amount = limit
                     if amount <= EPS:
                         continue
-                    leg.push_route(route.index, amount, day)
-                flows[route.index] += amount
+                    leg.push_route(index, amount, day)
+                flows[index] += amount
                 allocated[source] += amount
             left_over = False
             for i in source_range:
@@ -380,10 +409,11 @@ class Model:
                 if src.level > src.peak:
                     src.peak = src.level
                 produced_row.append(produced)
-                if cap - allocated[i] > 1.0:
-                    for route in src.routes:
-                        if route.lead_time > 0 and route.activated is None:
-                            route.activated = day
+                if src.waiting_routes and cap - allocated[i] > 1.0:
+                    # the source has oil it cannot place: its routes' lead times start now
+                    for route in src.waiting_routes:
+                        route.activated = day
+                    src.waiting_routes = []
                 if src.stopped or shut > EPS or src.held_back or src.idle_days:
                     self._update_restart(i, src, produced, potentials[i][day], shut, day)
                 src.previous = produced
@@ -426,16 +456,28 @@ class Model:
         if total <= EPS:
             return
         first = routes[0]
-        limit = first.first.tank.room() if first.first_is_sea else first.first.limit()
-        share = 1.0 if limit >= total else (limit / total if limit > 0.0 else 0.0)
-        send = self._send
+        leg = first.first
+        limit = leg.tank.room() if first.first_is_sea else leg.limit()
+        if limit <= EPS:
+            return
+        share = 1.0 if limit >= total else limit / total
+        # One parcel for the whole group: the shares fit the leg's limit together.
+        parcel: Parcel = {}
+        sent = 0.0
         for route, want in zip(routes, wants, strict=True):
             amount = want * share
             if amount <= EPS:
                 continue
-            amount = send(route, amount, day)
+            parcel[route.index] = amount
+            sent += amount
             flows[route.index] += amount
             allocated[route.source] += amount
+        if not parcel:
+            return
+        if first.first_is_sea:
+            leg.tank.deposit(parcel)
+        else:
+            leg.push(parcel, sent, day)
 
     @staticmethod
     def _send(route: _Route, amount: float, day: int) -> float:
