@@ -153,9 +153,11 @@ class Tank(simpy.Container):
 class Market:
     """Where a tonne counts as exported; closed while its factor is zero."""
 
-    def __init__(self, name: str, exports: np.ndarray, hourly_factor: np.ndarray | None):
+    def __init__(self, name: str, exports: list[float], n_routes: int, hourly_factor: np.ndarray | None):
         self.name = name
-        self.exports = exports  # shape (days, routes), shared with the model's record
+        self.exports = exports  # t by day and route, flat ([day * n_routes + route]), shared with the model
+        self.n_routes = n_routes
+        self.days = len(exports) // n_routes if n_routes else 0
         self.hourly = hourly_factor
 
     def is_open(self, time_d: float) -> bool:
@@ -172,9 +174,9 @@ class Market:
     def deposit(self, parcel: Parcel, day: int) -> None:
         """Count a parcel as exported on ``day``."""
         exports = self.exports
-        row = exports[day] if day < len(exports) else exports[-1]
+        base = (day if day < self.days else self.days - 1) * self.n_routes
         for route, amount in parcel.items():
-            row[route] += amount
+            exports[base + route] += amount
 
 
 class Pipeline:
@@ -447,6 +449,7 @@ class Rail:
         self.trains_per_day = trains_per_day
         self.transit_d = transit_d
         self.return_d = return_d
+        self.return_days = max(1, round(return_d))  # whole days for an emptied set to come back
         self.fleet = math.inf if fleet is None else float(fleet)
         self.outlet = outlet
         self.inlet: Tank | None = None
@@ -486,11 +489,21 @@ class Rail:
         """Deliver waiting trains to the outlet as far as it has room; emptied sets head back."""
         if not self.outlet_open:
             return
-        moved = unload_queue(self.waiting, self.outlet, day)
+        outlet = self.outlet
+        if type(outlet) is Market:
+            # a market takes every train at once
+            waiting = self.waiting
+            moved = 0.0
+            while waiting:
+                parcel = waiting.popleft()
+                moved += sum(parcel.values())
+                outlet.deposit(parcel, day)
+        else:
+            moved = unload_queue(self.waiting, outlet, day)
         if moved > 0:
             self.moving -= moved
             self.delivered += moved
-            back = day + max(1, round(self.return_d))
+            back = day + self.return_days
             self.returns[back] = self.returns.get(back, 0.0) + moved / self.payload
 
     def limit(self) -> float:
@@ -678,7 +691,15 @@ class SeaLeg:
         share = sum(normal_share.values())
         self.initial_by_route: Parcel = {}  # cargoes at sea at the start, by route
         plain = hourly_factor is None and hourly_multiplier is None and hourly_cargo is None and self.always_open
+        self.plain = plain
         self.returns: list[float] = []  # one process for the fleet: when each tanker at sea is back in port
+        # One process for the fleet credits each cargo to the market's row of its arrival day when it
+        # loads (an always-open market takes it whenever it comes), and keeps what arrives by each
+        # day for the in-transit series: arrivals[k] = tonnes that arrive in (k-1, k].
+        horizon = outlet.days if plain else 0
+        self.arrivals: list[float] = [0.0] * (horizon + 1)
+        self.arrival_log: list[tuple[float, float]] = []  # (arrival time, tonnes), for the end of the run
+        self.arrived = 0.0  # tonnes arrived by the last day asked for (``transit_on``)
         for j in range(at_sea):
             parcel = {route: cargo * w / share for route, w in normal_share.items()}
             for route, amount in parcel.items():
@@ -686,8 +707,7 @@ class SeaLeg:
             self.aboard += cargo
             offset = laden_d * (j + 0.5) / at_sea
             if plain:
-                self.sequence += 1
-                heapq.heappush(self.due, (offset, self.sequence, parcel, cargo))
+                self._credit(parcel, cargo, offset)
                 heapq.heappush(self.returns, offset + ballast_d)
             else:
                 env.process(self._tanker(offset, parcel))
@@ -708,7 +728,8 @@ class SeaLeg:
         timeout = env.timeout
         returns = self.returns
         load_d = self.berth_d + cargo / self.load_rate
-        cycle_d = load_d + self.laden_d + self.ballast_d
+        laden_d = self.laden_d
+        cycle_d = load_d + laden_d + self.ballast_d
         in_port = 0
         while True:
             now = env._now
@@ -727,9 +748,40 @@ class SeaLeg:
             in_port -= 1
             self.aboard += cargo
             self.loaded += cargo
-            loaded = timeout(load_d)
-            loaded.callbacks.append(self._sail(berth, parcel, cargo))
-            heapq.heappush(returns, env._now + cycle_d)
+            now = env._now
+            self._credit(parcel, cargo, (now + load_d) + laden_d)
+            timeout(load_d).callbacks.append(lambda _event, berth=berth: berths.give_back(berth))
+            heapq.heappush(returns, now + cycle_d)
+
+    def _credit(self, parcel: Parcel, cargo: float, arrival: float) -> None:
+        """Count a cargo as exported on its arrival day (fleet process, always-open market)."""
+        self.arrival_log.append((arrival, cargo))
+        day = int(arrival)
+        arrivals = self.arrivals
+        if day < len(arrivals) - 1:
+            exports = self.outlet.exports
+            base = day * self.outlet.n_routes
+            for route, amount in parcel.items():
+                exports[base + route] += amount
+        bucket = day if arrival == day else day + 1  # first day whose tick sees it arrived
+        if bucket < len(arrivals):
+            arrivals[bucket] += cargo
+
+    def transit_on(self, day: int) -> float:
+        """Tonnes aboard at the tick of ``day`` (fleet process; ask once per day, in order)."""
+        self.arrived += self.arrivals[day]
+        return self.aboard - self.arrived
+
+    def close(self, horizon: float) -> None:
+        """At the end of a run: settle what arrived before ``horizon``, and count the cargoes."""
+        if not self.plain:
+            self.settle(before=horizon)
+            return
+        delivered = [cargo for arrival, cargo in self.arrival_log if arrival < horizon]
+        self.delivered = sum(delivered)
+        self.cargoes = len(delivered)
+        self.aboard -= self.delivered
+        self.arrival_log = []
 
     def _lookup(self, hourly: np.ndarray | None, default: float) -> float:
         if hourly is None:
@@ -841,6 +893,9 @@ class SeaLeg:
 
     def in_transit(self) -> float:
         """Tonnes aboard tankers (loading, sailing or waiting to discharge)."""
+        if self.plain and self.arrival_log:
+            now = self.env._now
+            return self.aboard - sum(cargo for arrival, cargo in self.arrival_log if arrival <= now)
         due = self.due
         if due and due[0][0] <= self.env._now:
             self.settle()

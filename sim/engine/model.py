@@ -84,7 +84,7 @@ class Model:
         }
         self.timelines = Timelines(horizon_d, shocks, stations)
         n_routes, days = len(self.route_names), horizon_d
-        self.exports = [[0.0] * n_routes for _ in range(days)]  # rows of t exported, by route
+        self.exports = [0.0] * (days * n_routes)  # t exported by day and route, flat: [day * n_routes + route]
         self._build()
 
     # -- construction -------------------------------------------------------------
@@ -95,7 +95,10 @@ class Model:
     def _build(self) -> None:
         net, env, tl = self.network, self.env, self.timelines
         route_index = {name: i for i, name in enumerate(self.route_names)}
-        self.markets = {name: Market(name, self.exports, tl.hourly_factor("market", name)) for name in net.markets}
+        n_routes = len(self.route_names)
+        self.markets = {
+            name: Market(name, self.exports, n_routes, tl.hourly_factor("market", name)) for name in net.markets
+        }
         # Where each leg delivers: the next leg's inlet tank, or the market.
         outlet_of: dict[str, tuple[str, str]] = {}
         depth: dict[str, int] = {}
@@ -297,6 +300,9 @@ class Model:
             src.potential_list = potential
         # Normal allocations in order: (group, None...) for a pro-rata group, else the route's
         # (None, index, source, normal cap, daily factors, first leg, its tank if a sea leg).
+        for entry in normal_groups:
+            if type(entry) is _Group:
+                entry.plan(route_factor)
         dispatch_plan = [
             (entry, 0, 0, 0.0, None, None, None)
             if type(entry) is _Group
@@ -312,8 +318,11 @@ class Model:
             for entry in normal_groups
         ]
         # How to read each leg's oil in transit (in the record's leg order) without a call per leg:
-        # 0 pipeline (linefill and today's intake), 1 rail (tonnes on trains), 2 ask the leg.
-        transit_plan = [(0 if isinstance(leg, Pipeline) else 1 if isinstance(leg, Rail) else 2, leg) for leg in legs]
+        # 0 pipeline (linefill and today's intake), 1 rail (tonnes on trains), 3 a fleet process, 2 ask the leg.
+        transit_plan = [
+            (0 if isinstance(leg, Pipeline) else 1 if isinstance(leg, Rail) else 3 if leg.plain else 2, leg)
+            for leg in legs
+        ]
         for day in range(self.days):
             # 1. today's capacities
             for leg, kind, caps, multiplier, opens in plan:
@@ -347,7 +356,7 @@ class Model:
             flows = [0.0] * n_routes
             for group, index, source, normal_cap, factor, leg, tank in dispatch_plan:
                 if group is not None:
-                    send_pro_rata(group, supply, allocated, flows, route_factor, day)
+                    send_pro_rata(group, supply, allocated, flows, day)
                     continue
                 amount = supply[source] - allocated[source]
                 want = normal_cap * factor[day]
@@ -424,57 +433,60 @@ class Model:
             rows["tank_level"].append([tank._level for tank in tanks])
             rows["leg_transit"].append(
                 [
-                    leg.linefill + leg.pending_t if kind == 0 else leg.moving if kind == 1 else leg.in_transit()
+                    leg.linefill + leg.pending_t
+                    if kind == 0
+                    else leg.moving
+                    if kind == 1
+                    else leg.transit_on(day)
+                    if kind == 3
+                    else leg.in_transit()
                     for kind, leg in transit_plan
                 ]
             )
             yield timeout(1)
 
-    def _send_pro_rata(
-        self, group: _Group, supply: list, allocated: list, flows: list, route_factor: list, day: int
-    ) -> None:
+    @staticmethod
+    def _send_pro_rata(group: _Group, supply: list, allocated: list, flows: list, day: int) -> None:
         """Normal allocations of routes that share a first leg at one priority: if the leg cannot take
         all they want today, each gets the same fraction of what it wants (shippers' pro-rata cut)."""
-        routes = group.routes
         wants = []
         total = 0.0
         reserved = {} if group.shared_sources else None
-        for route in routes:
-            source = route.source
-            want = route.normal_cap * route_factor[route.index][day]
+        for _index, source, normal_cap, factor in group.members:
+            want = normal_cap * factor[day]
             available = supply[source] - allocated[source]
             if reserved is not None:
                 available -= reserved.get(source, 0.0)
-            if want > available:
+                if want > available:
+                    want = available
+                reserved[source] = reserved.get(source, 0.0) + (want if want > 0.0 else 0.0)
+            elif want > available:
                 want = available
             if want < 0.0:
                 want = 0.0
-            if reserved is not None:
-                reserved[source] = reserved.get(source, 0.0) + want
             wants.append(want)
             total += want
         if total <= EPS:
             return
-        first = routes[0]
-        leg = first.first
-        limit = leg.tank.room() if first.first_is_sea else leg.limit()
+        leg = group.leg
+        limit = leg.tank.room() if group.first_is_sea else leg.limit()
         if limit <= EPS:
             return
         share = 1.0 if limit >= total else limit / total
         # One parcel for the whole group: the shares fit the leg's limit together.
         parcel: Parcel = {}
         sent = 0.0
-        for route, want in zip(routes, wants, strict=True):
+        for (index, source, _, _), want in zip(group.members, wants, strict=True):
             amount = want * share
             if amount <= EPS:
                 continue
-            parcel[route.index] = amount
+            parcel[index] = amount
             sent += amount
-            flows[route.index] += amount
-            allocated[route.source] += amount
+            flows[index] += amount
+            allocated[source] += amount
         if not parcel:
             return
-        if first.first_is_sea:
+        if group.first_is_sea:
             leg.tank.deposit(parcel)
         else:
             leg.push(parcel, sent, day)
@@ -541,7 +553,7 @@ class Model:
         self.env.run_until(self.days)
         for leg in self.legs.values():
             if isinstance(leg, SeaLeg):
-                leg.settle(before=self.days)  # cargoes that arrived before the horizon
+                leg.close(self.days)  # cargoes that arrived before the horizon are delivered
         rows = self._rows
 
         def table(key: str, columns: int) -> np.ndarray:
@@ -582,11 +594,18 @@ class Model:
 class _Group:
     """Routes with one priority and one first leg, which share that leg pro rata."""
 
-    __slots__ = ("routes", "shared_sources")
+    __slots__ = ("first_is_sea", "leg", "members", "routes", "shared_sources")
 
     def __init__(self, routes: list[_Route]):
         self.routes = routes
+        self.leg = routes[0].first
+        self.first_is_sea = routes[0].first_is_sea
         self.shared_sources = len({route.source for route in routes}) < len(routes)
+        self.members: list[tuple] = []  # (index, source, normal cap, daily factors), set by the tick
+
+    def plan(self, route_factor: list[list[float]]) -> None:
+        """Fix the members' daily factors (plain lists) for the run."""
+        self.members = [(r.index, r.source, r.normal_cap, route_factor[r.index]) for r in self.routes]
 
 
 class _Route:
