@@ -364,7 +364,19 @@ class SharedPipeline(Pipeline):
         if due is not None:
             self.waiting.extend(due)
         if self.outlet_open and self.waiting:
-            moved = unload_queue(self.waiting, self.outlet, day, self.cap_today - self.out_today)
+            most = self.cap_today - self.out_today
+            if self.outlet_tank is None and len(self.waiting) == 1:
+                # the usual day: one parcel due, into a market
+                parcel = self.waiting[0]
+                amount = sum(parcel.values())
+                if amount <= most + EPS:
+                    self.waiting.popleft()
+                    self.outlet.deposit(parcel, day)
+                    self.out_today += amount
+                    self.linefill -= amount
+                    self.delivered += amount
+                    return
+            moved = unload_queue(self.waiting, self.outlet, day, most)
             self.out_today += moved  # our share of the line's outflow is capped per day, however often we unload
             self.linefill -= moved
             self.delivered += moved

@@ -234,7 +234,7 @@ class Model:
         for src_index, src in enumerate(self.sources):
             src.routes = [r for r in self.routes if r.source == src_index]
             src.waiting_routes = [r for r in src.routes if r.lead_time > 0]  # lead time not yet started
-        self._rows: dict[str, list[list[float]]] = {
+        self._rows: dict[str, list[float]] = {
             key: [] for key in ("produced", "source_level", "intake", "tank_level", "leg_transit")
         }
 
@@ -294,7 +294,9 @@ class Model:
         send_pro_rata = self._send_pro_rata
         timeout = env.timeout  # (SimPy binds the method anew on every attribute access)
         send = self._send
-        rows = self._rows
+        rows = self._rows  # flat lists, day after day
+        produced_rows, level_rows, intake_rows = rows["produced"], rows["source_level"], rows["intake"]
+        tank_rows, transit_rows = rows["tank_level"], rows["leg_transit"]
         n_routes = len(routes)
         for src, potential in zip(sources, potentials, strict=True):
             src.potential_list = potential
@@ -404,7 +406,6 @@ class Model:
             for leg in pipelines:
                 leg.flush(day)
             # 4. storage and shut-in
-            produced_row, level_row = [], []
             for i, src in enumerate(sources):
                 cap = production_cap[i]
                 left = supply[i] - allocated[i]
@@ -417,7 +418,7 @@ class Model:
                 src.level = left - shut
                 if src.level > src.peak:
                     src.peak = src.level
-                produced_row.append(produced)
+                produced_rows.append(produced)
                 if src.waiting_routes and cap - allocated[i] > 1.0:
                     # the source has oil it cannot place: its routes' lead times start now
                     for route in src.waiting_routes:
@@ -426,12 +427,10 @@ class Model:
                 if src.stopped or shut > EPS or src.held_back or src.idle_days:
                     self._update_restart(i, src, produced, potentials[i][day], shut, day)
                 src.previous = produced
-                level_row.append(src.level)
-            rows["produced"].append(produced_row)
-            rows["source_level"].append(level_row)
-            rows["intake"].append(flows)
-            rows["tank_level"].append([tank._level for tank in tanks])
-            rows["leg_transit"].append(
+                level_rows.append(src.level)
+            intake_rows.extend(flows)
+            tank_rows.extend([tank._level for tank in tanks])
+            transit_rows.extend(
                 [
                     leg.linefill + leg.pending_t
                     if kind == 0
