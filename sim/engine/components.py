@@ -34,7 +34,20 @@ def scale(parcel: Parcel, factor: float) -> Parcel:
 
 
 class Environment(simpy.Environment):
-    """A ``simpy.Environment`` with a lean loop for running to a time (the engine's only use)."""
+    """A ``simpy.Environment`` with a lean loop for running to a time (the engine's only use), and
+    a list of calls deferred to the end of the daily dispatch (``deferred``, None outside it)."""
+
+    def __init__(self, initial_time: float = 0):
+        super().__init__(initial_time)
+        self.deferred: list[Callable[[], None]] | None = None
+
+    def soon(self, call: Callable[[], None]) -> None:
+        """Call ``call`` after the current step, at the current time: at the end of the daily
+        dispatch if it is running, else from a zero-delay event (as a triggered event would)."""
+        if self.deferred is not None:
+            self.deferred.append(call)
+        else:
+            self.timeout(0).callbacks.append(lambda _event: call())
 
     def run_until(self, at: float) -> None:
         """Process every event scheduled before ``at``, then set the clock to ``at``.
@@ -73,6 +86,7 @@ class Tank(simpy.Container):
         self.by_route: Parcel = dict(initial)
         self.claimed = 0.0
         self.claims: deque[tuple[simpy.Event, float]] = deque()  # waiting claims, in order
+        self.waiting_fleet: Callable[[], None] | None = None  # a fleet waiting for oil: call after a deposit
         self.incoming = 0.0  # room promised to a pipeline's outflow later in the same tick
         self.peak = self._level
 
@@ -92,6 +106,8 @@ class Tank(simpy.Container):
             self.peak = self._level
         if self.claims:
             self._serve_claims()
+        if self.waiting_fleet is not None:
+            self._wake_fleet()
 
     def deposit_route(self, route: int, amount: float) -> None:
         """Add ``amount`` tonnes of one route's oil (must fit): ``deposit`` without a parcel."""
@@ -102,6 +118,8 @@ class Tank(simpy.Container):
             self.peak = self._level
         if self.claims:
             self._serve_claims()
+        if self.waiting_fleet is not None:
+            self._wake_fleet()
 
     def get(self, amount: float) -> simpy.Event:  # type: ignore[override]
         """Claim ``amount`` tonnes: an event that triggers once they are in the tank, unclaimed."""
@@ -119,6 +137,10 @@ class Tank(simpy.Container):
             self.claimed += amount
             return True
         return False
+
+    def _wake_fleet(self) -> None:
+        wake, self.waiting_fleet = self.waiting_fleet, None
+        self._env.soon(wake)
 
     def _serve_claims(self) -> None:
         claims = self.claims
@@ -564,7 +586,8 @@ class Berths(simpy.PriorityResource):
 
     def __init__(self, env: simpy.Environment, capacity: int = 1):
         super().__init__(env, capacity)
-        self.waiting: deque[simpy.Event] = deque()  # tankers waiting for a berth, in order
+        # tankers waiting for a berth, in order: an event to trigger, or a fleet's call to make
+        self.waiting: deque[simpy.Event | Callable[[object], None]] = deque()
 
     def take(self) -> object | None:
         """Occupy a free berth now if nobody is waiting; ``None`` if the caller must ``wait``."""
@@ -596,7 +619,12 @@ class Berths(simpy.PriorityResource):
         while waiting and not self.put_queue and len(self.users) < self._capacity:
             use = _BerthUse()
             self.users.append(use)
-            waiting.popleft().succeed(use)
+            waiter = waiting.popleft()
+            if type(waiter) is simpy.Event:
+                waiter.succeed(use)
+            else:
+                # a fleet: it loads after the current step, as a triggered event would resume it
+                self._env.soon(lambda waiter=waiter, use=use: waiter(use))
 
 
 class _BerthUse:
@@ -731,39 +759,65 @@ class SeaLeg:
             else:
                 env.process(self._tanker(spread * i / empty))
         if plain:
-            env.process(self._fleet())
+            self.in_port = 0  # tankers of the fleet in port, empty
+            self.awaiting = False  # the fleet waits for a berth or a tanker; the grant or return calls back
+            self.load_d = berth_d + cargo / load_rate
+            self.cycle_d = self.load_d + laden_d + ballast_d
+            start = simpy.Event(env)  # first look at time 0, in the order a process would start
+            start._ok, start._value = True, None
+            start.callbacks.append(lambda _event: self._fleet())
+            env.schedule(start, simpy.events.URGENT)
 
-    def _fleet(self):
-        """The whole fleet of a leg with no shock of its own: load whenever a tanker is in port, a
-        cargo is in the tanks and a berth is free; each tanker is back ``load + round trip`` later."""
-        env, tank, berths, cargo = self.env, self.tank, self.port.resource, self.cargo
-        timeout = env.timeout
-        returns = self.returns
-        load_d = self.berth_d + cargo / self.load_rate
-        laden_d = self.laden_d
-        cycle_d = load_d + laden_d + self.ballast_d
-        in_port = 0
+    def _fleet(self) -> None:
+        """The whole fleet of a leg with no shock of its own, as callbacks rather than a process: start
+        every loading that can start now (a tanker in port, a cargo in the tanks, a free berth); else
+        ask to be called again when the missing thing comes (a deposit, a free berth, a tanker back).
+        Each tanker is back ``load + round trip`` after it starts loading."""
+        if self.awaiting:
+            return
+        env, tank, cargo, returns = self.env, self.tank, self.cargo, self.returns
+        now = env._now
         while True:
-            now = env._now
             while returns and returns[0] <= now:
                 heapq.heappop(returns)
-                in_port += 1
-            if not in_port:
-                yield timeout(returns[0] - now)  # every tanker is away: wait for the next one back
-                continue
-            if not tank.try_claim(cargo):
-                yield tank.get(cargo)  # wait until a cargo is in the tanks
-            berth = berths.take()
+                self.in_port += 1
+            if not self.in_port:
+                self.awaiting = True  # every tanker is away: wait for the next one back
+                env.timeout(returns[0] - now).callbacks.append(self._tanker_back)
+                return
+            if tank._level - tank.claimed - tank.minimum < cargo - EPS:
+                tank.waiting_fleet = self._fleet  # the next deposit calls back
+                return
+            berth = self.port.resource.take()
             if berth is None:
-                berth = yield berths.wait()
-            parcel = tank.withdraw(cargo, claimed=True)
-            in_port -= 1
-            self.aboard += cargo
-            self.loaded += cargo
-            now = env._now
-            self._credit(parcel, cargo, (now + load_d) + laden_d)
-            timeout(load_d).callbacks.append(lambda _event, berth=berth: berths.give_back(berth))
-            heapq.heappush(returns, now + cycle_d)
+                self.awaiting = True
+                self.port.resource.waiting.append(self._berth_granted)
+                return
+            self._load(berth, now)
+
+    def _tanker_back(self, _event: simpy.Event) -> None:
+        self.awaiting = False
+        self._fleet()
+
+    def _berth_granted(self, berth: object) -> None:
+        # The tanker and the cargo are still there: only this fleet lifts from these tanks.
+        self.awaiting = False
+        self._load(berth, self.env._now)
+        self._fleet()
+
+    def _load(self, berth: object, now: float) -> None:
+        """Start loading a cargo at ``berth``: it is credited to its arrival day, the berth frees
+        after the loading, the tanker is back after the round trip."""
+        cargo = self.cargo
+        parcel = self.tank.withdraw(cargo)
+        self.in_port -= 1
+        self.aboard += cargo
+        self.loaded += cargo
+        load_d = self.load_d
+        self._credit(parcel, cargo, (now + load_d) + self.laden_d)
+        berths = self.port.resource
+        self.env.timeout(load_d).callbacks.append(lambda _event: berths.give_back(berth))
+        heapq.heappush(self.returns, now + self.cycle_d)
 
     def _credit(self, parcel: Parcel, cargo: float, arrival: float) -> None:
         """Count a cargo as exported on its arrival day (fleet process, always-open market)."""

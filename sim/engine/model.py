@@ -83,14 +83,17 @@ class Model:
             for station, spec in leg.pump_stations.items()
         }
         self.timelines = Timelines(horizon_d, shocks, stations)
+        self._ones = np.ones(horizon_d)  # daily factors of components no shock touches (read only)
+        self._ones.flags.writeable = False
         n_routes, days = len(self.route_names), horizon_d
         self.exports = [0.0] * (days * n_routes)  # t exported by day and route, flat: [day * n_routes + route]
         self._build()
 
     # -- construction -------------------------------------------------------------
     def _daily(self, kind: str, name: str) -> np.ndarray:
+        """Daily mean factor of a component (the shared array of ones if no shock touches it)."""
         arr = self.timelines.daily_factor(kind, name)
-        return np.ones(self.days) if arr is None else arr
+        return self._ones if arr is None else arr
 
     def _build(self) -> None:
         net, env, tl = self.network, self.env, self.timelines
@@ -255,24 +258,23 @@ class Model:
         """Per daily leg: (leg, kind, capacity or factor by day, multiplier by day, outlet open by day) as
         plain lists. Kinds: 0 shared pipeline, 1 pipeline, 2 rail."""
         plan = []
-        days = range(self.days)
         for leg in self.daily_legs:
             market = self.leg_market[leg.name]
-            factor = self.leg_factor[leg.name].tolist()
-            multiplier = self.leg_multiplier[leg.name].tolist()
-            market_factor = None if market is None else self.market_factor[market.name].tolist()
-            opens = [True] * self.days if market_factor is None else [market_factor[d] > 0 for d in days]
+            factor = self.leg_factor[leg.name]
+            multiplier = self.leg_multiplier[leg.name]
+            market_factor = None if market is None else self.market_factor[market.name]
+            opens = [True] * self.days if market_factor is None else (market_factor > 0).tolist()
             if isinstance(leg, Rail):
-                plan.append((leg, 2, factor, multiplier, opens))
+                plan.append((leg, 2, factor.tolist(), multiplier.tolist(), opens))
                 continue
             if isinstance(leg, SharedPipeline):
                 kind = 0
             else:
                 kind = 1
                 if market_factor is not None:
-                    factor = [factor[d] * market_factor[d] for d in days]
-            caps = [leg.capacity * factor[d] / multiplier[d] for d in days]
-            plan.append((leg, kind, caps, multiplier, opens))
+                    factor = factor * market_factor
+            caps = (leg.capacity * factor / multiplier).tolist()  # elementwise, as the scalar formula
+            plan.append((leg, kind, caps, multiplier.tolist(), opens))
         return plan
 
     def _tick(self):
@@ -289,7 +291,8 @@ class Model:
         pulling = [leg for leg in self.daily_legs if leg.inlet is not None]
         pipelines = [leg for leg in self.daily_legs if type(leg) is Pipeline]
         potentials = [src.potential.tolist() for src in sources]
-        route_factor = [route.factor.tolist() for route in routes]
+        ones = [1.0] * self.days
+        route_factor = [ones if route.factor is self._ones else route.factor.tolist() for route in routes]
         normal_groups, by_merit = self.normal_groups, self.by_merit
         send_pro_rata = self._send_pro_rata
         timeout = env.timeout  # (SimPy binds the method anew on every attribute access)
@@ -325,7 +328,9 @@ class Model:
             (0 if isinstance(leg, Pipeline) else 1 if isinstance(leg, Rail) else 3 if leg.plain else 2, leg)
             for leg in legs
         ]
+        deferred: list = []
         for day in range(self.days):
+            env.deferred = deferred  # fleets woken by today's deposits act once the day is dispatched
             # 1. today's capacities
             for leg, kind, caps, multiplier, opens in plan:
                 if kind == 2:
@@ -442,6 +447,11 @@ class Model:
                     for kind, leg in transit_plan
                 ]
             )
+            env.deferred = None
+            if deferred:
+                for call in deferred:
+                    call()
+                deferred.clear()
             yield timeout(1)
 
     @staticmethod
