@@ -3,10 +3,36 @@
 Each file in ``scenarios/history/`` replays a disruption episode (its shocks as reported)
 and lists, under ``observed:``, figures reported at the time: a lost volume, days without
 loading, a field's output on the worst day. ``run_backtest`` runs every file once (its
-seed, replication 0, via ``sim.engine.runner.run_replication``), measures each figure's
-metric on the run and its baseline, and says whether the model is inside the figure's
-tolerance. ``save_backtest`` writes ``backtest.csv``, ``backtest.png`` and ``manifest.json``
+seed, replication 0, via ``sim.engine.runner.run_replication``; a stochastic episode N
+times, see Ensembles below), measures each figure's metric on the run and its baseline,
+and says whether the model is inside the figure's tolerance. ``save_backtest`` writes ``backtest.csv``, ``backtest.png`` and ``manifest.json``
 into a run folder, atomically (``sim.results.write_run_folder``).
+
+Ensembles (stochastic episodes). The rule is the file's ``replications:`` key: a file with
+``replications: N`` and N > 1 is backtested on replications 0..N-1 of its seed; any other
+file (the key absent or 1) is run once, exactly as above, even if it has random elements
+(its author then compares one draw). So the file says both that the episode is uncertain and
+how many draws the comparison needs. Each replication is reduced at once to the values of
+the file's figures (``figure_values``; NaN where a figure has no value), so memory is N x
+figures floats plus replication 0, kept whole for the manifest. Per figure the row reports:
+
+* ``model``: the P50 of the replications where the figure has a value, with ``model_p10`` and
+  ``model_p90`` (percentiles as ``sim.ensemble.describe``: numpy "linear", undefined values
+  left out; none if no replication has a value) and ``replications`` = N;
+* ``share_agreeing``: the share of the N replications that agree with the figure, each judged
+  exactly as a single run is (``judge``; a replication without a value does not agree);
+* agreement (``inside``): ``share_agreeing >= ENSEMBLE_AGREEMENT`` (0.10). The real outcome
+  is one draw; the model agrees with history when it gives what happened at least a
+  1-in-10 chance, the same tail that the P10-P90 band leaves out on either side. Counting
+  agreeing replications (rather than asking whether the reported band overlaps P10-P90)
+  stays right when the outcome is bimodal (a shock that is or is not enforced: a band can
+  span a gap where no replication lands) and treats zeros, ranges and undefined values as
+  the single-run rule does; with N = 1 it is that rule (share 0 or 1). The ratio is
+  P50 / reported. One episode cannot pin a probability: it can only reject a model that
+  gives the real outcome less than a 10 % chance.
+
+A file run once has no ensemble values (the CSV's ensemble columns are empty; the table has
+no band column unless another file is an ensemble) and its rows and plot are as before.
 
 Metric kinds (defined in ``sim.scenario.schema``: ``IMPACT_METRICS``, ``WINDOW_METRICS``):
 
@@ -43,10 +69,12 @@ from matplotlib.figure import Figure
 from sim import results
 from sim.engine.record import RunRecord
 from sim.engine.runner import Replication, run_replication
+from sim.ensemble import describe
 from sim.scenario.loader import LoadedScenario, load_scenario
 from sim.scenario.schema import OBSERVED_METRICS, WINDOW_METRICS, ObservedFigure, Scenario
 
 __all__ = [
+    "ENSEMBLE_AGREEMENT",
     "HISTORY_GLOB",
     "Backtest",
     "BacktestRow",
@@ -54,6 +82,10 @@ __all__ = [
     "backtest_csv",
     "backtest_figure",
     "backtest_manifest",
+    "ensemble_rows",
+    "ensemble_text",
+    "ensemble_values",
+    "figure_values",
     "format_value",
     "history_files",
     "judge",
@@ -75,6 +107,9 @@ TANK_FULL = 0.99
 
 UNITS = {"mass": "t", "rate": "t/d", "fraction": "1", "duration": "d"}
 
+ENSEMBLE_AGREEMENT = 0.10
+"""An ensemble figure agrees when at least this share of its replications agrees (module docstring)."""
+
 
 @dataclass(frozen=True)
 class BacktestRow:
@@ -95,6 +130,15 @@ class BacktestRow:
     confidence: str
     source: str
     file: str
+    replications: int | None = None  # N for an ensemble figure (model = P50); None for a single run
+    model_p10: float | None = None
+    model_p90: float | None = None
+    share_agreeing: float | None = None
+
+    @property
+    def ensemble(self) -> bool:
+        """Whether the row sums up several replications (the file's ``replications`` > 1)."""
+        return self.replications is not None
 
     def reported_text(self) -> str:
         """The reported value or range, formatted with its unit."""
@@ -112,8 +156,14 @@ class Episode:
     """One history file: the loaded scenario, its run, and the rows of its figures."""
 
     loaded: LoadedScenario
-    replication: Replication
+    replication: Replication  # replication 0, kept whole
     rows: list[BacktestRow]
+    values: np.ndarray | None = None  # ensembles: (replications, figures) figure values, NaN = none
+
+    @property
+    def replications(self) -> int:
+        """Replications compared (1 for a single run)."""
+        return 1 if self.values is None else int(self.values.shape[0])
 
 
 @dataclass
@@ -153,6 +203,15 @@ def format_value(value: float | None, unit: str) -> str:
     if unit == "d":
         return f"{value:,.1f} d" if value != round(value) else f"{value:,.0f} d"
     return f"{value:.2f}"
+
+
+def ensemble_text(row: BacktestRow) -> str:
+    """The P10-P90 band, N and the share agreeing ("0 t – 4.06 Mt · 200 · 70 %"); "" for a single run."""
+    if not row.ensemble:
+        return ""
+    share = "—" if row.share_agreeing is None else f"{row.share_agreeing:.0%}"
+    band = f"{format_value(row.model_p10, row.unit)} – {format_value(row.model_p90, row.unit)}"
+    return f"{band} · {row.replications} · {share}"
 
 
 # -- measuring -----------------------------------------------------------------------
@@ -259,29 +318,97 @@ def judge(model: float | None, figure: ObservedFigure) -> tuple[float | None, bo
     return (model / ref if ref != 0 else None), inside
 
 
+def _row(
+    loaded: LoadedScenario,
+    name: str,
+    figure: ObservedFigure,
+    model: float | None,
+    ratio: float | None,
+    inside: bool,
+    **ensemble: Any,
+) -> BacktestRow:
+    return BacktestRow(
+        episode=loaded.scenario.name,
+        figure=name,
+        metric=figure.metric,
+        unit=UNITS[OBSERVED_METRICS[figure.metric]],
+        model=model,
+        reported=figure.value,
+        low=figure.low,
+        high=figure.high,
+        ratio=ratio,
+        tolerance=figure.tolerance,
+        inside=inside,
+        why=figure.why,
+        confidence=figure.confidence,
+        source=figure.source,
+        file=str(loaded.path),
+        **ensemble,
+    )
+
+
 def _rows(loaded: LoadedScenario, rep: Replication) -> list[BacktestRow]:
     scenario = loaded.scenario
     rows = []
     for name, figure in scenario.observed.items():
         model = measure(figure, rep, scenario)
-        ratio, inside = judge(model, figure)
+        rows.append(_row(loaded, name, figure, model, *judge(model, figure)))
+    return rows
+
+
+def figure_values(scenario: Scenario, rep: Replication) -> np.ndarray:
+    """The model's value of each observed figure on one replication, in file order (NaN = none)."""
+    values = [measure(figure, rep, scenario) for figure in scenario.observed.values()]
+    return np.array([math.nan if v is None else v for v in values], dtype=float)
+
+
+def ensemble_values(scenario: Scenario, n: int, first: Replication | None = None) -> np.ndarray:
+    """Figure values of replications 0..n-1 of the scenario's seed: shape (n, figures), NaN = none.
+
+    Each run is reduced to its figure values before the next starts. ``first`` is
+    replication 0 if the caller has already run it. Depends on (scenario, seed, n) only.
+    """
+    if n < 1:
+        raise ValueError(f"an ensemble needs at least one replication, got {n}")
+    if first is None:
+        first = run_replication(scenario, scenario.seed, 0)
+    if first.replication != 0 or first.seed != scenario.seed:
+        raise ValueError("first must be replication 0 of the scenario's seed")
+    values = np.empty((n, len(scenario.observed)))
+    values[0] = figure_values(scenario, first)
+    for r in range(1, n):
+        values[r] = figure_values(scenario, run_replication(scenario, scenario.seed, r))
+    return values
+
+
+def _defined(value: float) -> float | None:
+    return None if math.isnan(value) else float(value)
+
+
+def ensemble_rows(loaded: LoadedScenario, values: np.ndarray) -> list[BacktestRow]:
+    """One row per figure from its values over N replications (see the module docstring)."""
+    scenario = loaded.scenario
+    n = int(values.shape[0])
+    rows = []
+    for j, (name, figure) in enumerate(scenario.observed.items()):
+        column = values[:, j]
+        stats = describe(column)
+        agreeing = sum(judge(_defined(v), figure)[1] for v in column)
+        share = agreeing / n
+        model = stats["p50"]
+        ratio = judge(model, figure)[0]
         rows.append(
-            BacktestRow(
-                episode=scenario.name,
-                figure=name,
-                metric=figure.metric,
-                unit=UNITS[OBSERVED_METRICS[figure.metric]],
-                model=model,
-                reported=figure.value,
-                low=figure.low,
-                high=figure.high,
-                ratio=ratio,
-                tolerance=figure.tolerance,
-                inside=inside,
-                why=figure.why,
-                confidence=figure.confidence,
-                source=figure.source,
-                file=str(loaded.path),
+            _row(
+                loaded,
+                name,
+                figure,
+                model,
+                ratio,
+                share >= ENSEMBLE_AGREEMENT,
+                replications=n,
+                model_p10=stats["p10"],
+                model_p90=stats["p90"],
+                share_agreeing=share,
             )
         )
     return rows
@@ -293,13 +420,22 @@ def load_episodes(paths: Sequence[str | Path]) -> list[LoadedScenario]:
 
 
 def run_backtest(episodes: Sequence[str | Path | LoadedScenario]) -> Backtest:
-    """Run each history scenario once (its own seed) and compare it with its observed figures."""
+    """Run each history scenario (its own seed) and compare it with its observed figures.
+
+    A file with ``replications`` > 1 runs replications 0..N-1 (an ensemble, see the module
+    docstring); any other runs once.
+    """
     started = time.perf_counter()
     loaded = [e if isinstance(e, LoadedScenario) else load_scenario(e) for e in episodes]
     out = Backtest()
     for item in loaded:
         rep = run_replication(item.scenario)
-        out.episodes.append(Episode(item, rep, _rows(item, rep)))
+        n = item.scenario.replications
+        if n > 1:
+            values = ensemble_values(item.scenario, n, first=rep)
+            out.episodes.append(Episode(item, rep, ensemble_rows(item, values), values))
+        else:
+            out.episodes.append(Episode(item, rep, _rows(item, rep)))
     out.wall_time_s = time.perf_counter() - started
     return out
 
@@ -322,6 +458,10 @@ CSV_COLUMNS = (
     "confidence",
     "source",
     "file",
+    "replications",
+    "model_p10",
+    "model_p90",
+    "share_agreeing",
 )
 
 
@@ -351,6 +491,21 @@ def _accepted(row: BacktestRow) -> tuple[float, float] | None:
     return low, high
 
 
+def _ratio_band(row: BacktestRow) -> tuple[float, float] | None:
+    """An ensemble row's P10 and P90 as model / reported (None for a single run or a zero reference)."""
+    if not row.ensemble or row.model_p10 is None or row.model_p90 is None:
+        return None
+    if row.reported is not None:
+        ref = row.reported
+    elif row.low is not None and row.high is not None:
+        ref = (row.low + row.high) / 2
+    else:
+        ref = row.low if row.low is not None else row.high
+    if not ref:
+        return None
+    return row.model_p10 / ref, row.model_p90 / ref
+
+
 def backtest_figure(rows: Sequence[BacktestRow], title: str = "") -> Figure:
     """Model / reported for every figure (log scale), the accepted band shaded, one marker per figure."""
     n = len(rows)
@@ -370,8 +525,17 @@ def backtest_figure(rows: Sequence[BacktestRow], title: str = "") -> Figure:
             x, marker = left, "x"  # the model never reached the state (e.g. tanks never full)
         else:
             x, marker = (1.0 if row.inside else right), "D"  # reported zero: on 1 when matched
+        spread = _ratio_band(row)
+        if spread is not None:  # an ensemble's P10-P90, as model / reported
+            lo, hi = (min(max(v, left), right) for v in spread)
+            ax.plot([lo, hi], [y, y], color=color, linewidth=1.5, solid_capstyle="butt")
+            ax.plot([lo, hi], [y, y], color=color, marker="|", markersize=9, linestyle="none")
         ax.plot([x], [y], marker=marker, color=color, markersize=7, linestyle="none")
         label = f"{format_value(row.model, row.unit)} vs {row.reported_text()}"
+        if row.ensemble:
+            p10, p90 = format_value(row.model_p10, row.unit), format_value(row.model_p90, row.unit)
+            share = "—" if row.share_agreeing is None else f"{row.share_agreeing:.0%}"
+            label = f"P50 {label} (P10–P90 {p10} – {p90}; {share} of {row.replications} agree)"
         ax.annotate(label, (x, y), xytext=(6, 0), textcoords="offset points", va="center", fontsize=7)
     ax.axvline(1.0, color="black", linewidth=0.8)
     ax.set_xscale("log")
@@ -379,7 +543,10 @@ def backtest_figure(rows: Sequence[BacktestRow], title: str = "") -> Figure:
     ax.set_yticks(range(n))
     ax.set_yticklabels([f"{r.episode}: {r.figure}" for r in reversed(rows)], fontsize=8)
     ax.set_ylim(-0.7, n - 0.3)
-    ax.set_xlabel("model / reported (log); grey: accepted by the tolerance; x: no model value; ◆: reported zero")
+    xlabel = "model / reported (log); grey: accepted by the tolerance; x: no model value; ◆: reported zero"
+    if any(r.ensemble for r in rows):
+        xlabel += "\nensembles (replications > 1): marker at the P50, bar from P10 to P90"
+    ax.set_xlabel(xlabel)
     inside = sum(r.inside for r in rows)
     ax.set_title(title or f"Backtest: {inside} of {n} reported figures inside tolerance", loc="left")
     ax.grid(axis="x", which="both", alpha=0.3)
@@ -392,18 +559,21 @@ def backtest_manifest(backtest: Backtest, command: list[str] | None = None) -> d
     for episode in backtest.episodes:
         rep = episode.replication
         manifest = results.manifest_dict(episode.loaded, rep, command, rep.wall_time_s)
-        episodes.append(
-            {
-                "scenario": episode.loaded.scenario.name,
-                "file": str(episode.loaded.path),
-                "scenario_sha256": episode.loaded.sha256,
-                "seed": rep.seed,
-                "replication": rep.replication,
-                "figures": len(episode.rows),
-                "inside": sum(r.inside for r in episode.rows),
-                "manifest": manifest,
-            }
-        )
+        entry: dict[str, Any] = {
+            "scenario": episode.loaded.scenario.name,
+            "file": str(episode.loaded.path),
+            "scenario_sha256": episode.loaded.sha256,
+            "seed": rep.seed,
+            "replication": rep.replication,
+        }
+        if episode.values is not None:  # an ensemble: replications 0..N-1 (manifest: replication 0's run)
+            entry |= {"replications": episode.replications, "agreement_share": ENSEMBLE_AGREEMENT}
+        entry |= {
+            "figures": len(episode.rows),
+            "inside": sum(r.inside for r in episode.rows),
+            "manifest": manifest,
+        }
+        episodes.append(entry)
     first = episodes[0]["manifest"] if episodes else {}
     return {
         "routesim_backtest": 1,

@@ -516,8 +516,10 @@ def backtest(
     """Run history scenario FILES and compare the model with their reported figures.
 
     FILES default to scenarios/history/*.yaml. Prints one row per reported figure and
-    writes backtest.csv, backtest.png and manifest.json. Exit 0 whatever the agreement
-    (1 with --strict if any figure disagrees); 2 for a bad file.
+    writes backtest.csv, backtest.png and manifest.json. A file with replications: N > 1
+    runs N replications: model = P50, with the P10-P90 band and the share agreeing (it
+    agrees when at least 10 % do). Exit 0 whatever the agreement (1 with --strict if any
+    figure disagrees); 2 for a bad file.
 
     \b
     Examples:
@@ -567,6 +569,13 @@ def backtest(
         ("ok", "center"),
     ):
         table.add_column(name, justify=justify)
+    ensembles = any(row.ensemble for row in rows)  # files with replications > 1: model = P50
+    if ensembles:
+        table.add_column("P10–P90 · N · agreeing", justify="right", no_wrap=True)
+        table.caption = (
+            f"Files with replications N > 1: model = P50; ok when ≥ {bt.ENSEMBLE_AGREEMENT:.0%} of the N agree."
+        )
+        table.caption_justify = "left"
     for row in rows:
         table.add_row(
             row.episode,
@@ -577,6 +586,7 @@ def backtest(
             f"±{row.tolerance:.0%}",
             row.confidence,
             "[green]yes[/]" if row.inside else "[red]no[/]",
+            *([bt.ensemble_text(row)] if ensembles else []),
         )
     console.print(table)
     if folder is not None:

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import copy
 import csv
+import dataclasses
 import json
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from helpers import TOY, make_scenario, run
 
 from sim import backtest
+from sim.engine.runner import run_replication
 from sim.scenario.errors import ScenarioError
 from sim.scenario.loader import load_scenario
 from sim.scenario.schema import IMPACT_METRICS, ObservedFigure
@@ -20,6 +23,7 @@ from sim.scenario.schema import IMPACT_METRICS, ObservedFigure
 ROOT = Path(__file__).resolve().parents[1]
 HISTORY = sorted((ROOT / "scenarios" / "history").glob("*.yaml"))
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))
+STOCHASTIC = ROOT / "scenarios" / "history" / "e04_court_suspension_stochastic_2022.yaml"
 
 AGREE = {
     ("e02_storm_spm_damage_2022", "tanks_full_after_stop"),
@@ -187,6 +191,112 @@ def test_csv_and_figure(result):
     assert len(fig.axes) == 1
 
 
+# -- ensembles (files with replications > 1) ----------------------------------------------
+
+
+def test_the_stochastic_file_is_backtested_as_an_ensemble(result):
+    (episode,) = [e for e in result.episodes if e.loaded.path == STOCHASTIC]
+    n = episode.loaded.scenario.replications
+    assert n > 1 and episode.replications == n
+    assert episode.values is not None and episode.values.shape == (n, len(episode.rows))
+    for j, row in enumerate(episode.rows):
+        assert row.ensemble and row.replications == n
+        assert row.model_p10 is not None and row.model is not None and row.model_p90 is not None
+        assert row.model_p10 <= row.model <= row.model_p90
+        assert row.share_agreeing is not None and 0 <= row.share_agreeing <= 1
+        assert row.inside == (row.share_agreeing >= backtest.ENSEMBLE_AGREEMENT)
+        column = episode.values[:, j]
+        assert row.model == pytest.approx(np.percentile(column, 50))
+        figure = episode.loaded.scenario.observed[row.figure]
+        assert row.share_agreeing == sum(backtest.judge(float(v), figure)[1] for v in column) / n
+    # The shock is enforced in some replications and not in others: the band spans both outcomes.
+    lost = next(r for r in episode.rows if r.figure == "no_export_lost")
+    assert lost.model_p10 == 0 and lost.model_p90 > 1e6
+    assert 0.5 < lost.share_agreeing < 0.9  # about 1 - probability 0.3
+    # Replication 0 is kept whole (for the manifest) and is the first row of the values.
+    assert episode.replication.replication == 0
+    assert np.array_equal(episode.values[0], backtest.figure_values(episode.loaded.scenario, episode.replication))
+
+
+def test_deterministic_files_keep_single_run_rows(result):
+    singles = [e for e in result.episodes if e.loaded.scenario.replications == 1]
+    assert len(singles) == len(result.episodes) - 1
+    for episode in singles:
+        scenario = episode.loaded.scenario
+        assert episode.values is None and episode.replications == 1
+        rep = run_replication(scenario)
+        for row, (name, figure) in zip(episode.rows, scenario.observed.items(), strict=True):
+            assert not row.ensemble
+            assert (row.replications, row.model_p10, row.model_p90, row.share_agreeing) == (None, None, None, None)
+            model = backtest.measure(figure, rep, scenario)
+            assert (row.figure, row.model) == (name, model)
+            assert (row.ratio, row.inside) == backtest.judge(model, figure)
+    rows = list(csv.DictReader(backtest.backtest_csv(result.rows).splitlines()))
+    for row in rows:
+        ensemble = row["episode"] == "e04_court_suspension_stochastic_2022"
+        fields = [row[c] for c in ("replications", "model_p10", "model_p90", "share_agreeing")]
+        assert all(fields) if ensemble else not any(fields)
+    manifest = backtest.backtest_manifest(result)
+    assert [e.get("replications") for e in manifest["episodes"]] == [
+        e.replications if e.values is not None else None for e in result.episodes
+    ]
+
+
+def test_ensemble_backtest_is_deterministic_and_depends_on_seed_and_replication_only(result):
+    small = [load_scenario(STOCHASTIC, overrides=["replications=20"])]
+    first, second = backtest.run_backtest(small), backtest.run_backtest(small)
+    assert first.rows == second.rows
+    assert np.array_equal(first.episodes[0].values, second.episodes[0].values)
+    (full,) = [e for e in result.episodes if e.loaded.path == STOCHASTIC]
+    assert np.array_equal(first.episodes[0].values, full.values[:20])  # replication r is the same in any N
+    other = backtest.run_backtest([load_scenario(STOCHASTIC, overrides=["replications=20", "seed=1"])])
+    assert not np.array_equal(other.episodes[0].values, first.episodes[0].values)
+
+
+def test_ensemble_rows_percentiles_share_and_threshold():
+    loaded = load_scenario(STOCHASTIC, overrides=["replications=10"])
+    figures = list(loaded.scenario.observed)  # no_export_lost (0 t, ±1 t), loadings_never_stopped (0 d)
+    values = np.array([[0.0, 0.0]] + [[5e6, np.nan]] * 9)  # 1 of 10 agree; NaN = no value
+    lost, stop = backtest.ensemble_rows(loaded, values)
+    assert [lost.figure, stop.figure] == figures
+    assert (lost.replications, lost.share_agreeing, lost.inside) == (10, 0.1, True)  # the threshold is inclusive
+    assert lost.model_p10 == pytest.approx(np.percentile(values[:, 0], 10)) and lost.model == 5e6
+    assert lost.ratio is None  # a reported zero has no ratio
+    assert stop.model == stop.model_p10 == stop.model_p90 == 0.0  # over the one defined value
+    assert (stop.share_agreeing, stop.inside) == (0.1, True)
+    values[0, 0] = 2.0  # outside the 1 t allowance: none agree
+    values[0, 1] = np.nan  # no replication has a value
+    lost, stop = backtest.ensemble_rows(loaded, values)
+    assert (lost.share_agreeing, lost.inside) == (0.0, False)
+    assert (stop.model, stop.model_p10, stop.model_p90, stop.share_agreeing, stop.inside) == (
+        None,
+        None,
+        None,
+        0.0,
+        False,
+    )
+    assert backtest.ensemble_text(stop) == "none – none · 10 · 0%"
+    with pytest.raises(ValueError, match="at least one"):
+        backtest.ensemble_values(loaded.scenario, 0)
+
+
+def test_ensemble_rows_in_the_csv_table_and_figure(result):
+    rows = [r for r in result.rows if r.ensemble]
+    assert rows
+    text = backtest.backtest_csv(rows)
+    (parsed, *_) = list(csv.DictReader(text.splitlines()))
+    assert int(parsed["replications"]) == rows[0].replications
+    assert float(parsed["model_p90"]) == rows[0].model_p90
+    assert float(parsed["share_agreeing"]) == rows[0].share_agreeing
+    assert backtest.ensemble_text(rows[0]).endswith(f" · {rows[0].replications} · {rows[0].share_agreeing:.0%}")
+    assert backtest.ensemble_text(result.episodes[0].rows[0]) == ""
+    # A non-zero reference: the P10-P90 band is drawn as a bar (two more lines than a single run).
+    band = dataclasses.replace(rows[0], reported=1e6, ratio=rows[0].model / 1e6)
+    single = dataclasses.replace(band, replications=None, model_p10=None, model_p90=None, share_agreeing=None)
+    lines = len(backtest.backtest_figure([band]).axes[0].lines)
+    assert lines == len(backtest.backtest_figure([single]).axes[0].lines) + 2
+
+
 def _history(name: str) -> Path:
     return ROOT / "scenarios" / "history" / f"{name}.yaml"
 
@@ -199,6 +309,7 @@ def test_cli_backtest_writes_csv_png_and_manifest(tmp_path):
     proc = routesim("backtest", "--results-root", str(tmp_path))
     assert proc.returncode == 0, proc.stderr
     assert "inside tolerance" in proc.stdout
+    assert "P10–P90" in proc.stdout and "model = P50" in proc.stdout  # the stochastic E4 file is an ensemble
     (folder,) = (tmp_path / "backtest").iterdir()
     assert sorted(p.name for p in folder.iterdir()) == ["backtest.csv", "backtest.png", "manifest.json"]
     rows = list(csv.DictReader((folder / "backtest.csv").read_text().splitlines()))
@@ -216,6 +327,7 @@ def test_cli_backtest_strict_fails_on_disagreement_and_bad_files_exit_2(tmp_path
     assert "outside tolerance" in strict.stderr
     agreeing = routesim("backtest", str(_history("e04_court_suspension_as_happened_2022")), "--strict", "--no-save")
     assert agreeing.returncode == 0, agreeing.stderr
+    assert "P10–P90" not in agreeing.stdout  # deterministic files only: the table is as before
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: x\nnetwork: nowhere.yaml\n")
     proc = routesim("backtest", str(bad), "--results-root", str(tmp_path))
