@@ -47,7 +47,10 @@ class Environment(simpy.Environment):
         if self.deferred is not None:
             self.deferred.append(call)
         else:
-            self.timeout(0).callbacks.append(lambda _event: call())
+            event = simpy.Event(self)  # triggered now: processed after the events already due now
+            event._ok, event._value = True, None
+            event.callbacks.append(lambda _event: call())
+            self.schedule(event)
 
     def run_until(self, at: float) -> None:
         """Process every event scheduled before ``at``, then set the clock to ``at``.
