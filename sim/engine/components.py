@@ -168,9 +168,10 @@ class Tank(simpy.Container):
             return parcel
         keep = 1.0 - amount / level
         parcel = {}
-        for route, held in self.by_route.items():
+        by_route = self.by_route
+        for route, held in by_route.items():
             parcel[route] = held - held * keep
-            self.by_route[route] = held * keep
+            by_route[route] = held * keep
         self._level = level - amount
         return parcel
 
@@ -710,6 +711,7 @@ class SeaLeg:
         normal_share = normal_share or {}
         self.hourly_cargo = hourly_cargo  # fraction of a cargo loaded (a derate, e.g. low water), or None
         self.env = env
+        self.timeout = env.timeout  # (SimPy binds the method anew on every attribute access)
         self.name = name
         self.port = port
         self.tank = tank
@@ -786,7 +788,7 @@ class SeaLeg:
                 self.in_port += 1
             if not self.in_port:
                 self.awaiting = True  # every tanker is away: wait for the next one back
-                env.timeout(returns[0] - now).callbacks.append(self._tanker_back)
+                self.timeout(returns[0] - now).callbacks.append(self._tanker_back)
                 return
             if tank._level - tank.claimed - tank.minimum < cargo - EPS:
                 tank.waiting_fleet = self._fleet  # the next deposit calls back
@@ -817,9 +819,21 @@ class SeaLeg:
         self.aboard += cargo
         self.loaded += cargo
         load_d = self.load_d
-        self._credit(parcel, cargo, (now + load_d) + self.laden_d)
+        # credit the cargo to its arrival day (``_credit``, inlined: once per cargo)
+        arrival = (now + load_d) + self.laden_d
+        self.arrival_log.append((arrival, cargo))
+        day = int(arrival)
+        arrivals = self.arrivals
+        if day < len(arrivals) - 1:
+            exports = self.outlet.exports
+            base = day * self.outlet.n_routes
+            for route, amount in parcel.items():
+                exports[base + route] += amount
+        bucket = day if arrival == day else day + 1
+        if bucket < len(arrivals):
+            arrivals[bucket] += cargo
         berths = self.port.resource
-        self.env.timeout(load_d).callbacks.append(lambda _event: berths.give_back(berth))
+        self.timeout(load_d).callbacks.append(lambda _event: berths.give_back(berth))
         heapq.heappush(self.returns, now + self.cycle_d)
 
     def _credit(self, parcel: Parcel, cargo: float, arrival: float) -> None:
