@@ -33,21 +33,6 @@ def scale(parcel: Parcel, factor: float) -> Parcel:
     return {r: a * factor for r, a in parcel.items()}
 
 
-_NORMAL = 1
-"""SimPy's priority of ordinary events (``simpy.events.NORMAL``)."""
-
-
-class _Call:
-    """A scheduled callback: the least an entry of SimPy's queue needs (a processed, successful event)."""
-
-    __slots__ = ("_ok", "_value", "callbacks")
-
-    def __init__(self, callback: Callable[[_Call], None]):
-        self.callbacks = [callback]
-        self._ok = True
-        self._value = None
-
-
 class Environment(simpy.Environment):
     """A ``simpy.Environment`` with a lean loop for running to a time (the engine's only use), and
     a list of calls deferred to the end of the daily dispatch (``deferred``, None outside it)."""
@@ -58,16 +43,14 @@ class Environment(simpy.Environment):
 
     def soon(self, call: Callable[[], None]) -> None:
         """Call ``call`` after the current step, at the current time: at the end of the daily
-        dispatch if it is running, else from a zero-delay entry (as a triggered event would)."""
+        dispatch if it is running, else from a zero-delay event (as a triggered event would)."""
         if self.deferred is not None:
             self.deferred.append(call)
         else:
-            self.call_later(0.0, lambda _entry: call())
-
-    def call_later(self, delay: float, callback: Callable[[_Call], None]) -> None:
-        """Call ``callback`` after ``delay`` days, in the event order a ``timeout(delay)`` made now
-        would have, without building a ``Timeout``."""
-        heapq.heappush(self._queue, (self._now + delay, _NORMAL, next(self._eid), _Call(callback)))
+            event = simpy.Event(self)  # triggered now: processed after the events already due now
+            event._ok, event._value = True, None
+            event.callbacks.append(lambda _event: call())
+            self.schedule(event)
 
     def run_until(self, at: float) -> None:
         """Process every event scheduled before ``at``, then set the clock to ``at``.
@@ -805,7 +788,7 @@ class SeaLeg:
                 self.in_port += 1
             if not self.in_port:
                 self.awaiting = True  # every tanker is away: wait for the next one back
-                env.call_later(returns[0] - now, self._tanker_back)
+                self.timeout(returns[0] - now).callbacks.append(self._tanker_back)
                 return
             if tank._level - tank.claimed - tank.minimum < cargo - EPS:
                 tank.waiting_fleet = self._fleet  # the next deposit calls back
@@ -850,7 +833,7 @@ class SeaLeg:
         if bucket < len(arrivals):
             arrivals[bucket] += cargo
         berths = self.port.resource
-        self.env.call_later(load_d, lambda _entry: berths.give_back(berth))
+        self.timeout(load_d).callbacks.append(lambda _event: berths.give_back(berth))
         heapq.heappush(self.returns, now + self.cycle_d)
 
     def _credit(self, parcel: Parcel, cargo: float, arrival: float) -> None:
