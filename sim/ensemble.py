@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from sim.engine.metrics import Impact
-from sim.engine.runner import Replication, run_replication
+from sim.engine.runner import Replication, fixed_baseline, run_replication
 from sim.scenario.schema import ENSEMBLE_SCALARS, Scenario
 
 __all__ = [
@@ -222,7 +222,13 @@ def _init_worker(scenario: Scenario, names: list[str]) -> None:
 def _run_chunk(seed: int, replications: list[int]) -> list[Row]:
     """Run replications in a worker process; return only what the ensemble keeps."""
     scenario, names = _WORKER["scenario"], _WORKER["names"]
-    return [row_of(run_replication(scenario, seed, r), names) for r in replications]
+    rows = []
+    for r in replications:
+        rep = run_replication(scenario, seed, r, _WORKER.get("baseline"))
+        if fixed_baseline(scenario):
+            _WORKER["baseline"] = rep.baseline  # the same run in every replication: make it once
+        rows.append(row_of(rep, names))
+    return rows
 
 
 def _chunks(first: int, n: int, size: int) -> Iterator[list[int]]:
@@ -275,10 +281,12 @@ def run_ensemble(
     if progress:
         progress(done, n)
     size = max(1, min(MAX_CHUNK, math.ceil((n - 1) / (jobs * 4)))) if n > 1 else 1
+    # Without background shocks the baseline is the same run in every replication: make it once.
+    baseline = first.baseline if fixed_baseline(scenario) else None
     if jobs == 1 or n <= 2:
         for chunk in _chunks(1, n, size):
             for r in chunk:
-                keep(row_of(run_replication(scenario, seed, r), names))
+                keep(row_of(run_replication(scenario, seed, r, baseline), names))
             done += len(chunk)
             if progress:
                 progress(done, n)

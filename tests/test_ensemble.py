@@ -233,3 +233,25 @@ def test_ensemble_run_folder_and_rerun(tmp_path):
     tampered = routesim("rerun", str(out / "manifest.json"))
     assert tampered.returncode == 1
     assert "ensemble column lost_export_t differs (first at replication 2)" in tampered.stderr
+
+
+def test_a_reused_baseline_is_the_run_the_replication_would_make():
+    # No background shocks: the baseline is the same run in every replication, so ensembles make it once.
+    from helpers import make_scenario, outage
+
+    from sim.engine.runner import fixed_baseline, run_replication
+
+    scenario = make_scenario([outage("pipe", "5 d", {"dist": "uniform", "low": "5 d", "high": "20 d"})])
+    assert fixed_baseline(scenario)
+    first = run_replication(scenario, 3, 0)
+    for r in (1, 2):
+        fresh = run_replication(scenario, 3, r)
+        reused = run_replication(scenario, 3, r, first.baseline)
+        assert fresh.impact.values == reused.impact.values
+        np.testing.assert_array_equal(fresh.baseline.exports, reused.baseline.exports)
+    background = make_scenario(
+        [{"kind": "weather", "target": "novo", "start": "5 d", "duration": "2 d", "background": True}]
+    )
+    assert not fixed_baseline(background)
+    with pytest.raises(ValueError, match="background"):
+        run_replication(background, 3, 1, first.baseline)

@@ -18,7 +18,7 @@ from sim.engine.record import RunRecord
 from sim.engine.shocks import RealizedShock, realize_shocks
 from sim.scenario.schema import Scenario
 
-__all__ = ["Replication", "run_replication"]
+__all__ = ["Replication", "fixed_baseline", "run_replication"]
 
 
 @dataclass
@@ -34,14 +34,29 @@ class Replication:
     wall_time_s: float
 
 
-def run_replication(scenario: Scenario, seed: int | None = None, replication: int = 0) -> Replication:
-    """Run ``scenario`` and its baseline for one replication of ``seed`` (default: the file's)."""
+def fixed_baseline(scenario: Scenario) -> bool:
+    """Whether the baseline is the same in every replication: the engine draws no random numbers of
+    its own, so it is unless a background shock (which the baseline shares) is drawn anew each time."""
+    return not any(shock.background for shock in scenario.shocks)
+
+
+def run_replication(
+    scenario: Scenario, seed: int | None = None, replication: int = 0, baseline: RunRecord | None = None
+) -> Replication:
+    """Run ``scenario`` and its baseline for one replication of ``seed`` (default: the file's).
+
+    ``baseline`` reuses another replication's baseline run (ensembles), which is only allowed when
+    ``fixed_baseline(scenario)``: it is then the very run this replication would make.
+    """
     seed = scenario.seed if seed is None else seed
     started = time.perf_counter()
     shocks = realize_shocks(scenario, seed, replication)
     shocked = simulate(scenario.network, shocks, scenario.horizon)
     background = [s for s in shocks if s.background]
-    baseline = simulate(scenario.network, background, scenario.horizon)
+    if baseline is None:
+        baseline = simulate(scenario.network, background, scenario.horizon)
+    elif not fixed_baseline(scenario):
+        raise ValueError("a baseline can be reused only when the scenario has no background shocks")
     result = impact(
         shocked,
         baseline,
