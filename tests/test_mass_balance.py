@@ -255,7 +255,7 @@ def initial_inventory_from_spec(scenario: Scenario) -> float:
             ours = max(0.0, spec.capacity - spec.third_party)
             if spec.third_party > 0:
                 normal = sum(route.normal for route in net.routes.values() if name in route.legs)
-                total += min(ours, normal) * math.ceil(spec.transit - 1e-9)
+                total += min(ours, normal) * max(0, round(spec.transit))
             else:
                 total += ours * spec.transit
         if isinstance(spec, SeaLegSpec) and name in used:

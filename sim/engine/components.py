@@ -3,8 +3,9 @@
 Oil is tracked as *parcels*: a mapping route index -> tonnes, so that every tonne that
 reaches a market is credited to the route it took. Tanks are ``simpy.Container``s whose
 oil carries those tags. Pipelines are full-line delay lines (no process per day), rail
-legs are daily dispatch with scheduled arrivals, sea legs are tanker processes loading at
-berths that are a ``simpy.PriorityResource``.
+legs are daily dispatch with scheduled arrivals, sea legs are tanker fleets loading at
+berths that are a ``simpy.PriorityResource`` (a process per tanker on a leg with shocks of its
+own, callbacks for the whole fleet otherwise).
 """
 
 from __future__ import annotations
@@ -358,8 +359,9 @@ class SharedPipeline(Pipeline):
     """A pipeline shared with third parties, whose flow keeps the line moving.
 
     Our oil is a small part of the linefill, so it arrives ``transit`` days after it
-    enters whatever our own flow is. Parcels that find the outlet full wait in the line,
-    and while any waits we inject nothing more (back-pressure).
+    enters whatever our own flow is, as fast as the whole line flows today (a cut slows what
+    is already in the line, it does not stop it). Parcels that find the outlet full or closed
+    wait in the line, and while they do we inject nothing more (back-pressure).
     """
 
     def __init__(self, name: str, capacity: float, transit_d: float, initial: list[Parcel], outlet: Tank | Market):
@@ -373,7 +375,10 @@ class SharedPipeline(Pipeline):
                 self.arrivals.setdefault(day, []).append(parcel)
                 self.linefill += amount
         self.multiplier = 1.0
-        self.out_today = 0.0
+        self.out_today = 0.0  # our oil delivered today
+        self.line_caps: list[float] = []  # the whole line's flow by day (set by the model)
+        self.line_cap_today = math.inf
+        self.backed_up = False  # our oil waits because the outlet is full or closed
 
     def start_day(self, factor: float, multiplier: float, outlet_open: bool, day: int = 0) -> None:
         """Set today's capacity and unload the parcels due today (if the outlet has room)."""
@@ -381,6 +386,8 @@ class SharedPipeline(Pipeline):
         self.used_today = 0.0
         self.outlet_open = outlet_open
         self.multiplier = multiplier
+        if self.line_caps:
+            self.line_cap_today = self.line_caps[day]
         self.out_today = 0.0
         if day in self.arrivals or self.waiting:
             self._unload(day)
@@ -389,27 +396,35 @@ class SharedPipeline(Pipeline):
         due = self.arrivals.pop(day, None)
         if due is not None:
             self.waiting.extend(due)
-        if self.outlet_open and self.waiting:
-            most = self.cap_today - self.out_today
-            if self.outlet_tank is None and len(self.waiting) == 1:
-                # the usual day: one parcel due, into a market
-                parcel = self.waiting[0]
-                amount = sum(parcel.values())
-                if amount <= most + EPS:
-                    self.waiting.popleft()
-                    self.outlet.deposit(parcel, day)
-                    self.out_today += amount
-                    self.linefill -= amount
-                    self.delivered += amount
-                    return
-            moved = unload_queue(self.waiting, self.outlet, day, most)
-            self.out_today += moved  # our share of the line's outflow is capped per day, however often we unload
-            self.linefill -= moved
-            self.delivered += moved
+        self.backed_up = False
+        waiting = self.waiting
+        if not waiting:
+            return
+        if not self.outlet_open:
+            self.backed_up = True
+            return
+        most = self.line_cap_today - self.out_today
+        if self.outlet_tank is None and len(waiting) == 1:
+            # the usual day: one parcel due, into a market
+            parcel = waiting[0]
+            amount = sum(parcel.values())
+            if amount <= most + EPS:
+                waiting.popleft()
+                self.outlet.deposit(parcel, day)
+                self.out_today += amount
+                self.linefill -= amount
+                self.delivered += amount
+                return
+        moved = unload_queue(waiting, self.outlet, day, most)
+        self.out_today += moved  # the line's outflow is capped per day, however often we unload
+        self.linefill -= moved
+        self.delivered += moved
+        # oil left waiting with the day's flow not used up: the outlet is full
+        self.backed_up = bool(waiting) and moved < most - EPS
 
     def limit(self) -> float:
-        """Today's capacity left, or nothing while our oil waits at a full outlet."""
-        if self.waiting:
+        """Today's capacity left, or nothing while our oil waits at a full or closed outlet."""
+        if self.backed_up:
             return 0.0
         return max(0.0, self.cap_today - self.used_today)
 
@@ -684,9 +699,10 @@ class SeaLeg:
     """A tanker fleet: each tanker claims a cargo, takes a berth, loads, sails, discharges, returns.
 
     A leg with no shock of its own (no outage, slowdown or derate on the leg, a market that never
-    closes) runs its whole fleet as one process: tankers are identical, so it is enough to know how
-    many are in port and when the others come back. The loadings are the same as with a process per
-    tanker, for about half the events. A leg with shocks runs a process per tanker.
+    closes) runs its whole fleet as callbacks: tankers are identical, so it is enough to know how
+    many are in port, how many hold a claimed cargo, and when the others come back. It makes the
+    same loadings as a process per tanker (each tanker with a cargo claimed holds its own place in
+    the berth queue), for a third of the events. A leg with shocks runs a process per tanker.
     """
 
     def __init__(
@@ -737,7 +753,7 @@ class SeaLeg:
         self.initial_by_route: Parcel = {}  # cargoes at sea at the start, by route
         plain = hourly_factor is None and hourly_multiplier is None and hourly_cargo is None and self.always_open
         self.plain = plain
-        self.returns: list[float] = []  # one process for the fleet: when each tanker at sea is back in port
+        self.returns: list[float] = []  # a fleet of callbacks: when each tanker at sea is back in port
         # One process for the fleet credits each cargo to the market's row of its arrival day when it
         # loads (an always-open market takes it whenever it comes), and keeps what arrives by each
         # day for the in-transit series: arrivals[k] = tonnes that arrive in (k-1, k].
@@ -745,6 +761,7 @@ class SeaLeg:
         self.arrivals: list[float] = [0.0] * (horizon + 1)
         self.arrival_log: list[tuple[float, float]] = []  # (arrival time, tonnes), for the end of the run
         self.arrived = 0.0  # tonnes arrived by the last day asked for (``transit_on``)
+        self.closed = False  # the run is over (``close``)
         for j in range(at_sea):
             parcel = {route: cargo * w / share for route, w in normal_share.items()}
             for route, amount in parcel.items():
@@ -764,58 +781,60 @@ class SeaLeg:
             else:
                 env.process(self._tanker(spread * i / empty))
         if plain:
-            self.in_port = 0  # tankers of the fleet in port, empty
-            self.awaiting = False  # the fleet waits for a berth or a tanker; the grant or return calls back
+            self.in_port = 0  # tankers of the fleet in port without a cargo claimed
+            self.homecoming = False  # a call back is due when the next tanker is home
             self.load_d = berth_d + cargo / load_rate
-            self.cycle_d = self.load_d + laden_d + ballast_d
+            self.round_trip_d = laden_d + ballast_d
             start = simpy.Event(env)  # first look at time 0, in the order a process would start
             start._ok, start._value = True, None
             start.callbacks.append(lambda _event: self._fleet())
             env.schedule(start, simpy.events.URGENT)
 
     def _fleet(self) -> None:
-        """The whole fleet of a leg with no shock of its own, as callbacks rather than a process: start
-        every loading that can start now (a tanker in port, a cargo in the tanks, a free berth); else
-        ask to be called again when the missing thing comes (a deposit, a free berth, a tanker back).
-        Each tanker is back ``load + round trip`` after it starts loading."""
-        if self.awaiting:
-            return
+        """The whole fleet of a leg with no shock of its own, as callbacks rather than processes,
+        doing what a process per tanker would: each tanker in port claims a cargo as soon as one is
+        in the tanks, then takes a free berth or queues for one (one place in the queue per tanker);
+        the fleet is called back by the next deposit when oil is short, and when the next tanker is
+        home if none is in port. Each tanker is back ``load + round trip`` after it starts loading."""
         env, tank, cargo, returns = self.env, self.tank, self.cargo, self.returns
+        berths = self.port.resource
         now = env._now
-        while True:
-            while returns and returns[0] <= now:
-                heapq.heappop(returns)
-                self.in_port += 1
-            if not self.in_port:
-                self.awaiting = True  # every tanker is away: wait for the next one back
-                self.timeout(returns[0] - now).callbacks.append(self._tanker_back)
-                return
+        while returns and returns[0] <= now:
+            heapq.heappop(returns)
+            self.in_port += 1
+        while self.in_port:
             if tank._level - tank.claimed - tank.minimum < cargo - EPS:
                 tank.waiting_fleet = self._fleet  # the next deposit calls back
-                return
-            berth = self.port.resource.take()
+                break
+            tank.claimed += cargo
+            self.in_port -= 1
+            berth = berths.take()
             if berth is None:
-                self.awaiting = True
-                self.port.resource.waiting.append(self._berth_granted)
-                return
-            self._load(berth, now)
+                berths.waiting.append(self._berth_granted)
+            else:
+                self._load(berth, now)
+        self._call_when_home()
+
+    def _call_when_home(self) -> None:
+        """With no tanker in port, be called back when the next one is home (it may claim at once)."""
+        if not self.in_port and self.returns and not self.homecoming:
+            self.homecoming = True
+            self.timeout(self.returns[0] - self.env._now).callbacks.append(self._tanker_back)
 
     def _tanker_back(self, _event: simpy.Event) -> None:
-        self.awaiting = False
+        self.homecoming = False
         self._fleet()
 
     def _berth_granted(self, berth: object) -> None:
-        # The tanker and the cargo are still there: only this fleet lifts from these tanks.
-        self.awaiting = False
+        # A tanker with a claimed cargo got its berth; it will be home after the round trip.
         self._load(berth, self.env._now)
-        self._fleet()
+        self._call_when_home()
 
     def _load(self, berth: object, now: float) -> None:
         """Start loading a cargo at ``berth``: it is credited to its arrival day, the berth frees
         after the loading, the tanker is back after the round trip."""
         cargo = self.cargo
-        parcel = self.tank.withdraw(cargo)
-        self.in_port -= 1
+        parcel = self.tank.withdraw(cargo, claimed=True)
         self.aboard += cargo
         self.loaded += cargo
         load_d = self.load_d
@@ -834,10 +853,10 @@ class SeaLeg:
             arrivals[bucket] += cargo
         berths = self.port.resource
         self.timeout(load_d).callbacks.append(lambda _event: berths.give_back(berth))
-        heapq.heappush(self.returns, now + self.cycle_d)
+        heapq.heappush(self.returns, (now + load_d) + self.round_trip_d)  # as a tanker process adds it
 
     def _credit(self, parcel: Parcel, cargo: float, arrival: float) -> None:
-        """Count a cargo as exported on its arrival day (fleet process, always-open market)."""
+        """Count a cargo as exported on its arrival day (a fleet of callbacks, always-open market)."""
         self.arrival_log.append((arrival, cargo))
         day = int(arrival)
         arrivals = self.arrivals
@@ -851,12 +870,13 @@ class SeaLeg:
             arrivals[bucket] += cargo
 
     def transit_on(self, day: int) -> float:
-        """Tonnes aboard at the tick of ``day`` (fleet process; ask once per day, in order)."""
+        """Tonnes aboard at the tick of ``day`` (a fleet of callbacks; ask once per day, in order)."""
         self.arrived += self.arrivals[day]
         return self.aboard - self.arrived
 
     def close(self, horizon: float) -> None:
         """At the end of a run: settle what arrived before ``horizon``, and count the cargoes."""
+        self.closed = True  # from now on in_transit() counts what is aboard, settling nothing more
         if not self.plain:
             self.settle(before=horizon)
             return
@@ -886,11 +906,6 @@ class SeaLeg:
             yield env.timeout(offset)
         tank, berths, cargo = self.tank, self.port.resource, self.cargo
         hourly = self.hourly_factor
-        # With no shocks on the leg or its market, a loading and a round trip are one timeout each.
-        plain = hourly is None and self.hourly_multiplier is None and self.hourly_cargo is None and self.always_open
-        load_d = self.berth_d + cargo / self.load_rate
-        round_trip_d = self.laden_d + self.ballast_d
-        timeout = env.timeout  # (SimPy binds the method anew on every attribute access)
         while True:
             if hourly is not None:
                 yield from self._wait_until(lambda: self._lookup(hourly, 1.0) > 0)
@@ -910,26 +925,9 @@ class SeaLeg:
             parcel = tank.withdraw(cargo, claimed=True)
             self.aboard += cargo
             self.loaded += cargo
-            if plain:
-                # The end of the loading frees the berth and sends the cargo on its way (a callback,
-                # not a wake-up); the tanker itself next wakes when it is back in port.
-                loaded = timeout(load_d)
-                loaded.callbacks.append(self._sail(berth, parcel, cargo))
-                yield timeout(load_d + round_trip_d)
-                continue
             yield env.timeout(self.berth_d + cargo / (self.load_rate * self._lookup(hourly, 1.0)))
             berths.give_back(berth)
             yield from self._voyage(parcel, self.laden_d * self._lookup(self.hourly_multiplier, 1.0), cargo)
-
-    def _sail(self, berth: object, parcel: Parcel, cargo: float) -> Callable[[simpy.Event], None]:
-        """The callback that ends a loading: free the berth, note the cargo's arrival."""
-
-        def loaded(event: simpy.Event) -> None:
-            self.port.resource.give_back(berth)
-            self.sequence += 1
-            heapq.heappush(self.due, (self.env._now + self.laden_d, self.sequence, parcel, cargo))
-
-        return loaded
 
     def _voyage(self, parcel: Parcel, laden_d: float, cargo: float | None = None):
         """Sail laden for ``laden_d`` days, discharge (waiting if the outlet cannot take it), sail back."""
@@ -976,6 +974,8 @@ class SeaLeg:
 
     def in_transit(self) -> float:
         """Tonnes aboard tankers (loading, sailing or waiting to discharge)."""
+        if self.closed:
+            return self.aboard  # a cargo due exactly at the horizon is still at sea
         if self.plain and self.arrival_log:
             now = self.env._now
             return self.aboard - sum(cargo for arrival, cargo in self.arrival_log if arrival <= now)

@@ -11,7 +11,8 @@ returns a ``RunRecord`` of daily series. Each simulated day the dispatcher:
    to routes whose lead time has passed;
 4. puts what is left into field storage and shuts in what does not fit.
 
-Tankers are processes between the daily ticks. Mass balance is checked at the end.
+Tankers load and sail between the daily ticks (processes, or callbacks for a fleet whose leg
+has no shock of its own). Mass balance is checked at the end.
 """
 
 from __future__ import annotations
@@ -143,7 +144,8 @@ class Model:
                 continue  # a leg no route uses carries nothing
             ours = _our_capacity(spec.capacity if isinstance(spec, PipelineLeg) else math.inf, spec)
             if isinstance(spec, PipelineLeg) and spec.third_party > 0:
-                days_full = max(0, math.ceil(spec.transit - 1e-9)) if spec.initial_linefill == "full" else 0
+                # whole days of oil in the line at the start, rounded as a parcel's travel time is
+                days_full = max(0, round(spec.transit)) if spec.initial_linefill == "full" else 0
                 normal = min(ours, sum(net.routes[self.route_names[r]].normal for r in users[leg_name]))
                 daily = _split(normal, users[leg_name], net, self.route_names)
                 leg = SharedPipeline(
@@ -189,6 +191,10 @@ class Model:
                 leg.inlet = self.tanks.get(leg_name)
             self.legs[leg_name] = leg
             factor = self._daily("leg", leg_name)
+            if isinstance(leg, SharedPipeline):
+                # the whole line's flow (ours and third parties'), which carries our oil already in it
+                multiplier = tl.daily_multiplier(leg_name)
+                leg.line_caps = (spec.capacity * factor / (1.0 if multiplier is None else multiplier)).tolist()
             if isinstance(spec, PipelineLeg) and spec.sharing == "spare" and spec.third_party > 0 and ours > 0:
                 # Third parties keep their flow; we get what the reduced line has left.
                 factor = np.maximum(0.0, spec.capacity * factor - spec.third_party) / ours
@@ -341,6 +347,7 @@ class Model:
                 leg.outlet_open = opens[day]
                 if kind == 0:
                     leg.multiplier = multiplier[day]
+                    leg.line_cap_today = leg.line_caps[day]
                     leg.out_today = 0.0
                     if leg.waiting or day in leg.arrivals:
                         leg._unload(day)
@@ -535,6 +542,7 @@ class Model:
             src.idle_days += 1
             if src.idle_days >= src.shutdown_after - 1e-9:
                 # Shut down: wait out the restart delay, then ramp up from zero.
+                src.idle_days = 0
                 src.held_back = True
                 if src.restart_delay > 0:
                     src.stopped = True
