@@ -626,7 +626,10 @@ class Berths(simpy.PriorityResource):
     def give_back(self, use: object) -> None:
         """Free a berth taken with ``take`` or ``wait``; blocks, then waiting tankers, move in."""
         self.users.remove(use)
-        self._trigger_put(None)
+        if self.put_queue:
+            self._trigger_put(None)  # blocks first, then waiting tankers
+        elif self.waiting:
+            self._serve_waiting()
 
     def _trigger_put(self, get_event: simpy.Event | None) -> None:
         super()._trigger_put(get_event)  # blocks first
