@@ -98,12 +98,13 @@ def test_a_shared_line_starts_full_for_its_rounded_transit():
 
 
 def test_a_cut_on_a_shared_line_slows_the_oil_already_in_it_but_does_not_stop_intake():
-    # Line at 0.75 on days 5..14 (transit 3 d): we inject 75 kt/d throughout; the oil already in the
-    # line still arrives on time (the whole line flows at 150 kt/d), then 75 kt/d arrive from day 8.
+    # Line at 0.75 on days 5..14 (transit 3 d): our share is 75 kt/d in and out. We inject 75 kt/d
+    # throughout the cut (no pause while the line is slower); 100 kt/d injected before it arrive on
+    # days 5..7 and wait for the 75 kt/d outflow (75 kt backlog), which clears on days 15..17.
     scenario = validate(shared_line("3 d", [outage("main", "5 d", "10 d", factor=0.75)]))
     record = simulate(scenario.network, realize_shocks(scenario, 1, 0), 25)
     np.testing.assert_allclose(record.intake.sum(axis=1), series(25, [(5, 15, 75 * KT)], default=100 * KT))
-    np.testing.assert_allclose(record.exports.sum(axis=1), series(25, [(8, 18, 75 * KT)], default=100 * KT))
+    np.testing.assert_allclose(record.exports.sum(axis=1), series(25, [(5, 15, 75 * KT)], default=100 * KT))
 
 
 def test_a_second_short_stop_after_a_shutdown_is_a_choke_back():

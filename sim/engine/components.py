@@ -359,9 +359,10 @@ class SharedPipeline(Pipeline):
     """A pipeline shared with third parties, whose flow keeps the line moving.
 
     Our oil is a small part of the linefill, so it arrives ``transit`` days after it
-    enters whatever our own flow is, as fast as the whole line flows today (a cut slows what
-    is already in the line, it does not stop it). Parcels that find the outlet full or closed
-    wait in the line, and while they do we inject nothing more (back-pressure).
+    enters whatever our own flow is, and leaves at most at our capacity today: a cut slows the
+    oil already in the line (what arrives beyond that waits a day or more, as in a slower line)
+    without stopping what we inject. Parcels that find the outlet full or closed wait in the line,
+    and while they do we inject nothing more (back-pressure).
     """
 
     def __init__(self, name: str, capacity: float, transit_d: float, initial: list[Parcel], outlet: Tank | Market):
@@ -376,8 +377,6 @@ class SharedPipeline(Pipeline):
                 self.linefill += amount
         self.multiplier = 1.0
         self.out_today = 0.0  # our oil delivered today
-        self.line_caps: list[float] = []  # the whole line's flow by day (set by the model)
-        self.line_cap_today = math.inf
         self.backed_up = False  # our oil waits because the outlet is full or closed
 
     def start_day(self, factor: float, multiplier: float, outlet_open: bool, day: int = 0) -> None:
@@ -386,8 +385,6 @@ class SharedPipeline(Pipeline):
         self.used_today = 0.0
         self.outlet_open = outlet_open
         self.multiplier = multiplier
-        if self.line_caps:
-            self.line_cap_today = self.line_caps[day]
         self.out_today = 0.0
         if day in self.arrivals or self.waiting:
             self._unload(day)
@@ -403,7 +400,7 @@ class SharedPipeline(Pipeline):
         if not self.outlet_open:
             self.backed_up = True
             return
-        most = self.line_cap_today - self.out_today
+        most = self.cap_today - self.out_today
         if self.outlet_tank is None and len(waiting) == 1:
             # the usual day: one parcel due, into a market
             parcel = waiting[0]

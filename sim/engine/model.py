@@ -192,10 +192,6 @@ class Model:
                 leg.inlet = self.tanks.get(leg_name)
             self.legs[leg_name] = leg
             factor = self._daily("leg", leg_name)
-            if isinstance(leg, SharedPipeline):
-                # the whole line's flow (ours and third parties'), which carries our oil already in it
-                multiplier = tl.daily_multiplier(leg_name)
-                leg.line_caps = (spec.capacity * factor / (1.0 if multiplier is None else multiplier)).tolist()
             if isinstance(spec, PipelineLeg) and spec.sharing == "spare" and spec.third_party > 0 and ours > 0:
                 # Third parties keep their flow; we get what the reduced line has left.
                 factor = np.maximum(0.0, spec.capacity * factor - spec.third_party) / ours
@@ -348,7 +344,6 @@ class Model:
                 leg.outlet_open = opens[day]
                 if kind == 0:
                     leg.multiplier = multiplier[day]
-                    leg.line_cap_today = leg.line_caps[day]
                     leg.out_today = 0.0
                     if leg.waiting or day in leg.arrivals:
                         leg._unload(day)
