@@ -199,6 +199,11 @@ def _shocks_line(outcome: api.Outcome) -> str:
     return "; ".join(parts) or "no shocks"
 
 
+def jobs_option(help_text: str) -> Callable:
+    """The ``-j/--jobs J`` option (worker processes), shared by the commands that run ensembles."""
+    return click.option("-j", "--jobs", type=int, default=1, show_default=True, metavar="J", help=help_text)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="routesim")
 def cli() -> None:
@@ -249,15 +254,7 @@ def cli() -> None:
     metavar="N",
     help="Run an ensemble of N replications (default: the file's 'replications', else 1).",
 )
-@click.option(
-    "-j",
-    "--jobs",
-    type=int,
-    default=1,
-    show_default=True,
-    metavar="J",
-    help="Worker processes for an ensemble (results are identical for any J).",
-)
+@jobs_option("Worker processes for an ensemble (results are identical for any J).")
 def run(
     scenario_file: Path,
     seed: int | None,
@@ -406,15 +403,7 @@ def schema(output: Path | None) -> None:
 
 @cli.command()
 @click.argument("manifest", type=click.Path(dir_okay=False, path_type=Path))
-@click.option(
-    "-j",
-    "--jobs",
-    type=int,
-    default=1,
-    show_default=True,
-    metavar="J",
-    help="Worker processes to rerun an ensemble (results are identical for any J).",
-)
+@jobs_option("Worker processes to rerun an ensemble (results are identical for any J).")
 def rerun(manifest: Path, jobs: int) -> None:
     """Run again from a run folder's MANIFEST and check the result is identical.
 

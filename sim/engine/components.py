@@ -105,18 +105,16 @@ class Tank(simpy.Container):
         for route, amount in parcel.items():
             by_route[route] = by_route.get(route, 0.0) + amount
             total += amount
-        self._level += total
-        if self._level > self.peak:
-            self.peak = self._level
-        if self.claims:
-            self._serve_claims()
-        if self.waiting_fleet is not None:
-            self._wake_fleet()
+        self._added(total)
 
     def deposit_route(self, route: int, amount: float) -> None:
         """Add ``amount`` tonnes of one route's oil (must fit): ``deposit`` without a parcel."""
         by_route = self.by_route
         by_route[route] = by_route.get(route, 0.0) + amount
+        self._added(amount)
+
+    def _added(self, amount: float) -> None:
+        """Raise the level by ``amount``; serve the claims and wake the fleet that wait for oil."""
         self._level += amount
         if self._level > self.peak:
             self.peak = self._level
@@ -270,14 +268,10 @@ class Pipeline:
         """``push`` for one route's oil (the dispatcher's case), without building a parcel."""
         pending = self.pending
         pending[route] = pending.get(route, 0.0) + amount
-        self.used_today += amount
-        before = self.linefill + self.pending_t - self.volume
-        self.pending_t += amount
-        after = before + amount
-        if after > 0.0 and self.outlet_tank is not None:
-            self.outlet_tank.incoming += after - (before if before > 0.0 else 0.0)
+        self._reserve(amount)
 
     def _reserve(self, amount: float) -> None:
+        """Count ``amount`` against today's capacity and hold the room its outflow will take."""
         self.used_today += amount
         before = self.linefill + self.pending_t - self.volume
         self.pending_t += amount
@@ -838,19 +832,7 @@ class SeaLeg:
         self.aboard += cargo
         self.loaded += cargo
         load_d = self.load_d
-        # credit the cargo to its arrival day (``_credit``, inlined: once per cargo)
-        arrival = (now + load_d) + self.laden_d
-        self.arrival_log.append((arrival, cargo))
-        day = int(arrival)
-        arrivals = self.arrivals
-        if day < len(arrivals) - 1:
-            exports = self.outlet.exports
-            base = day * self.outlet.n_routes
-            for route, amount in parcel.items():
-                exports[base + route] += amount
-        bucket = day if arrival == day else day + 1
-        if bucket < len(arrivals):
-            arrivals[bucket] += cargo
+        self._credit(parcel, cargo, (now + load_d) + self.laden_d)
         berths = self.port.resource
         self.timeout(load_d).callbacks.append(lambda _event: berths.give_back(berth))
         heapq.heappush(self.returns, (now + load_d) + self.round_trip_d)  # as a tanker process adds it
