@@ -210,6 +210,9 @@ class Pipeline:
     The line holds ``volume`` tonnes of our oil (capacity x transit time). A tonne
     injected leaves once ``volume`` more tonnes have entered behind it, so transit time
     stretches when flow is low and a stopped outlet stops the intake, as in a real line.
+    Each day the dispatcher sets ``cap_today`` (capacity x shock factor / slowdown),
+    ``used_today`` and ``outlet_open`` (and, on a shared line, ``multiplier`` and ``out_today``,
+    then unloads what is due): see ``Model._tick``.
     """
 
     def __init__(self, name: str, capacity: float, volume: float, initial: Parcel, outlet: Tank | Market | None):
@@ -230,12 +233,6 @@ class Pipeline:
         self.delivered = 0.0
         self.pending: Parcel = {}
         self.pending_t = 0.0
-
-    def start_day(self, factor: float, multiplier: float, outlet_open: bool) -> None:
-        """Set today's capacity (a slowdown divides a pipeline's flow)."""
-        self.cap_today = self.capacity * factor / multiplier
-        self.used_today = 0.0
-        self.outlet_open = outlet_open
 
     def limit(self) -> float:
         """Most tonnes that can enter today without overfilling the line or its outlet."""
@@ -372,16 +369,6 @@ class SharedPipeline(Pipeline):
         self.multiplier = 1.0
         self.out_today = 0.0  # our oil delivered today
         self.backed_up = False  # our oil waits because the outlet is full or closed
-
-    def start_day(self, factor: float, multiplier: float, outlet_open: bool, day: int = 0) -> None:
-        """Set today's capacity and unload the parcels due today (if the outlet has room)."""
-        self.cap_today = self.capacity * factor / multiplier
-        self.used_today = 0.0
-        self.outlet_open = outlet_open
-        self.multiplier = multiplier
-        self.out_today = 0.0
-        if day in self.arrivals or self.waiting:
-            self._unload(day)
 
     def _unload(self, day: int) -> None:
         due = self.arrivals.pop(day, None)
@@ -565,11 +552,7 @@ class Rail:
 
     def push_route(self, route: int, amount: float, day: int) -> None:
         """``push`` for one route's oil."""
-        self.used_today += amount
-        self.moving += amount
-        self.sets_out += amount / self.payload
-        travel = round(self.transit_d * self.multiplier)
-        self.arrivals.setdefault(day + (travel if travel > 1 else 1), []).append({route: amount})
+        self.push({route: amount}, amount, day)
 
     def pull(self, day: int) -> None:
         """Load trains from the inlet tank (legs that follow another leg)."""

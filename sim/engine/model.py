@@ -58,15 +58,6 @@ class _Source:
         self.waiting_routes: list[_Route] = []  # routes with a lead time that has not started yet
         self.potential_list: list[float] = []  # ``potential`` as a plain list, for the daily loop
 
-    def max_today(self, day: int) -> float:
-        """Most that can be produced today (potential, restart delay, ramp)."""
-        potential = self.potential[day]
-        if self.stopped:
-            return 0.0
-        if self.held_back:
-            return min(potential, self.previous + self.ramp_step)
-        return potential
-
 
 class Model:
     """One replication of the network under a set of drawn shocks."""
@@ -293,7 +284,6 @@ class Model:
         plan = self._leg_plan()
         pulling = [leg for leg in self.daily_legs if leg.inlet is not None]
         pipelines = [leg for leg in self.daily_legs if type(leg) is Pipeline]
-        potentials = [src.potential.tolist() for src in sources]
         ones = [1.0] * self.days
         route_factor = [ones if route.factor is self._ones else route.factor.tolist() for route in routes]
         normal_groups, by_merit = self.normal_groups, self.by_merit
@@ -304,8 +294,8 @@ class Model:
         produced_rows, level_rows, intake_rows = rows["produced"], rows["source_level"], rows["intake"]
         tank_rows, transit_rows = rows["tank_level"], rows["leg_transit"]
         n_routes = len(routes)
-        for src, potential in zip(sources, potentials, strict=True):
-            src.potential_list = potential
+        for src in sources:
+            src.potential_list = src.potential.tolist()
         # Normal allocations in order: (group, None...) for a pro-rata group, else the route's
         # (None, index, source, normal cap, daily factors, first leg, its tank if a sea leg).
         for entry in normal_groups:
@@ -353,7 +343,8 @@ class Model:
             # 3. dispatch
             production_cap = []
             supply = []
-            for src in sources:  # inlined ``_Source.max_today``
+            for src in sources:  # most each field can produce today: its potential, nothing while
+                # stopped (restart delay), and no more than yesterday + one ramp step while ramping
                 if src.stopped:
                     cap = 0.0
                 else:
@@ -433,7 +424,7 @@ class Model:
                         route.activated = day
                     src.waiting_routes = []
                 if src.stopped or shut > EPS or src.held_back or src.idle_days:
-                    self._update_restart(i, src, produced, potentials[i][day], shut, day)
+                    self._update_restart(i, src, produced, src.potential_list[day], shut, day)
                 src.previous = produced
                 level_rows.append(src.level)
             intake_rows.extend(flows)
