@@ -23,6 +23,7 @@ from sim import __version__, api
 from sim.engine.record import MassBalanceError
 from sim.ensemble import EnsembleError
 from sim.results import OutputError
+from sim.runfolder import read_manifest
 from sim.scenario.errors import ScenarioError
 from sim.scenario.schema import ensemble_estimate
 from sim.textsafe import MAX_SHOWN, plain
@@ -423,7 +424,9 @@ def rerun(manifest: Path, jobs: int) -> None:
     """Run again from a run folder's MANIFEST and check the result is identical.
 
     An ensemble is rerun with all its replications and ensemble.csv is compared too.
-    Exit 0 when identical (or nothing stored to compare), 1 when it differs.
+    The manifest and its folder are checked first (a run folder from someone else is
+    untrusted input); nothing the manifest names is run or read. Exit 0 when identical,
+    1 when it differs, 2 when the manifest or its folder is not valid.
 
     \b
     Example:
@@ -431,7 +434,7 @@ def rerun(manifest: Path, jobs: int) -> None:
     """
     try:
         with _progress_bar(_manifest_replications(manifest), "rerun") as progress:
-            report = api.rerun(manifest, jobs=jobs, progress=progress)
+            report = api.rerun(manifest, jobs=jobs, progress=progress, jobs_name="-j/--jobs")
     except ScenarioError as exc:
         _fail_input(exc)
         return
@@ -448,9 +451,7 @@ def rerun(manifest: Path, jobs: int) -> None:
     what = "summary metrics and every daily series"
     if report.outcome.ensemble is not None:
         what = "summary metrics, every daily series and every row of ensemble.csv"
-    if report.identical is None:
-        console.print("No stored summary/timeseries next to the manifest: nothing to compare.")
-    elif report.identical:
+    if report.identical:
         console.print(f"[green]identical[/]: {what} match bit for bit.")
     else:
         for line in report.differences[:20]:
@@ -459,11 +460,10 @@ def rerun(manifest: Path, jobs: int) -> None:
 
 
 def _manifest_replications(path: Path) -> int:
-    """The replication count a manifest records (1 if it cannot be read: api.rerun reports why)."""
+    """The replication count a manifest records (1 if it is not valid: api.rerun reports why)."""
     try:
-        value = json.loads(path.read_text(encoding="utf-8")).get("replications", 1)
-        return value if isinstance(value, int) else 1
-    except (OSError, UnicodeDecodeError, ValueError, AttributeError):
+        return read_manifest(path).replications
+    except ScenarioError:
         return 1
 
 

@@ -7,6 +7,7 @@ written or deleted. The CLI runs in-process (click's runner) unless a case needs
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -30,9 +31,12 @@ def routesim(*args: str) -> Result:
 
 
 def refused(result: Result, file: str | Path | None = None) -> str:
-    """Assert an input refusal: exit 2, one 'error:' line (naming ``file``), no traceback; return it."""
+    """Assert an input refusal: exit 2, an 'error:' line (naming ``file``), no traceback; return it.
+
+    ('Error:' is click's own refusal of an option or argument, e.g. a directory given as a file.)
+    """
     assert result.exit_code == 2, (result.exit_code, result.stdout, result.stderr)
-    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    lines = [line for line in result.stderr.splitlines() if line.startswith(("error:", "Error:"))]
     assert lines, result.stderr
     assert "Traceback" not in result.stderr + result.stdout
     assert not CONTROL.search(result.stderr + result.stdout)
@@ -105,3 +109,40 @@ def test_a_path_with_markup_or_a_newline_is_one_line(tmp_path):
 def test_markup_in_a_set_override():
     line = refused(routesim("run", str(TOY), "--no-save", "--set", "foo[/]=1"), "<--set>")
     assert "foo[/]" in line
+
+
+# --- 4. only regular files, only up to the limit ------------------------------------------------
+
+
+def special_file(tmp_path: Path, kind: str, name: str) -> Path:
+    """A path that is not a regular file: a symlink to /dev/zero or /dev/urandom, a FIFO, a directory."""
+    path = tmp_path / name
+    if kind in ("zero", "urandom"):
+        path.symlink_to(f"/dev/{kind}")
+    elif kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "directory":
+        path.mkdir()
+    elif kind == "huge":
+        with open(path, "wb") as handle:
+            handle.truncate(200 * 2**20)  # 200 MB, sparse: refused by its size, never read
+    return path
+
+
+SPECIAL = ["zero", "urandom", "fifo", "directory", "huge"]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs /dev/zero and FIFOs")
+@pytest.mark.parametrize("kind", SPECIAL)
+def test_a_scenario_that_is_not_a_regular_file_is_refused(tmp_path, kind):
+    path = special_file(tmp_path, kind, "scenario.yaml")
+    line = refused(routesim("run", str(path), "--no-save"), path)
+    assert "directory" in line or "regular file" in line or "bytes" in line
+
+
+def test_the_readme_and_the_code_state_the_same_size_limit():
+    from sim.scenario.yamlio import MAX_FILE_BYTES
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert f"{MAX_FILE_BYTES:,} bytes" in readme
+    assert "2 MB" not in readme
