@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -255,7 +255,12 @@ def rerun(
     manifest = runfolder.read_manifest(manifest_path)
     folder = manifest_path.parent
     stored = results.read_run(folder)
-    loaded = load_resolved(manifest.resolved_scenario, manifest_path)
+    try:
+        loaded = load_resolved(manifest.resolved_scenario, manifest_path)
+    except ScenarioError as exc:  # name the keys where they are: inside the manifest's resolved_scenario
+        raise ScenarioError(
+            [replace(p, key=".".join(filter(None, ("resolved_scenario", p.key)))) for p in exc.problems]
+        ) from None
     loaded.overrides = list(manifest.overrides)
     if manifest.resolved_sha256 and loaded.sha256 != manifest.resolved_sha256:
         raise ScenarioError.single(

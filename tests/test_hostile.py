@@ -7,6 +7,7 @@ written or deleted. The CLI runs in-process (click's runner) unless a case needs
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -146,3 +147,231 @@ def test_the_readme_and_the_code_state_the_same_size_limit():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert f"{MAX_FILE_BYTES:,} bytes" in readme
     assert "2 MB" not in readme
+
+
+# --- 1 and 2. manifests and run folders from strangers --------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def good_runs(tmp_path_factory) -> dict[str, Path]:
+    """Two valid run folders of the toy scenario: a single run and an ensemble of 3."""
+    from sim import api
+
+    root = tmp_path_factory.mktemp("runs")
+    single = api.save(api.run(TOY), out=root / "single", plot=False)
+    ensemble = api.save(api.run(TOY, replications=3), out=root / "ensemble", plot=False)
+    return {"single": single, "ensemble": ensemble}
+
+
+def copy_run(good_runs: dict[str, Path], tmp_path: Path, which: str = "single") -> Path:
+    import shutil
+
+    return Path(shutil.copytree(good_runs[which], tmp_path / which))
+
+
+def edit_manifest(folder: Path, change) -> Path:
+    path = folder / "manifest.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    change(data)
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return path
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+BAD_MANIFESTS = {
+    # case: (change to the manifest's data, or raw text, substring of the one error line)
+    "resolved_scenario_missing": (lambda m: m.pop("resolved_scenario"), "resolved_scenario: required key is missing"),
+    "resolved_scenario_a_string": (lambda m: m.update(resolved_scenario="x"), "resolved_scenario"),
+    "resolved_scenario_a_list": (lambda m: m.update(resolved_scenario=[1]), "resolved_scenario"),
+    "resolved_scenario_invalid": (lambda m: m["resolved_scenario"].update(horizon="-3 d"), "horizon"),
+    "resolved_scenario_network_path": (
+        lambda m: m["resolved_scenario"].update(network="/etc/passwd"),
+        "network",
+    ),
+    "seed_negative": (lambda m: m.update(seed=-1), "seed"),
+    "seed_2_64": (lambda m: m.update(seed=2**64), "seed"),
+    "seed_a_string": (lambda m: m.update(seed="7"), "seed"),
+    "seed_a_boolean": (lambda m: m.update(seed=True), "seed"),
+    "seed_a_float": (lambda m: m.update(seed=7.0), "seed"),
+    "overrides_a_number": (lambda m: m.update(overrides=5), "overrides"),
+    "versions_a_string": (lambda m: m.update(versions="x"), "versions"),
+    "versions_values_numbers": (lambda m: m.update(versions={"numpy": 2}), "versions"),
+    "scenario_file_a_number": (lambda m: m.update(scenario_file=5), "scenario_file"),
+    "scenario_files_a_string": (lambda m: m.update(scenario_files="abc"), "scenario_files"),
+    "replications_zero": (lambda m: m.update(replications=0), "replications"),
+    "replications_huge": (lambda m: m.update(replications=10**12), "replications"),
+    "replication_negative": (lambda m: m.update(replication=-1), "replication"),
+    "marker_missing": (lambda m: m.pop("routesim_manifest"), "not a routesim run manifest"),
+    "marker_two": (lambda m: m.update(routesim_manifest=2), "not a routesim run manifest"),
+    "hash_mismatch": (lambda m: m["resolved_scenario"].update(seed=2), "does not match its recorded hash"),
+    "not_json": ("{not json", "not valid JSON"),
+    "a_list": ("[1, 2]", "top level is a list"),
+    "nan": ('{"routesim_manifest": 1, "seed": NaN}', "not valid JSON"),
+    "deep": ("[" * 100_000 + "]" * 100_000, "nests 100,000 levels deep"),
+    "deep_object": ('{"a":' * 100_000 + "1" + "}" * 100_000, "nests 100,000 levels deep"),
+    "deep_inside_scenario": (None, "nests"),
+    "huge_integer": ('{"routesim_manifest": 1, "seed": ' + "9" * 5000 + "}", "not valid JSON"),
+    "not_utf8": (b'{"routesim_manifest": 1, "x": "\xff"}', "not UTF-8"),
+    "empty": ("", "not valid JSON"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_MANIFESTS))
+def test_a_bad_manifest_is_refused_with_one_line(good_runs, tmp_path, case):
+    change, expected = BAD_MANIFESTS[case]
+    folder = copy_run(good_runs, tmp_path)
+    path = folder / "manifest.json"
+    if case == "deep_inside_scenario":
+        edit_manifest(folder, lambda m: m["resolved_scenario"].update(description="[" * 50_000))
+        data = path.read_text(encoding="utf-8").replace('"' + "[" * 50_000 + '"', "[" * 50_000 + "]" * 50_000)
+        path.write_text(data, encoding="utf-8")
+    elif callable(change):
+        edit_manifest(folder, change)
+    elif isinstance(change, bytes):
+        path.write_bytes(change)
+    else:
+        path.write_text(change, encoding="utf-8")
+    before = snapshot(tmp_path)
+    line = refused(routesim("rerun", str(path)), path)
+    assert expected in line, line
+    assert snapshot(tmp_path) == before
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs /dev/zero and FIFOs")
+@pytest.mark.parametrize("kind", SPECIAL)
+def test_a_manifest_that_is_not_a_regular_file_is_refused(good_runs, tmp_path, kind):
+    folder = copy_run(good_runs, tmp_path)
+    (folder / "manifest.json").unlink()
+    path = special_file(folder, kind, "manifest.json")
+    line = refused(routesim("rerun", str(path)), path)
+    assert "directory" in line or "regular file" in line or "bytes" in line
+
+
+def break_csv(path: Path, row: int, column: int, value: str) -> None:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    cells = lines[row].split(",")
+    cells[column] = value
+    lines[row] = ",".join(cells)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+BAD_RUN_FOLDERS = {
+    # case: (which run, file, how to break it, substring of the one error line)
+    "summary_deleted": ("single", "summary.json", lambda p: p.unlink(), "missing"),
+    "timeseries_deleted": ("single", "timeseries.csv", lambda p: p.unlink(), "missing"),
+    "summary_broken": ("single", "summary.json", lambda p: p.write_text('{"metrics": '), "not valid JSON"),
+    "summary_a_list": ("single", "summary.json", lambda p: p.write_text("[]"), "top level is a list"),
+    "summary_no_metrics": ("single", "summary.json", lambda p: p.write_text('{"seed": 1}'), "metrics"),
+    "summary_metric_a_number": (
+        "single",
+        "summary.json",
+        lambda p: p.write_text('{"seed": 1, "metrics": {"lost_export_t": 5}}'),
+        "metrics.lost_export_t",
+    ),
+    "summary_deep": ("single", "summary.json", lambda p: p.write_text("[" * 100_000), "nests"),
+    "summary_is_a_directory": ("single", "summary.json", lambda p: (p.unlink(), p.mkdir()), "directory"),
+    "summary_to_dev_zero": ("single", "summary.json", lambda p: (p.unlink(), p.symlink_to("/dev/zero")), "regular"),
+    "timeseries_text_cell": ("single", "timeseries.csv", lambda p: break_csv(p, 3, 2, "abc"), "'abc' is not a number"),
+    "timeseries_short_row": ("single", "timeseries.csv", lambda p: break_csv(p, 3, 2, "1\n2"), "cells; expected"),
+    "timeseries_empty": ("single", "timeseries.csv", lambda p: p.write_text(""), "empty"),
+    "timeseries_nul": ("single", "timeseries.csv", lambda p: break_csv(p, 3, 2, "\x00"), "timeseries.csv"),
+    "timeseries_fifo": ("single", "timeseries.csv", lambda p: (p.unlink(), os.mkfifo(p)), "regular"),
+    "ensemble_text_cell": ("ensemble", "ensemble.csv", lambda p: break_csv(p, 2, 5, "x1"), "'x1' is not a number"),
+    "ensemble_float_seed": ("ensemble", "ensemble.csv", lambda p: break_csv(p, 2, 1, "1.5"), "not a whole number"),
+    "ensemble_not_utf8": ("ensemble", "ensemble.csv", lambda p: p.write_bytes(b"replication\n\xff\n"), "UTF-8"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_RUN_FOLDERS))
+def test_a_bad_run_folder_is_refused_before_running(good_runs, tmp_path, case):
+    which, name, breaks, expected = BAD_RUN_FOLDERS[case]
+    folder = copy_run(good_runs, tmp_path, which)
+    breaks(folder / name)
+    line = refused(routesim("rerun", str(folder / "manifest.json")), folder / name)
+    assert expected in line, line
+
+
+def test_an_edited_seed_is_noticed_even_without_random_draws(good_runs, tmp_path):
+    folder = copy_run(good_runs, tmp_path)
+    assert routesim("rerun", str(folder / "manifest.json")).exit_code == 0
+    edit_manifest(folder, lambda m: m.update(seed=8))
+    result = routesim("rerun", str(folder / "manifest.json"))
+    assert result.exit_code == 1
+    assert "input seed" in result.stderr
+
+
+def test_an_ensemble_rerun_notices_an_edited_seed(good_runs, tmp_path):
+    folder = copy_run(good_runs, tmp_path, "ensemble")
+    edit_manifest(folder, lambda m: m.update(seed=8))
+    result = routesim("rerun", str(folder / "manifest.json"))
+    assert result.exit_code == 1 and "input seed" in result.stderr
+
+
+def test_rerun_names_the_jobs_option_as_typed(good_runs):
+    line = refused(routesim("rerun", str(good_runs["single"] / "manifest.json"), "--jobs", "0"))
+    assert "-j/--jobs" in line
+
+
+def test_markup_and_escapes_in_a_manifest_print_as_text(good_runs, tmp_path):
+    folder = copy_run(good_runs, tmp_path)
+    edit_manifest(folder, lambda m: m["versions"].update({"numpy": "[/]\x1b[2J", "[/x]": "1"}))
+    result = routesim("rerun", str(folder / "manifest.json"))
+    assert result.exit_code == 0, result.stderr
+    assert "[/]\\x1b[2J" in result.stderr
+    assert not CONTROL.search(result.stderr + result.stdout)
+
+
+def init_hostile_repo(folder: Path, sentinel: Path) -> None:
+    """A git checkout whose config runs a script (touching ``sentinel``) from fsmonitor and hooks."""
+    import shutil
+    import subprocess
+
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    script = folder / "hook.sh"
+    script.write_text(f"#!/bin/sh\ntouch '{sentinel}'\n", encoding="utf-8")
+    script.chmod(0o755)
+    env = {**os.environ, "GIT_CONFIG_NOSYSTEM": "1", "HOME": str(folder)}
+    for command in (
+        ["git", "init", "-q"],
+        ["git", "config", "core.fsmonitor", str(script)],
+        ["git", "config", "core.hooksPath", str(folder)],
+        ["git", "add", "hook.sh"],
+        ["git", "-c", "user.name=a", "-c", "user.email=a@b", "-c", "core.fsmonitor=false", "commit", "-qm", "x"],
+    ):
+        subprocess.run(command, cwd=folder, check=True, capture_output=True, env=env)
+    sentinel.unlink(missing_ok=True)
+
+
+def test_rerun_never_runs_git_in_the_manifests_folder(good_runs, tmp_path, monkeypatch):
+    evil = tmp_path / "evil"
+    evil.mkdir()
+    sentinel = tmp_path / "PWNED"
+    init_hostile_repo(evil, sentinel)
+    folder = copy_run(good_runs, evil)
+    (evil / "scenario.yaml").write_text(TOY.read_text(), encoding="utf-8")
+    edit_manifest(folder, lambda m: m.update(scenario_file=str(evil / "scenario.yaml")))
+    monkeypatch.chdir(tmp_path)
+    result = routesim("rerun", str(folder / "manifest.json"))
+    assert result.exit_code == 0, result.stderr
+    assert not sentinel.exists()
+    monkeypatch.chdir(evil)  # even run from inside that checkout
+    assert routesim("rerun", str(folder / "manifest.json")).exit_code == 0
+    assert not sentinel.exists()
+
+
+def test_run_records_the_commit_of_the_checkout_without_running_its_fsmonitor(tmp_path, monkeypatch):
+    evil = tmp_path / "evil"
+    evil.mkdir()
+    sentinel = tmp_path / "PWNED"
+    init_hostile_repo(evil, sentinel)
+    (evil / "hook.sh").write_text("#!/bin/sh\ntouch '" + str(sentinel) + "'\n# modified\n", encoding="utf-8")
+    monkeypatch.chdir(evil)
+    result = routesim("run", str(TOY), "--out", str(tmp_path / "out"), "--no-plot")
+    assert result.exit_code == 0, result.stderr
+    assert not sentinel.exists()
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["git_commit"] is None or manifest["git_commit"].endswith("+dirty")
