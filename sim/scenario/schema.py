@@ -14,6 +14,7 @@ import re
 from typing import Annotated, Any, Literal, NamedTuple
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -29,7 +30,7 @@ from pydantic import (
 )
 
 from sim.scenario.distributions import DISTRIBUTION_JSON_SCHEMA, Distribution, parse_distribution
-from sim.units import DIMENSIONS, Grade, UnitError, parse_quantity
+from sim.units import DAYS_PER_YEAR, DIMENSIONS, Grade, UnitError, parse_quantity
 
 __all__ = [
     "IMPACT_METRICS",
@@ -60,6 +61,9 @@ __all__ = [
     "max_replications",
     "replications_problem",
 ]
+
+MAX_NAME_CHARS = 100
+"""Longest scenario name (it names the results folder)."""
 
 MAX_HORIZON_D = 50 * 365.0
 """Longest horizon accepted (50 years): longer runs are a typo or would exhaust memory."""
@@ -151,6 +155,20 @@ def max_replications(horizon_d: float) -> int:
 UNLIMITED = math.inf
 """Storage capacity written as ``unlimited`` in a file."""
 
+PHYSICAL_MAX = {
+    "mass": (1e10, "10,000 Mt"),
+    "rate": (1e10 / DAYS_PER_YEAR, "10,000 Mt/yr"),
+    "duration": (36_500.0, "100 years (36,500 d)"),
+    "price": (1e6, "1,000,000 USD/t"),
+    "fraction": (1e6, "1,000,000"),
+}
+"""Largest value of each dimension that any real network could hold (far above the world's total):
+a larger number is a typo, and would overflow the engine's arithmetic."""
+
+EARLIEST_DATE = dt.date(1900, 1, 1)
+LATEST_DATE = dt.date(2200, 12, 31)
+"""Dates a scenario may name (later dates plus a horizon would overflow the calendar)."""
+
 
 def _grade(info: ValidationInfo) -> Grade:
     context = info.context or {}
@@ -181,6 +199,11 @@ def quantity(
             raise ValueError(f"{label} must be {relation} {minimum:g}{suffix}, got {number:g}")
         if maximum is not None and number > maximum:
             raise ValueError(f"{label} must be <= {maximum:g}{suffix}, got {number:g}")
+        physical, text = PHYSICAL_MAX.get(dimension, (math.inf, ""))
+        if maximum is None and number > physical:
+            raise ValueError(
+                f"{label} {number:g}{suffix} is beyond any real network; expected at most {text} (a physical limit)"
+            )
         return number
 
     def validate(value: Any, info: ValidationInfo) -> float | Distribution:
@@ -242,6 +265,9 @@ RateLimit = quantity("rate", minimum=0, unlimited=True)
 Price = quantity("price", minimum=0)
 Fraction = quantity("fraction", minimum=0, maximum=1)
 PositiveFraction = quantity("fraction", minimum=0, exclusive=True, maximum=1)
+Horizon = quantity(
+    "duration", minimum=1, maximum=math.inf
+)  # the longest: MAX_HORIZON_D, checked with its memory estimate
 Count = Annotated[int, Field(strict=True, ge=0, le=10_000)]
 PositiveCount = Annotated[int, Field(strict=True, ge=1, le=10_000)]
 Name = Annotated[str, Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9_.-]+$")]
@@ -258,7 +284,14 @@ def _date_not_number(value: Any) -> Any:
     return value
 
 
-Date = Annotated[dt.date, BeforeValidator(_date_not_number)]
+def _date_in_range(value: dt.date) -> dt.date:
+    """Refuse dates far from any real scenario (they would overflow date arithmetic)."""
+    if not EARLIEST_DATE <= value <= LATEST_DATE:
+        raise ValueError(f"{value} is out of range; expected a date from {EARLIEST_DATE} to {LATEST_DATE}")
+    return value
+
+
+Date = Annotated[dt.date, BeforeValidator(_date_not_number), AfterValidator(_date_in_range)]
 
 
 class _Model(BaseModel):
@@ -955,11 +988,15 @@ class ObservedFigure(_Model):
 class Scenario(_Model):
     """A run: a network, a horizon from a start date, a seed, a price and shocks."""
 
-    name: str = Field(description="Scenario name (used for the results folder).")
+    name: str = Field(
+        min_length=1,
+        max_length=MAX_NAME_CHARS,
+        description=f"Scenario name (used for the results folder): at most {MAX_NAME_CHARS} characters, no control characters.",
+    )
     description: str = Field("", description="The question this scenario answers.")
     network: Network = Field(description="The network, inline or as a path to a network file (with overrides).")
     start_date: Date = Field(description="First simulated day.")
-    horizon: PositiveDuration = Field(description="Simulated length (e.g. '365 d').")
+    horizon: Horizon = Field(description="Simulated length (e.g. '365 d'), at least 1 d.")
     seed: int = Field(0, strict=True, ge=0, lt=2**63, description="Root seed; fixes every random draw.")
     replications: int = Field(
         1,
@@ -982,6 +1019,13 @@ class Scenario(_Model):
     def model_validate(cls, obj: Any, *, context: dict | None = None, **kwargs: Any) -> Scenario:
         """Validate, converting barrels with the grade the scenario's network declares."""
         return super().model_validate(obj, context=_with_grade(obj, context, "network"), **kwargs)
+
+    @field_validator("name")
+    @classmethod
+    def _printable_name(cls, value: str) -> str:
+        if not value.isprintable():
+            raise ValueError("the name holds control characters; expected printable text (it names a folder)")
+        return value
 
     @field_validator("replications")
     @classmethod
