@@ -186,8 +186,17 @@ def default_folder(outcome: Outcome, root: str | Path = "results") -> Path:
     return Path(root) / _safe(outcome.name) / run_id
 
 
+MAX_FOLDER_NAME_BYTES = 100
+"""Longest folder name made from a scenario name (UTF-8 bytes; file systems allow 255)."""
+
+
 def _safe(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "scenario"
+    """A folder name from a scenario name: letters, digits, '-', '_', '.'; never '.', '..' or hidden; short."""
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+    safe = "_" * (len(safe) - len(safe.lstrip("."))) + safe.lstrip(".")  # no '.', '..' or hidden folder
+    while len(safe.encode("utf-8")) > MAX_FOLDER_NAME_BYTES:
+        safe = safe[:-1]
+    return safe or "scenario"
 
 
 def save(

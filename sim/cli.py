@@ -22,7 +22,7 @@ from rich.table import Table
 from sim import __version__, api
 from sim.engine.record import MassBalanceError
 from sim.ensemble import EnsembleError
-from sim.results import OutputError
+from sim.results import OutputError, not_replaceable_message, replaceable
 from sim.runfolder import read_manifest
 from sim.scenario.errors import ScenarioError
 from sim.scenario.schema import ensemble_estimate
@@ -51,6 +51,17 @@ def _fail_input(exc: ScenarioError) -> None:
     for problem in exc.problems:
         err.print(f"[bold red]error:[/] {escape(str(problem))}", emoji=False)
     sys.exit(EXIT_INPUT)
+
+
+def _check_out(out: Path | None, force: bool, no_save: bool) -> None:
+    """Refuse before running: an --out that exists without --force (exit 1), or that --force must not replace (exit 2)."""
+    if no_save or out is None or not out.exists():
+        return
+    if not force:
+        _fail_output(f"{out} already exists; choose another --out, or pass --force to replace it")
+    if not replaceable(out):
+        err.print(f"[bold red]error:[/] {_t(not_replaceable_message(out), 1000)}", emoji=False)
+        sys.exit(EXIT_INPUT)
 
 
 def _fail_output(message: str) -> None:
@@ -306,8 +317,7 @@ def run(
     except ScenarioError as exc:
         _fail_input(exc)
         return
-    if not no_save and out is not None and out.exists() and not force:
-        _fail_output(f"{out} already exists; choose another --out, or pass --force to replace it")
+    _check_out(out, force, no_save)
     if n > 1:
         seconds = ensemble_estimate(n, loaded.scenario.horizon).seconds / min(jobs, n)
         err.print(
@@ -535,6 +545,7 @@ def backtest(
     """
     from sim import backtest as bt
 
+    _check_out(out, force, no_save)
     command = ["routesim", *sys.argv[1:]] if sys.argv else None
     paths = list(files) or bt.history_files()
     if not paths:

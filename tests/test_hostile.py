@@ -375,3 +375,90 @@ def test_run_records_the_commit_of_the_checkout_without_running_its_fsmonitor(tm
     assert not sentinel.exists()
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["git_commit"] is None or manifest["git_commit"].endswith("+dirty")
+
+
+# --- 6. results stay where they belong ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["..", ".", "../up", "...", ".hidden", "a/b", "é" * 100])
+def test_a_name_never_leads_out_of_the_results_root(tmp_path, name):
+    root = tmp_path / "deep" / "root"
+    path = write(tmp_path / "s.yaml", toy_text(name=json.dumps(name)))
+    result = routesim("run", str(path), "--results-root", str(root), "--no-plot")
+    assert result.exit_code == 0, result.stderr
+    assert sorted(p.name for p in (tmp_path / "deep").iterdir()) == ["root"]
+    (folder,) = root.iterdir()
+    assert not folder.name.startswith(".") and folder.name not in (".", "..")
+    assert len(folder.name.encode()) <= 100
+    (run,) = folder.iterdir()
+    assert (run / "manifest.json").is_file()
+
+
+def test_force_replaces_only_a_run_folder(tmp_path):
+    precious = tmp_path / "scenarios"
+    write(precious / "keep.yaml", "name: keep\n")
+    write(precious / "manifest.json", '{"not": "a routesim manifest"}')
+    before = snapshot(precious)
+    line = refused(routesim("run", str(TOY), "--out", str(precious), "--force", "--no-plot"), precious)
+    assert "not a routesim run folder" in line
+    assert snapshot(precious) == before
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+    run = tmp_path / "run"
+    assert routesim("run", str(TOY), "--out", str(run), "--no-plot").exit_code == 0
+    assert routesim("run", str(TOY), "--out", str(run), "--force", "--no-plot", "--seed", "3").exit_code == 0
+    assert json.loads((run / "manifest.json").read_text())["seed"] == 3
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert routesim("run", str(TOY), "--out", str(empty), "--force", "--no-plot").exit_code == 0
+    assert (empty / "manifest.json").is_file()
+
+
+def test_backtest_force_replaces_only_a_run_folder(tmp_path):
+    precious = write(tmp_path / "notes" / "notes.txt", "mine").parent
+    history = ROOT / "scenarios" / "history" / "e02_storm_spm_damage_2022.yaml"
+    line = refused(routesim("backtest", str(history), "--out", str(precious), "--force"), precious)
+    assert "not a routesim run folder" in line
+    assert (precious / "notes.txt").read_text() == "mine"
+
+
+def dead_pid() -> int:
+    """The pid of a process that has exited."""
+    import subprocess
+    import sys
+
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+def test_staging_left_by_a_killed_run_is_cleaned_up_on_the_next_run(tmp_path):
+    import time
+
+    from sim.results import _host
+
+    root = tmp_path / "results"
+    folder = root / "toy"
+    stale = folder / f".20260101T000000Z-seed1.pid{dead_pid()}@{_host()}.abc123.partial"
+    old = folder / ".20260101T000000Z-seed1.pid1@elsewhere.def456.partial"
+    live = folder / f".20260101T000000Z-seed1.pid{os.getpid()}@{_host()}.ghi789.partial"
+    other = folder / ".my.own.partial"
+    for path in (stale, old, live, other):
+        write(path / "summary.json", "{}")
+    week_ago = time.time() - 7 * 86400
+    os.utime(old, (week_ago, week_ago))
+    result = routesim("run", str(TOY), "--results-root", str(root), "--no-plot")
+    assert result.exit_code == 0, result.stderr
+    assert not stale.exists() and not old.exists()
+    assert live.exists() and other.exists()
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
+def test_a_run_folder_gets_the_users_usual_permissions(tmp_path):
+    previous = os.umask(0o022)
+    try:
+        assert routesim("run", str(TOY), "--out", str(tmp_path / "run"), "--no-plot").exit_code == 0
+    finally:
+        os.umask(previous)
+    assert (tmp_path / "run").stat().st_mode & 0o777 == 0o755
+    assert (tmp_path / "run" / "summary.json").stat().st_mode & 0o777 == 0o644
