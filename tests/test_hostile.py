@@ -462,3 +462,99 @@ def test_a_run_folder_gets_the_users_usual_permissions(tmp_path):
         os.umask(previous)
     assert (tmp_path / "run").stat().st_mode & 0o777 == 0o755
     assert (tmp_path / "run" / "summary.json").stat().st_mode & 0o777 == 0o644
+
+
+# --- 7. no process left behind ------------------------------------------------------------------
+
+
+def children(pid: int) -> list[int]:
+    """Live child processes of ``pid`` (from /proc; zombies count as gone)."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return [c for c in found if alive(c)]
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+def cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads /proc (Linux)")
+@pytest.mark.parametrize("signal_name", ["SIGKILL", "SIGTERM"])
+def test_killing_the_parent_leaves_no_worker_behind(tmp_path, signal_name):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    scenario = ROOT / "scenarios" / "history" / "e04_court_suspension_stochastic_2022.yaml"
+    command = [sys.executable, "-m", "sim", "run", str(scenario), "-n", "20000", "--jobs", "2", "--no-save"]
+    parent = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    started: list[int] = []
+    try:
+        deadline = time.monotonic() + 120  # generous: waits for the workers to start, asserts no speed
+        while time.monotonic() < deadline and parent.poll() is None:
+            started = children(parent.pid)
+            if sum("spawn_main" in cmdline(c) for c in started) >= 2:
+                break
+            time.sleep(0.2)
+        assert sum("spawn_main" in cmdline(c) for c in started) >= 2, "the workers never started"
+        parent.send_signal(getattr(signal, signal_name))
+        parent.wait(timeout=60)
+        deadline = time.monotonic() + 60  # generous: the workers notice at once; this only bounds the wait
+        while time.monotonic() < deadline and any(alive(c) for c in started):
+            time.sleep(0.2)
+        left = [f"{c}: {cmdline(c)}" for c in started if alive(c)]
+        assert not left, f"processes left behind after {signal_name}: {left}"
+        stderr = parent.stderr.read().decode(errors="replace") if parent.stderr else ""
+        assert "Traceback" not in stderr
+    finally:
+        for pid in [parent.pid, *started]:
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        parent.wait()
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads /proc (Linux)")
+def test_killing_the_resource_tracker_prints_no_traceback(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    scenario = ROOT / "scenarios" / "history" / "e04_court_suspension_stochastic_2022.yaml"
+    command = [sys.executable, "-m", "sim", "run", str(scenario), "-n", "400", "--jobs", "2", "--no-save"]
+    parent = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        tracker = None
+        while time.monotonic() < deadline and parent.poll() is None and tracker is None:
+            kids = children(parent.pid)
+            if sum("spawn_main" in cmdline(c) for c in kids) >= 2:
+                tracker = next((c for c in kids if "resource_tracker" in cmdline(c)), None)
+            time.sleep(0.1)
+        if tracker is None:
+            pytest.skip("the run ended before its workers could be seen")
+        os.kill(tracker, signal.SIGKILL)
+        out, err = parent.communicate(timeout=600)
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait()
+    assert parent.returncode == 0, err
+    assert "Traceback" not in err.decode(errors="replace")
+    assert b"400 replications" in out
