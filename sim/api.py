@@ -30,6 +30,7 @@ from sim.ensemble import Ensemble, run_ensemble
 from sim.scenario.errors import ScenarioError
 from sim.scenario.loader import LoadedScenario, load_resolved, load_scenario, resolved_sha256
 from sim.scenario.schema import replications_problem
+from sim.textsafe import figure_text
 
 __all__ = [
     "MAX_JOBS",
@@ -108,7 +109,7 @@ class Outcome:
         dates = self.timeseries()["date"]
         lost = self.ensemble["lost_export_t"]
         title = (
-            f"{self.name}: {self.ensemble.n:,} replications, seed {self.ensemble.seed} — lost export volume "
+            f"{figure_text(self.name)}: {self.ensemble.n:,} replications, seed {self.ensemble.seed} — lost export volume "
             f"P50 {np.nanpercentile(lost, 50) / 1e6:,.2f} Mt (P10 {np.nanpercentile(lost, 10) / 1e6:,.2f}, "
             f"P90 {np.nanpercentile(lost, 90) / 1e6:,.2f})"
         )
@@ -117,7 +118,7 @@ class Outcome:
 
 def _title(outcome: Outcome) -> str:
     lost = outcome.impact["lost_export_t"]
-    return f"{outcome.name}: lost export volume {lost / 1e6:,.2f} Mt (seed {outcome.replication.seed})"
+    return f"{figure_text(outcome.name)}: lost export volume {lost / 1e6:,.2f} Mt (seed {outcome.replication.seed})"
 
 
 def load(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> LoadedScenario:

@@ -72,6 +72,7 @@ from sim.engine.runner import Replication, run_replication
 from sim.ensemble import describe
 from sim.scenario.loader import LoadedScenario, load_scenario
 from sim.scenario.schema import OBSERVED_METRICS, WINDOW_METRICS, ObservedFigure, Scenario
+from sim.textsafe import figure_text
 
 __all__ = [
     "ENSEMBLE_AGREEMENT",
@@ -536,12 +537,14 @@ def backtest_figure(rows: Sequence[BacktestRow], title: str = "") -> Figure:
             p10, p90 = format_value(row.model_p10, row.unit), format_value(row.model_p90, row.unit)
             share = "—" if row.share_agreeing is None else f"{row.share_agreeing:.0%}"
             label = f"P50 {label} (P10–P90 {p10} – {p90}; {share} of {row.replications} agree)"
-        ax.annotate(label, (x, y), xytext=(6, 0), textcoords="offset points", va="center", fontsize=7)
+        ax.annotate(
+            figure_text(label, None), (x, y), xytext=(6, 0), textcoords="offset points", va="center", fontsize=7
+        )
     ax.axvline(1.0, color="black", linewidth=0.8)
     ax.set_xscale("log")
     ax.set_xlim(left / 1.6, right * 3)
     ax.set_yticks(range(n))
-    ax.set_yticklabels([f"{r.episode}: {r.figure}" for r in reversed(rows)], fontsize=8)
+    ax.set_yticklabels([f"{figure_text(r.episode)}: {figure_text(r.figure)}" for r in reversed(rows)], fontsize=8)
     ax.set_ylim(-0.7, n - 0.3)
     xlabel = "model / reported (log); grey: accepted by the tolerance; x: no model value; ◆: reported zero"
     if any(r.ensemble for r in rows):

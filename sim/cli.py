@@ -247,7 +247,7 @@ def cli() -> None:
 
 
 @cli.command()
-@click.argument("scenario_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("scenario_file", type=click.Path(path_type=Path))
 @click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=None, help="Root seed (default: the file's).")
 @click.option(
     "--out",
@@ -428,7 +428,7 @@ def schema(output: Path | None) -> None:
 
 
 @cli.command()
-@click.argument("manifest", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("manifest", type=click.Path(path_type=Path))
 @jobs_option("Worker processes to rerun an ensemble (results are identical for any J).")
 def rerun(manifest: Path, jobs: int) -> None:
     """Run again from a run folder's MANIFEST and check the result is identical.

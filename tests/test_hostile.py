@@ -558,3 +558,20 @@ def test_killing_the_resource_tracker_prints_no_traceback(tmp_path):
     assert parent.returncode == 0, err
     assert "Traceback" not in err.decode(errors="replace")
     assert b"400 replications" in out
+
+
+def test_a_name_that_looks_like_mathtext_still_draws(tmp_path):
+    path = write(tmp_path / "m.yaml", toy_text(name=json.dumps("a$\\frac{b$ ^_\\x")))
+    for extra in ((), ("-n", "3")):
+        out = tmp_path / f"run{len(extra)}"
+        result = routesim("run", str(path), "--out", str(out), *extra)
+        assert result.exit_code == 0, result.stderr
+        assert (out / "disruption.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize("command", ["run", "rerun", "validate"])
+def test_a_directory_with_escapes_in_its_name_is_refused_as_text(tmp_path, command):
+    folder = tmp_path / "dir\x1b[2J\x07"
+    folder.mkdir()
+    line = refused(routesim(command, str(folder)))
+    assert "directory" in line and "\\x1b[2J" in line
