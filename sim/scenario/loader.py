@@ -18,9 +18,10 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from sim.fileio import FileRefused, read_limited
 from sim.scenario.errors import Problem, ScenarioError
 from sim.scenario.schema import GradeSpec, Network, Scenario
-from sim.scenario.yamlio import Located, parse_scalar, read_yaml
+from sim.scenario.yamlio import MAX_FILE_BYTES, Located, parse_scalar, read_yaml
 from sim.units import Grade
 
 __all__ = [
@@ -302,7 +303,10 @@ def _hash_files(files: list[Path], overrides: list[str]) -> str:
     digest = hashlib.sha256()
     for path in files:
         digest.update(path.name.encode())
-        digest.update(path.read_bytes())
+        try:  # read again: the same limits, in case the file was swapped for a device meanwhile
+            digest.update(read_limited(path, MAX_FILE_BYTES, "scenario or network file (YAML)"))
+        except FileRefused as exc:
+            raise ScenarioError.single(path, str(exc)) from None
     for item in overrides:
         digest.update(b"--set " + item.encode())
     return digest.hexdigest()
