@@ -180,10 +180,24 @@ def read_manifest(path: str | Path) -> Manifest:
 MANIFEST = "routesim manifest (manifest.json)"
 
 
+_PATH_KEYS = ("scenario_file", "scenario_files", "overrides")
+"""Manifest keys recording paths and command-line text, which may hold bytes that are not UTF-8."""
+
+
+def _no_surrogates(value: Any) -> Any:
+    """A path or argument recorded from non-UTF-8 bytes (a lone surrogate such as ``\\udcff``) as escaped text."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, list):
+        return [_no_surrogates(v) for v in value]
+    return value
+
+
 def validate_manifest(path: str | Path, data: dict[str, Any]) -> Manifest:
     """Check the data of manifest ``path`` against the Manifest schema."""
     if data.get("routesim_manifest") != 1:
         raise _fail(path, "not a routesim run manifest (no 'routesim_manifest': 1)", None, "routesim_manifest")
+    data = {k: _no_surrogates(v) if k in _PATH_KEYS else v for k, v in data.items()}
     try:
         return Manifest.model_validate(data)
     except ValidationError as exc:

@@ -575,3 +575,19 @@ def test_a_directory_with_escapes_in_its_name_is_refused_as_text(tmp_path, comma
     folder.mkdir()
     line = refused(routesim(command, str(folder)))
     assert "directory" in line and "\\x1b[2J" in line
+
+
+def test_a_file_name_that_is_not_utf8_runs_and_reruns(tmp_path):
+    try:
+        path = Path(os.fsdecode(bytes(tmp_path) + b"/\xff\x1b[2J.yaml"))
+        path.write_text(TOY.read_text(), encoding="utf-8")
+    except (OSError, UnicodeError):
+        pytest.skip("the file system refuses names that are not UTF-8")
+    out = Path(os.fsdecode(bytes(tmp_path) + b"/out\xff"))
+    for args in (("validate", str(path)), ("run", str(path), "--out", str(out), "--no-plot")):
+        result = routesim(*args)
+        assert result.exit_code == 0, result.stderr
+        assert "\\udcff" in result.stdout and not CONTROL.search(result.stdout)
+    result = routesim("rerun", str(out / "manifest.json"))
+    assert result.exit_code == 0, result.stderr
+    assert "identical" in result.stdout

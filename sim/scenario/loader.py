@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import os
 import types
 import typing
 from dataclasses import dataclass, field
@@ -302,13 +303,13 @@ def _grade_of(network: Any) -> Grade:
 def _hash_files(files: list[Path], overrides: list[str]) -> str:
     digest = hashlib.sha256()
     for path in files:
-        digest.update(path.name.encode())
+        digest.update(os.fsencode(path.name))
         try:  # read again: the same limits, in case the file was swapped for a device meanwhile
             digest.update(read_limited(path, MAX_FILE_BYTES, "scenario or network file (YAML)"))
         except FileRefused as exc:
             raise ScenarioError.single(path, str(exc)) from None
     for item in overrides:
-        digest.update(b"--set " + item.encode())
+        digest.update(b"--set " + item.encode("utf-8", "surrogateescape"))
     return digest.hexdigest()
 
 
