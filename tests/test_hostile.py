@@ -69,6 +69,9 @@ def write(path: Path, text: str) -> Path:
         ("key", toy_text(seed='1\n"[/x]": 1'), "[/x]"),
         ("target", toy_text().replace("target: novo", 'target: "[/]"'), "'[/]'"),
         ("long_value", toy_text(seed='1\n"k": "' + "v" * 400_000 + '"'), "unknown key 'k'"),
+        ("long_horizon", toy_text(horizon='"' + "d" * 400_000 + '"'), " … "),
+        ("long_target", toy_text().replace("target: novo", "target: " + "n" * 400_000), " … "),
+        ("long_key", toy_text(seed="1\n" + "k" * 1_000 + ": 1"), " … "),
     ],
 )
 def test_markup_and_long_values_in_a_file_print_as_text(tmp_path, case, text, shown):
