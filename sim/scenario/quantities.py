@@ -1,0 +1,167 @@
+"""Quantities with units as pydantic types: mass, duration, rate, price, fraction, and dates.
+
+A value such as "67 Mt/yr" or "30 d" is parsed and stored in canonical units (t, d, t/d, USD/t);
+barrels and cubic metres convert with the grade passed in the validation context. Stochastic
+variants also accept a distribution (``{dist: lognormal, ...}``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Annotated, Any
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    ValidationInfo,
+    WithJsonSchema,
+)
+
+from sim.scenario.distributions import DISTRIBUTION_JSON_SCHEMA, Distribution, parse_distribution
+from sim.units import DIMENSIONS, Grade, UnitError, parse_quantity
+
+__all__ = [
+    "UNLIMITED",
+    "Count",
+    "Date",
+    "Duration",
+    "Fraction",
+    "Mass",
+    "Name",
+    "PositiveCount",
+    "PositiveDuration",
+    "PositiveFraction",
+    "PositiveMass",
+    "PositiveRate",
+    "Price",
+    "Rate",
+    "RateLimit",
+    "StochasticDuration",
+    "StochasticFraction",
+    "StochasticMultiplier",
+    "StorageCapacity",
+    "quantity",
+]
+
+UNLIMITED = math.inf
+"""Storage capacity written as ``unlimited`` in a file."""
+
+
+def _grade(info: ValidationInfo) -> Grade:
+    context = info.context or {}
+    return context.get("grade") or Grade()
+
+
+def quantity(
+    dimension: str,
+    *,
+    minimum: float | None = None,
+    exclusive: bool = False,
+    maximum: float | None = None,
+    stochastic: bool = False,
+    unlimited: bool = False,
+) -> Any:
+    """An annotated float field of ``dimension`` that reads units and checks bounds.
+
+    ``stochastic`` also accepts a ``{dist: ...}`` mapping (see distributions.py);
+    ``unlimited`` accepts the word ``unlimited`` (infinity).
+    """
+    unit = DIMENSIONS[dimension]
+    suffix = "" if unit == "1" else f" {unit}"
+
+    def check(number: float, what: str = "") -> float:
+        label = what or "value"
+        if minimum is not None and (number <= minimum if exclusive else number < minimum):
+            relation = ">" if exclusive else ">="
+            raise ValueError(f"{label} must be {relation} {minimum:g}{suffix}, got {number:g}")
+        if maximum is not None and number > maximum:
+            raise ValueError(f"{label} must be <= {maximum:g}{suffix}, got {number:g}")
+        return number
+
+    def validate(value: Any, info: ValidationInfo) -> float | Distribution:
+        if isinstance(value, Distribution):
+            return value
+        if isinstance(value, float) and math.isinf(value) and unlimited and value > 0:
+            return value
+        if unlimited and isinstance(value, str) and value.strip().lower() == "unlimited":
+            return math.inf
+        if isinstance(value, dict):
+            if not stochastic:
+                raise ValueError(f"expected a {dimension}, not a mapping (distributions are allowed in shocks only)")
+            dist = parse_distribution(value, dimension, _grade(info))
+            lowest, highest = dist.support()
+            if minimum is not None and not (dist.dist == "lognormal" and minimum <= 0):
+                check(lowest, f"the lowest value of the {dist.dist} distribution")
+            if maximum is not None:
+                if math.isinf(highest):
+                    raise ValueError(f"the {dist.dist} distribution is unbounded above; values must be <= {maximum:g}")
+                check(highest, f"the highest value of the {dist.dist} distribution")
+            return dist
+        try:
+            number = parse_quantity(value, dimension, _grade(info))
+        except UnitError as exc:
+            raise ValueError(str(exc)) from None
+        return check(number)
+
+    def serialize(value: float | Distribution) -> Any:
+        if isinstance(value, Distribution):
+            return value.describe()
+        if isinstance(value, float) and math.isinf(value):
+            return "unlimited"
+        return value
+
+    number_or_text: dict[str, Any] = {
+        "anyOf": [
+            {"type": "number"},
+            {"type": "string", "description": f"a {dimension} with a unit, converted to {unit}"},
+        ]
+    }
+    if stochastic:
+        number_or_text["anyOf"].append(DISTRIBUTION_JSON_SCHEMA)
+    return Annotated[
+        Any,
+        PlainValidator(validate),
+        PlainSerializer(serialize),
+        WithJsonSchema(number_or_text),
+    ]
+
+
+Mass = quantity("mass", minimum=0)
+PositiveMass = quantity("mass", minimum=0, exclusive=True)
+StorageCapacity = quantity("mass", minimum=0, unlimited=True)
+Duration = quantity("duration", minimum=0)
+PositiveDuration = quantity("duration", minimum=0, exclusive=True)
+Rate = quantity("rate", minimum=0)
+PositiveRate = quantity("rate", minimum=0, exclusive=True)
+RateLimit = quantity("rate", minimum=0, unlimited=True)
+Price = quantity("price", minimum=0)
+Fraction = quantity("fraction", minimum=0, maximum=1)
+PositiveFraction = quantity("fraction", minimum=0, exclusive=True, maximum=1)
+Count = Annotated[int, Field(strict=True, ge=0, le=10_000)]
+PositiveCount = Annotated[int, Field(strict=True, ge=1, le=10_000)]
+Name = Annotated[str, Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9_.-]+$")]
+
+StochasticDuration = quantity("duration", minimum=0, stochastic=True)
+StochasticFraction = quantity("fraction", minimum=0, maximum=1, stochastic=True)
+StochasticMultiplier = quantity("fraction", minimum=1, stochastic=True)
+
+
+def _date_not_number(value: Any) -> Any:
+    """Refuse numbers for dates: pydantic would read 20220701 as seconds since 1970."""
+    if isinstance(value, bool | int | float):
+        raise ValueError(f"expected a date like 2022-07-06, got the number {value!r}")
+    return value
+
+
+Date = Annotated[dt.date, BeforeValidator(_date_not_number)]
+
+
+class _Model(BaseModel):
+    """Base: unknown keys are errors, objects are immutable once validated."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
