@@ -12,6 +12,7 @@ import math
 from typing import Annotated, Any
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -23,14 +24,18 @@ from pydantic import (
 )
 
 from sim.scenario.distributions import DISTRIBUTION_JSON_SCHEMA, Distribution, parse_distribution
-from sim.units import DIMENSIONS, Grade, UnitError, parse_quantity
+from sim.units import DAYS_PER_YEAR, DIMENSIONS, Grade, UnitError, parse_quantity
 
 __all__ = [
+    "EARLIEST_DATE",
+    "LATEST_DATE",
+    "PHYSICAL_MAX",
     "UNLIMITED",
     "Count",
     "Date",
     "Duration",
     "Fraction",
+    "Horizon",
     "Mass",
     "Name",
     "PositiveCount",
@@ -50,6 +55,20 @@ __all__ = [
 
 UNLIMITED = math.inf
 """Storage capacity written as ``unlimited`` in a file."""
+
+PHYSICAL_MAX = {
+    "mass": (1e10, "10,000 Mt"),
+    "rate": (1e10 / DAYS_PER_YEAR, "10,000 Mt/yr"),
+    "duration": (36_500.0, "100 years (36,500 d)"),
+    "price": (1e6, "1,000,000 USD/t"),
+    "fraction": (1e6, "1,000,000"),
+}
+"""Largest value of each dimension that any real network could hold (far above the world's total):
+a larger number is a typo, and would overflow the engine's arithmetic."""
+
+EARLIEST_DATE = dt.date(1900, 1, 1)
+LATEST_DATE = dt.date(2200, 12, 31)
+"""Dates a scenario may name (later dates plus a horizon would overflow the calendar)."""
 
 
 def _grade(info: ValidationInfo) -> Grade:
@@ -81,6 +100,11 @@ def quantity(
             raise ValueError(f"{label} must be {relation} {minimum:g}{suffix}, got {number:g}")
         if maximum is not None and number > maximum:
             raise ValueError(f"{label} must be <= {maximum:g}{suffix}, got {number:g}")
+        physical, text = PHYSICAL_MAX.get(dimension, (math.inf, ""))
+        if maximum is None and number > physical:
+            raise ValueError(
+                f"{label} {number:g}{suffix} is beyond any real network; expected at most {text} (a physical limit)"
+            )
         return number
 
     def validate(value: Any, info: ValidationInfo) -> float | Distribution:
@@ -142,6 +166,9 @@ RateLimit = quantity("rate", minimum=0, unlimited=True)
 Price = quantity("price", minimum=0)
 Fraction = quantity("fraction", minimum=0, maximum=1)
 PositiveFraction = quantity("fraction", minimum=0, exclusive=True, maximum=1)
+Horizon = quantity(
+    "duration", minimum=1, maximum=math.inf
+)  # the longest: MAX_HORIZON_D, checked with its memory estimate
 Count = Annotated[int, Field(strict=True, ge=0, le=10_000)]
 PositiveCount = Annotated[int, Field(strict=True, ge=1, le=10_000)]
 Name = Annotated[str, Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9_.-]+$")]
@@ -158,7 +185,14 @@ def _date_not_number(value: Any) -> Any:
     return value
 
 
-Date = Annotated[dt.date, BeforeValidator(_date_not_number)]
+def _date_in_range(value: dt.date) -> dt.date:
+    """Refuse dates far from any real scenario (they would overflow date arithmetic)."""
+    if not EARLIEST_DATE <= value <= LATEST_DATE:
+        raise ValueError(f"{value} is out of range; expected a date from {EARLIEST_DATE} to {LATEST_DATE}")
+    return value
+
+
+Date = Annotated[dt.date, BeforeValidator(_date_not_number), AfterValidator(_date_in_range)]
 
 
 class _Model(BaseModel):

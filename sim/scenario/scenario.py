@@ -17,11 +17,14 @@ from sim.limits import MAX_ENSEMBLE_BYTES, MAX_REPLICATIONS, replications_proble
 from sim.scenario.distributions import Distribution
 from sim.scenario.network import Network, SeaLeg, _with_grade
 from sim.scenario.observed import WINDOW_METRICS, ObservedFigure
-from sim.scenario.quantities import Date, Fraction, PositiveDuration, Price, _Model
+from sim.scenario.quantities import Date, Fraction, Horizon, PositiveDuration, Price, _Model
 from sim.scenario.shocks import MAX_OCCURRENCES, Shock
 from sim.scenario.targets import resolve_target
 
-__all__ = ["MAX_HORIZON_D", "MAX_SERIES_BYTES", "RecoverySpec", "Scenario"]
+__all__ = ["MAX_HORIZON_D", "MAX_NAME_CHARS", "MAX_SERIES_BYTES", "RecoverySpec", "Scenario"]
+
+MAX_NAME_CHARS = 100
+"""Longest scenario name (it names the results folder)."""
 
 MAX_HORIZON_D = 50 * 365.0
 """Longest horizon accepted (50 years): longer runs are a typo or would exhaust memory."""
@@ -40,11 +43,15 @@ class RecoverySpec(_Model):
 class Scenario(_Model):
     """A run: a network, a horizon from a start date, a seed, a price and shocks."""
 
-    name: str = Field(description="Scenario name (used for the results folder).")
+    name: str = Field(
+        min_length=1,
+        max_length=MAX_NAME_CHARS,
+        description=f"Scenario name (used for the results folder): at most {MAX_NAME_CHARS} characters, no control characters.",
+    )
     description: str = Field("", description="The question this scenario answers.")
     network: Network = Field(description="The network, inline or as a path to a network file (with overrides).")
     start_date: Date = Field(description="First simulated day.")
-    horizon: PositiveDuration = Field(description="Simulated length (e.g. '365 d').")
+    horizon: Horizon = Field(description="Simulated length (e.g. '365 d'), at least 1 d.")
     seed: int = Field(0, strict=True, ge=0, lt=2**63, description="Root seed; fixes every random draw.")
     replications: int = Field(
         1,
@@ -67,6 +74,13 @@ class Scenario(_Model):
     def model_validate(cls, obj: Any, *, context: dict | None = None, **kwargs: Any) -> Scenario:
         """Validate, converting barrels with the grade the scenario's network declares."""
         return super().model_validate(obj, context=_with_grade(obj, context, "network"), **kwargs)
+
+    @field_validator("name")
+    @classmethod
+    def _printable_name(cls, value: str) -> str:
+        if not value.isprintable():
+            raise ValueError("the name holds control characters; expected printable text (it names a folder)")
+        return value
 
     @field_validator("replications")
     @classmethod

@@ -42,11 +42,15 @@ from sim.scenario.observed import (
     Tolerance,
 )
 from sim.scenario.quantities import (
+    EARLIEST_DATE,
+    LATEST_DATE,
+    PHYSICAL_MAX,
     UNLIMITED,
     Count,
     Date,
     Duration,
     Fraction,
+    Horizon,
     Mass,
     Name,
     PositiveCount,
@@ -63,20 +67,24 @@ from sim.scenario.quantities import (
     StorageCapacity,
     quantity,
 )
-from sim.scenario.scenario import MAX_HORIZON_D, MAX_SERIES_BYTES, RecoverySpec, Scenario
+from sim.scenario.scenario import MAX_HORIZON_D, MAX_NAME_CHARS, MAX_SERIES_BYTES, RecoverySpec, Scenario
 from sim.scenario.shocks import MAX_OCCURRENCES, MIN_DERATE, MONTHS, EventRate, RecurringSpec, Shock, ShockKind
 
 __all__ = [
+    "EARLIEST_DATE",
     "ENSEMBLE_SCALARS",
     "IMPACT_METRICS",
+    "LATEST_DATE",
     "MAX_ENSEMBLE_BYTES",
     "MAX_HORIZON_D",
+    "MAX_NAME_CHARS",
     "MAX_OCCURRENCES",
     "MAX_REPLICATIONS",
     "MAX_SERIES_BYTES",
     "MIN_DERATE",
     "MONTHS",
     "OBSERVED_METRICS",
+    "PHYSICAL_MAX",
     "SECONDS_PER_REPLICATION_DAY",
     "UNLIMITED",
     "WINDOW_METRICS",
@@ -88,6 +96,7 @@ __all__ = [
     "EventRate",
     "Fraction",
     "GradeSpec",
+    "Horizon",
     "Leg",
     "MarketSpec",
     "Mass",
