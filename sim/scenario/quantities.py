@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from typing import Annotated, Any
 
 from pydantic import (
@@ -29,6 +30,7 @@ from sim.units import DAYS_PER_YEAR, DIMENSIONS, Grade, UnitError, parse_quantit
 __all__ = [
     "EARLIEST_DATE",
     "LATEST_DATE",
+    "MOMENT_FORMS",
     "PHYSICAL_MAX",
     "UNLIMITED",
     "Count",
@@ -37,6 +39,7 @@ __all__ = [
     "Fraction",
     "Horizon",
     "Mass",
+    "Moment",
     "Name",
     "PositiveCount",
     "PositiveDuration",
@@ -50,7 +53,10 @@ __all__ = [
     "StochasticFraction",
     "StochasticMultiplier",
     "StorageCapacity",
+    "looks_like_a_moment",
+    "parse_moment",
     "quantity",
+    "timezone_offset",
 ]
 
 UNLIMITED = math.inf
@@ -193,6 +199,86 @@ def _date_in_range(value: dt.date) -> dt.date:
 
 
 Date = Annotated[dt.date, BeforeValidator(_date_not_number), AfterValidator(_date_in_range)]
+
+_MOMENT = re.compile(
+    r"(?P<date>\d{4}-\d{2}-\d{2})(?:[T ](?P<time>\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?))?"
+    r"\s*(?P<zone>Z|[+-]\d{2}:?\d{2})?"
+)
+_LOOKS_LIKE_A_DATE = re.compile(r"\s*[0-9]{4}-[0-9]")
+
+MOMENT_FORMS = "YYYY-MM-DD, YYYY-MM-DDTHH:MM (in the scenario's timezone) or YYYY-MM-DDTHH:MM+03:00"
+"""The forms a shock's start or end may take as a point in time, for messages."""
+
+
+def parse_moment(value: Any) -> dt.date | dt.datetime:
+    """A date, or a date and time: naive (read in the scenario's timezone) or with a UTC offset.
+
+    Accepts what YAML already turned into a date or datetime, and text such as ``2022-03-22``,
+    ``2022-03-22 14:00``, ``2022-03-22T14:00+03:00`` or ``...Z``; anything else is refused with the
+    forms it may take.
+    """
+    if isinstance(value, dt.datetime):
+        moment: dt.date | dt.datetime = value
+    elif isinstance(value, dt.date):
+        moment = value
+    elif isinstance(value, str) and (match := _MOMENT.fullmatch(value.strip())):
+        text = match["date"] + (f"T{match['time']}" if match["time"] else "")
+        zone = match["zone"]
+        if zone:
+            zone = "+00:00" if zone == "Z" else (zone if ":" in zone else f"{zone[:3]}:{zone[3:]}")
+            text += zone if match["time"] else ""
+            if not match["time"]:
+                raise ValueError(
+                    f"cannot read {value!r} as a point in time: a UTC offset needs a time; expected {MOMENT_FORMS}"
+                )
+        try:
+            moment = dt.datetime.fromisoformat(text) if match["time"] else dt.date.fromisoformat(text)
+        except ValueError as exc:
+            raise ValueError(f"cannot read {value!r} as a point in time ({exc}); expected {MOMENT_FORMS}") from None
+    else:
+        raise ValueError(f"cannot read {value!r} as a point in time; expected {MOMENT_FORMS}")
+    day = moment.date() if isinstance(moment, dt.datetime) else moment
+    if not EARLIEST_DATE <= day <= LATEST_DATE:
+        raise ValueError(f"{day} is out of range; expected a date from {EARLIEST_DATE} to {LATEST_DATE}")
+    return moment
+
+
+def looks_like_a_moment(value: Any) -> bool:
+    """Whether a value is meant as a date or time (rather than an offset such as '5 d')."""
+    return isinstance(value, dt.date) or (isinstance(value, str) and bool(_LOOKS_LIKE_A_DATE.match(value)))
+
+
+def _serialize_moment(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, dt.date) else value
+
+
+Moment = Annotated[
+    Any,
+    PlainValidator(parse_moment),
+    PlainSerializer(_serialize_moment),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "description": f"a date or a date and time: {MOMENT_FORMS}",
+        }
+    ),
+]
+"""A point in time: a date (midnight) or a date and time, naive or with a UTC offset."""
+
+
+def timezone_offset(value: Any) -> dt.timezone:
+    """A fixed UTC offset from 'UTC', 'Z', '+03:00' or '+0500'."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.upper() in ("UTC", "Z"):
+            return dt.UTC
+        match = re.fullmatch(r"(?:UTC)?([+-])(\d{2}):?(\d{2})", text, flags=re.IGNORECASE)
+        if match:
+            sign = 1 if match[1] == "+" else -1
+            hours, minutes = int(match[2]), int(match[3])
+            if hours <= 14 and minutes < 60:
+                return dt.timezone(sign * dt.timedelta(hours=hours, minutes=minutes))
+    raise ValueError(f"cannot read {value!r} as a time zone; expected a UTC offset such as '+03:00', or 'UTC'")
 
 
 class _Model(BaseModel):

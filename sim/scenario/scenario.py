@@ -17,11 +17,14 @@ from sim.limits import MAX_ENSEMBLE_BYTES, MAX_REPLICATIONS, replications_proble
 from sim.scenario.distributions import Distribution
 from sim.scenario.network import Network, SeaLeg, _with_grade
 from sim.scenario.observed import WINDOW_METRICS, ObservedFigure
-from sim.scenario.quantities import Date, Fraction, Horizon, PositiveDuration, Price, _Model
+from sim.scenario.quantities import Date, Fraction, Horizon, PositiveDuration, Price, _Model, timezone_offset
 from sim.scenario.shocks import MAX_OCCURRENCES, Shock
 from sim.scenario.targets import resolve_target
 
-__all__ = ["MAX_HORIZON_D", "MAX_NAME_CHARS", "MAX_SERIES_BYTES", "RecoverySpec", "Scenario"]
+__all__ = ["DEFAULT_TIMEZONE", "MAX_HORIZON_D", "MAX_NAME_CHARS", "MAX_SERIES_BYTES", "RecoverySpec", "Scenario"]
+
+DEFAULT_TIMEZONE = "+03:00"
+"""The run's clock when a file names none: Moscow time, in which CPC and the Russian authorities report."""
 
 MAX_NAME_CHARS = 100
 """Longest scenario name (it names the results folder)."""
@@ -52,6 +55,14 @@ class Scenario(_Model):
     network: Network = Field(description="The network, inline or as a path to a network file (with overrides).")
     start_date: Date = Field(description="First simulated day.")
     horizon: Horizon = Field(description="Simulated length (e.g. '365 d'), at least 1 d.")
+    timezone: str = Field(
+        DEFAULT_TIMEZONE,
+        description=(
+            "The clock of the run: days start at midnight in this zone, and a shock's start or end given as a "
+            "date and time without an offset is read in it. A UTC offset ('+03:00') or 'UTC'. The default, "
+            "+03:00, is Moscow time, in which CPC and the Russian authorities report."
+        ),
+    )
     seed: int = Field(0, strict=True, ge=0, lt=2**63, description="Root seed; fixes every random draw.")
     replications: int = Field(
         1,
@@ -110,11 +121,13 @@ class Scenario(_Model):
             except ValueError as exc:
                 problems.append(f"@{where}.target: {exc}")
             if isinstance(shock.start, dt.date):
-                offset = (shock.start - self.start_date).days
+                offset = self.days_after_start(shock.start)
                 if offset < 0:
                     problems.append(f"@{where}.start: {shock.start} is before start_date {self.start_date}")
                 elif offset >= self.horizon:
                     problems.append(f"@{where}.start: {shock.start} is after the horizon ends")
+                elif shock.end is not None and self.days_after_start(shock.end) <= offset:
+                    problems.append(f"@{where}.end: {shock.end} is not after the start ({shock.start})")
             elif isinstance(shock.start, float) and shock.start >= self.horizon:
                 problems.append(f"@{where}.start: day {shock.start:g} is not inside the horizon ({self.horizon:g} d)")
             if shock.recurring is not None and self.horizon <= MAX_HORIZON_D:
@@ -163,10 +176,32 @@ class Scenario(_Model):
             raise ValueError("\n".join(problems))
         return self
 
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        timezone_offset(value)
+        return value
+
+    def days_after_start(self, moment: dt.date | dt.datetime) -> float:
+        """Days from midnight of start_date (in the scenario's timezone) to a date or a date and time."""
+        if not isinstance(moment, dt.datetime):
+            return float((moment - self.start_date).days)
+        zone = timezone_offset(self.timezone)
+        local = moment.astimezone(zone).replace(tzinfo=None) if moment.tzinfo is not None else moment
+        return (local - dt.datetime.combine(self.start_date, dt.time())) / dt.timedelta(days=1)
+
     def start_offset(self, shock: Shock) -> float | Distribution:
         """The shock's start as days after start_date (a number or a distribution)."""
         if shock.start is None:
             raise ValueError(f"shock {shock.name or shock.kind!r} recurs: it has no single start")
         if isinstance(shock.start, dt.date):
-            return float((shock.start - self.start_date).days)
+            return self.days_after_start(shock.start)
         return shock.start
+
+    def duration_of(self, shock: Shock) -> float | Distribution:
+        """How long a one-off shock lasts, in days: its duration, or from its start to its end."""
+        if shock.end is not None:
+            return self.days_after_start(shock.end) - self.days_after_start(shock.start)
+        if shock.duration is None:
+            raise ValueError(f"shock {shock.name or shock.kind!r} recurs: it has no single duration")
+        return shock.duration

@@ -44,6 +44,7 @@ from sim.scenario.observed import (
 from sim.scenario.quantities import (
     EARLIEST_DATE,
     LATEST_DATE,
+    MOMENT_FORMS,
     PHYSICAL_MAX,
     UNLIMITED,
     Count,
@@ -52,6 +53,7 @@ from sim.scenario.quantities import (
     Fraction,
     Horizon,
     Mass,
+    Moment,
     Name,
     PositiveCount,
     PositiveDuration,
@@ -65,12 +67,32 @@ from sim.scenario.quantities import (
     StochasticFraction,
     StochasticMultiplier,
     StorageCapacity,
+    looks_like_a_moment,
+    parse_moment,
     quantity,
+    timezone_offset,
 )
-from sim.scenario.scenario import MAX_HORIZON_D, MAX_NAME_CHARS, MAX_SERIES_BYTES, RecoverySpec, Scenario
-from sim.scenario.shocks import MAX_OCCURRENCES, MIN_DERATE, MONTHS, EventRate, RecurringSpec, Shock, ShockKind
+from sim.scenario.scenario import (
+    DEFAULT_TIMEZONE,
+    MAX_HORIZON_D,
+    MAX_NAME_CHARS,
+    MAX_SERIES_BYTES,
+    RecoverySpec,
+    Scenario,
+)
+from sim.scenario.shocks import (
+    MAX_OCCURRENCES,
+    MIN_DERATE,
+    MONTHS,
+    EventRate,
+    RecurringSpec,
+    Shock,
+    ShockKind,
+    ShockStart,
+)
 
 __all__ = [
+    "DEFAULT_TIMEZONE",
     "EARLIEST_DATE",
     "ENSEMBLE_SCALARS",
     "IMPACT_METRICS",
@@ -82,6 +104,7 @@ __all__ = [
     "MAX_REPLICATIONS",
     "MAX_SERIES_BYTES",
     "MIN_DERATE",
+    "MOMENT_FORMS",
     "MONTHS",
     "OBSERVED_METRICS",
     "PHYSICAL_MAX",
@@ -100,6 +123,7 @@ __all__ = [
     "Leg",
     "MarketSpec",
     "Mass",
+    "Moment",
     "Name",
     "Network",
     "ObservedFigure",
@@ -123,6 +147,7 @@ __all__ = [
     "SeaLeg",
     "Shock",
     "ShockKind",
+    "ShockStart",
     "SourceSpec",
     "StochasticDuration",
     "StochasticFraction",
@@ -131,7 +156,10 @@ __all__ = [
     "StorageSpec",
     "Tolerance",
     "ensemble_estimate",
+    "looks_like_a_moment",
     "max_replications",
+    "parse_moment",
     "quantity",
     "replications_problem",
+    "timezone_offset",
 ]

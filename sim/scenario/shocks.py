@@ -9,25 +9,30 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     Field,
+    PlainSerializer,
     PlainValidator,
+    ValidationInfo,
     WithJsonSchema,
     field_validator,
     model_validator,
 )
 
-from sim.scenario.distributions import Distribution
+from sim.scenario.distributions import DISTRIBUTION_JSON_SCHEMA, Distribution
 from sim.scenario.quantities import (
+    MOMENT_FORMS,
     Count,
-    Date,
     Duration,
     Fraction,
+    Moment,
     StochasticDuration,
     StochasticFraction,
     StochasticMultiplier,
     _Model,
+    looks_like_a_moment,
+    parse_moment,
 )
 
-__all__ = ["MAX_OCCURRENCES", "MIN_DERATE", "MONTHS", "EventRate", "RecurringSpec", "Shock", "ShockKind"]
+__all__ = ["MAX_OCCURRENCES", "MIN_DERATE", "MONTHS", "EventRate", "RecurringSpec", "Shock", "ShockKind", "ShockStart"]
 
 ShockKind = Literal["outage", "closure", "slowdown", "production", "weather", "derate"]
 
@@ -162,6 +167,37 @@ class RecurringSpec(_Model):
         return sum((end - start) * per_day for start, end, per_day in self.segments(start_date, horizon_d))
 
 
+_duration_validator = StochasticDuration.__metadata__[0].func
+_duration_serializer = StochasticDuration.__metadata__[1].func
+
+
+def _start(value: Any, info: ValidationInfo) -> Any:
+    """A shock's start: a point in time (date, date and time) or an offset from start_date ('5 d')."""
+    return parse_moment(value) if looks_like_a_moment(value) else _duration_validator(value, info)
+
+
+def _serialize_start(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, dt.date) else _duration_serializer(value)
+
+
+ShockStart = Annotated[
+    Any,
+    PlainValidator(_start),
+    PlainSerializer(_serialize_start),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "description": f"a point in time: {MOMENT_FORMS}"},
+                {"type": "number"},
+                {"type": "string", "description": "days after start_date, with a unit ('5 d')"},
+                DISTRIBUTION_JSON_SCHEMA,
+            ]
+        }
+    ),
+]
+"""When a shock starts: a date, a date and time, or days after start_date (a number or a distribution)."""
+
+
 class Shock(_Model):
     """A change to the network over a time window; numbers may be distributions."""
 
@@ -177,11 +213,23 @@ class Shock(_Model):
     target: str = Field(
         min_length=1, description="The component hit: a leg, port, LEG.STATION, source, route or market."
     )
-    start: Date | StochasticDuration | None = Field(
-        None, description="A date, or days after start_date ('5 d'). Required unless the shock is recurring."
+    start: ShockStart | None = Field(
+        None,
+        description=(
+            "A date (midnight), a date and time ('2022-03-22T14:00', in the scenario's timezone, or with a UTC "
+            "offset: '2022-03-22T14:00+03:00'), or days after start_date ('5 d'). Required unless the shock recurs."
+        ),
     )
     duration: StochasticDuration | None = Field(
-        None, description="How long it lasts. Required unless the shock is recurring (then recurring.duration)."
+        None,
+        description="How long it lasts. Required unless the shock gives end, or recurs (then recurring.duration).",
+    )
+    end: Moment | None = Field(
+        None,
+        description=(
+            "Instead of duration: when the shock ends, a date (midnight) or a date and time, as start. "
+            "Needs start as a date or a date and time."
+        ),
     )
     recurring: RecurringSpec | None = Field(
         None,
@@ -225,13 +273,23 @@ class Shock(_Model):
                 problems.append("@start: give either start or recurring, not both (occurrences start at random)")
             if self.duration is not None:
                 problems.append("@duration: a recurring shock's occurrences last recurring.duration; move it there")
+            if self.end is not None:
+                problems.append("@end: a recurring shock's occurrences last recurring.duration; remove end")
             if self.probability != 1.0:
                 problems.append("@probability: not with recurring (the rate says how often); scale the rates instead")
         else:
             if self.start is None:
                 problems.append("@start: required key is missing (or give recurring: for a recurring shock)")
-            if self.duration is None:
-                problems.append("@duration: required key is missing (or give recurring: for a recurring shock)")
+            if self.duration is None and self.end is None:
+                problems.append(
+                    "@duration: required key is missing (or give end:, or recurring: for a recurring shock)"
+                )
+            elif self.duration is not None and self.end is not None:
+                problems.append("@end: give either duration or end, not both")
+            elif self.end is not None and not isinstance(self.start, dt.date):
+                problems.append(
+                    "@end: needs start as a date or a date and time (an end cannot follow a start given in days)"
+                )
         if self.kind == "derate":
             if self.factor is None:
                 problems.append(f"@factor: a derate needs a factor (the fraction of a cargo loaded, >= {MIN_DERATE:g})")
