@@ -117,9 +117,16 @@ class Scenario(_Model):
         for i, shock in enumerate(self.shocks):
             where = f"shocks.{i}"
             try:
-                resolve_target(self.network, shock)
+                target = resolve_target(self.network, shock)
             except ValueError as exc:
                 problems.append(f"@{where}.target: {exc}")
+            else:
+                port = net.ports.get(target.name) if target.kind == "port" else None
+                if shock.berths_out is not None and port is not None and shock.berths_out > port.berths:
+                    problems.append(
+                        f"@{where}.berths_out: {shock.berths_out} berths out, but {target.name} has "
+                        f"{port.berths}; expected at most {port.berths}"
+                    )
             if isinstance(shock.start, dt.date):
                 offset = self.days_after_start(shock.start)
                 if offset < 0:
