@@ -23,8 +23,8 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sim.fileio import FileRefused, open_regular, read_limited
+from sim.limits import MAX_REPLICATIONS
 from sim.scenario.errors import Problem, ScenarioError
-from sim.scenario.schema import MAX_REPLICATIONS
 from sim.textsafe import plain
 
 __all__ = [
