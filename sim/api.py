@@ -306,7 +306,8 @@ def _compare_inputs(manifest: runfolder.Manifest, stored: dict[str, Any], outcom
         if summary.get(key) != used:
             out.append(f"input {key}: the manifest says {used!r}, summary.json {summary.get(key)!r}")
     table = stored.get("ensemble")
-    if table is not None and table["seed"].size and not np.all(table["seed"] == outcome.replication.seed):
+    seeds = None if table is None else table.get("seed")
+    if seeds is not None and seeds.size and not np.all(seeds == outcome.replication.seed):
         out.append(f"input seed: the manifest says {outcome.replication.seed!r}, ensemble.csv has other seeds")
     if manifest.validated_scenario is not None:
         now = json.loads(json.dumps(outcome.loaded.scenario.model_dump(mode="json")))

@@ -47,6 +47,16 @@ def _t(value: object, limit: int | None = MAX_SHOWN) -> str:
     return escape(plain(value, limit))
 
 
+class SafePath(click.Path):
+    """click.Path whose refusals print the path as text: control characters escaped, long paths shortened."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        try:
+            return super().convert(value, param, ctx)
+        except click.BadParameter as exc:
+            raise click.BadParameter(plain(exc.message, 1000), ctx, param) from None
+
+
 def _fail_input(exc: ScenarioError) -> None:
     for problem in exc.problems:
         err.print(f"[bold red]error:[/] {escape(str(problem))}", emoji=False)
@@ -247,17 +257,17 @@ def cli() -> None:
 
 
 @cli.command()
-@click.argument("scenario_file", type=click.Path(path_type=Path))
+@click.argument("scenario_file", type=SafePath(path_type=Path))
 @click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=None, help="Root seed (default: the file's).")
 @click.option(
     "--out",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=SafePath(file_okay=False, path_type=Path),
     default=None,
     help="Run folder to create (must not exist).",
 )
 @click.option(
     "--results-root",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=SafePath(file_okay=False, path_type=Path),
     default=Path("results"),
     show_default=True,
     help="Where run folders go when --out is not given.",
@@ -380,7 +390,7 @@ def run(
 
 
 @cli.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("files", nargs=-1, required=True, type=SafePath(path_type=Path))
 @click.option("--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE", help="Check with these overrides applied.")
 def validate(files: tuple[Path, ...], overrides: tuple[str, ...]) -> None:
     """Check scenario FILES without running them (exit 2 if any is invalid).
@@ -407,7 +417,7 @@ def validate(files: tuple[Path, ...], overrides: tuple[str, ...]) -> None:
 @click.option(
     "--output",
     "-o",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=SafePath(dir_okay=False, path_type=Path),
     default=None,
     help="Write to this file instead of standard output.",
 )
@@ -428,7 +438,7 @@ def schema(output: Path | None) -> None:
 
 
 @cli.command()
-@click.argument("manifest", type=click.Path(path_type=Path))
+@click.argument("manifest", type=SafePath(path_type=Path))
 @jobs_option("Worker processes to rerun an ensemble (results are identical for any J).")
 def rerun(manifest: Path, jobs: int) -> None:
     """Run again from a run folder's MANIFEST and check the result is identical.
@@ -478,7 +488,7 @@ def _manifest_replications(path: Path) -> int:
 
 
 @cli.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("files", nargs=-1, required=True, type=SafePath(dir_okay=False, path_type=Path))
 @click.option(
     "--seed", type=click.IntRange(0, 2**63 - 1), default=None, help="Seed for every file (default: each file's)."
 )
@@ -509,17 +519,17 @@ def compare(files: tuple[Path, ...], seed: int | None) -> None:
 
 
 @cli.command()
-@click.argument("files", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("files", nargs=-1, type=SafePath(dir_okay=False, path_type=Path))
 @click.option("--strict", is_flag=True, help="Exit 1 if any reported figure is outside its tolerance.")
 @click.option(
     "--out",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=SafePath(file_okay=False, path_type=Path),
     default=None,
     help="Folder to create (default: <results-root>/backtest/<run-id>).",
 )
 @click.option(
     "--results-root",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=SafePath(file_okay=False, path_type=Path),
     default=Path("results"),
     show_default=True,
     help="Where the backtest folder goes when --out is not given.",

@@ -594,3 +594,26 @@ def test_a_file_name_that_is_not_utf8_runs_and_reruns(tmp_path):
     result = routesim("rerun", str(out / "manifest.json"))
     assert result.exit_code == 0, result.stderr
     assert "identical" in result.stdout
+
+
+def test_click_refusals_print_paths_as_text(tmp_path):
+    path = write(tmp_path / "file\x1b[2J", "")
+    line = refused(routesim("run", str(TOY), "--out", str(path)))
+    assert "\\x1b[2J" in line
+
+
+def drop_column(path: Path, name: str) -> None:
+    rows = [line.split(",") for line in path.read_text(encoding="utf-8").splitlines()]
+    j = rows[0].index(name)
+    path.write_text("\n".join(",".join(r[:j] + r[j + 1 :]) for r in rows) + "\n", encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("which", "file", "column"), [("ensemble", "ensemble.csv", "seed"), ("single", "timeseries.csv", "day")]
+)
+def test_a_run_folder_missing_a_column_differs(good_runs, tmp_path, which, file, column):
+    folder = copy_run(good_runs, tmp_path, which)
+    drop_column(folder / file, column)
+    result = routesim("rerun", str(folder / "manifest.json"))
+    assert result.exit_code == 1, result.stderr
+    assert column in result.stderr
