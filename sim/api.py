@@ -282,6 +282,15 @@ def rerun(
         raise ScenarioError.single(manifest_path, problem, None, "replications")
     if n > 1 and replication != 0:
         raise ScenarioError.single(manifest_path, "an ensemble's manifest records replication 0", None, "replication")
+    rows = None if stored.get("ensemble") is None else len(next(iter(stored["ensemble"].values()), []))
+    if (n > 1) != (rows is not None) or (rows is not None and rows != n):
+        held = "no ensemble.csv" if rows is None else f"an ensemble.csv of {rows:,} rows"
+        raise ScenarioError.single(
+            manifest_path,
+            f"records {n:,} replication(s) but its folder holds {held}; refusing to rerun",
+            None,
+            "replications",
+        )
     outcome = run(loaded, seed=seed, replication=replication, replications=n, jobs=jobs, progress=progress)
     outcome.loaded.path = Path(manifest.scenario_file)
     outcome.loaded.files = [Path(p) for p in manifest.scenario_files]

@@ -617,3 +617,119 @@ def test_a_run_folder_missing_a_column_differs(good_runs, tmp_path, which, file,
     result = routesim("rerun", str(folder / "manifest.json"))
     assert result.exit_code == 1, result.stderr
     assert column in result.stderr
+
+
+# --- fuzzing manifests and run folders: exit 0, 1 or 2, never a traceback --------------------------
+
+
+def _json_values():
+    from hypothesis import strategies as st
+
+    scalars = (
+        st.none()
+        | st.booleans()
+        | st.integers(min_value=-(2**70), max_value=2**70)
+        | st.floats(allow_nan=False, allow_infinity=False)
+        | st.text(max_size=20)
+    )
+    return st.recursive(
+        scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    )
+
+
+MANIFEST_KEYS = [
+    "routesim_manifest",
+    "scenario_file",
+    "scenario_files",
+    "scenario_sha256",
+    "overrides",
+    "resolved_scenario",
+    "validated_scenario",
+    "resolved_sha256",
+    "seed",
+    "replication",
+    "replications",
+    "jobs",
+    "versions",
+    "git_commit",
+]
+
+
+def check_rerun(manifest: Path) -> None:
+    """The property: a report, or a ScenarioError with usable problems naming a file; nothing else."""
+    from sim import api
+    from sim.scenario.errors import ScenarioError
+
+    try:
+        api.rerun(manifest)
+    except ScenarioError as exc:
+        assert exc.problems and all(p.file for p in exc.problems)
+        assert len(str(exc).splitlines()) == len(exc.problems)
+
+
+def test_fuzzed_manifests_never_raise_anything_but_a_scenario_error(good_runs, tmp_path_factory):
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    folder = copy_run(good_runs, tmp_path_factory.mktemp("fuzz"))
+    original = (folder / "manifest.json").read_text(encoding="utf-8")
+
+    @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(changes=st.dictionaries(st.sampled_from(MANIFEST_KEYS), _json_values(), min_size=1, max_size=3))
+    def property_holds(changes):
+        data = json.loads(original)
+        data.update(changes)
+        (folder / "manifest.json").write_text(json.dumps(data), encoding="utf-8")
+        check_rerun(folder / "manifest.json")
+
+    property_holds()
+
+
+def test_fuzzed_run_folder_cells_never_raise_anything_but_a_scenario_error(good_runs, tmp_path_factory):
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    folder = copy_run(good_runs, tmp_path_factory.mktemp("fuzz"), "ensemble")
+    originals = {name: (folder / name).read_text(encoding="utf-8") for name in ("timeseries.csv", "ensemble.csv")}
+    summary = (folder / "summary.json").read_text(encoding="utf-8")
+
+    @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(
+        name=st.sampled_from(sorted(originals)),
+        row=st.integers(0, 3),
+        column=st.integers(0, 30),
+        cell=st.text(max_size=10),
+        metric=_json_values(),
+    )
+    def property_holds(name, row, column, cell, metric):
+        lines = originals[name].splitlines()
+        cells = lines[row].split(",")
+        cells[column % len(cells)] = cell
+        lines[row] = ",".join(cells)
+        for other, text in originals.items():
+            (folder / other).write_text(text, encoding="utf-8")
+        (folder / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
+        data = json.loads(summary)
+        data["metrics"]["lost_export_t"] = metric
+        (folder / "summary.json").write_text(json.dumps(data), encoding="utf-8")
+        check_rerun(folder / "manifest.json")
+
+    property_holds()
+
+
+@pytest.mark.parametrize(
+    ("which", "breaks", "expected"),
+    [
+        ("single", lambda f: edit_manifest(f, lambda m: m.update(replications=500_000)), "no ensemble.csv"),
+        ("ensemble", lambda f: (f / "ensemble.csv").unlink(), "no ensemble.csv"),
+        ("ensemble", lambda f: edit_manifest(f, lambda m: m.update(replications=4)), "ensemble.csv of 3 rows"),
+        ("ensemble", lambda f: edit_manifest(f, lambda m: m.pop("replications")), "ensemble.csv of 3 rows"),
+    ],
+)
+def test_a_manifest_that_disagrees_with_its_folder_is_refused_before_running(
+    good_runs, tmp_path, which, breaks, expected
+):
+    folder = copy_run(good_runs, tmp_path, which)
+    breaks(folder)
+    line = refused(routesim("rerun", str(folder / "manifest.json")), folder / "manifest.json")
+    assert expected in line
