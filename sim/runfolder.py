@@ -25,12 +25,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sim.fileio import FileRefused, open_regular, read_limited
 from sim.limits import MAX_REPLICATIONS
 from sim.scenario.errors import Problem, ScenarioError
+from sim.scenario.scenario import MAX_HORIZON_D
 from sim.textsafe import plain
 
 __all__ = [
     "MAX_CSV_BYTES",
+    "MAX_CSV_CELLS",
     "MAX_JSON_BYTES",
     "MAX_JSON_DEPTH",
+    "MAX_JSON_VALUES",
     "Manifest",
     "RunFolderError",
     "is_run_folder",
@@ -51,6 +54,19 @@ MAX_CSV_BYTES = 2 * 2**30
 
 MAX_JSON_DEPTH = 100
 """Deepest nesting of lists and objects accepted in a JSON file (a real manifest nests about 10 deep)."""
+
+MAX_JSON_VALUES = 4_000_000
+"""Most values (numbers, strings, lists, objects) in a JSON file: bounds the memory json.loads needs
+(a real manifest holds well under a million; a summary of 50 years of cargoes about as many)."""
+
+MAX_CSV_CELLS = 100_000_000
+"""Most cells read from one CSV file (800 MB as numbers): the largest legal series or ensemble is below it."""
+
+MAX_CSV_COLUMNS = 100_000
+"""Most columns of one CSV file (a real timeseries.csv of the reference network has about a hundred)."""
+
+MAX_SERIES_DAYS = int(MAX_HORIZON_D) + 1
+"""Most rows of a timeseries.csv (one a day over the longest horizon)."""
 
 ENSEMBLE_INT_COLUMNS = ("replication", "seed", "shocks_happened")
 """The whole-number columns of ensemble.csv (every other column is a metric: a number, or empty)."""
@@ -117,21 +133,23 @@ _STRINGS = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _CHUNK = 1 << 20
 
 
-def json_depth(raw: bytes) -> int:
-    """How deep lists and objects nest in JSON text, counted without parsing (strings skipped).
+def json_shape(raw: bytes) -> tuple[int, int]:
+    """How deep lists and objects nest in JSON text, and about how many values it holds, without parsing.
 
-    Linear in the size, in chunks of a MiB, so that neither time nor memory depends on the nesting.
+    Strings are skipped; values are counted by their separators. Linear in the size, in chunks of a
+    MiB, so that neither time nor memory depends on what the text holds.
     """
     code = _STRINGS.sub(b'""', raw)
-    depth = deepest = 0
+    depth = deepest = values = 0
     for start in range(0, len(code), _CHUNK):
         chunk = np.frombuffer(code, dtype=np.uint8, count=min(_CHUNK, len(code) - start), offset=start)
-        step = (chunk == ord("[")).astype(np.int64) + (chunk == ord("{"))
-        step -= (chunk == ord("]")).astype(np.int64) + (chunk == ord("}"))
+        opens = (chunk == ord("[")) | (chunk == ord("{"))
+        step = opens.astype(np.int64) - ((chunk == ord("]")) | (chunk == ord("}")))
         levels = np.cumsum(step) + depth
         deepest = max(deepest, int(levels.max()))
         depth = int(levels[-1])
-    return deepest
+        values += int(np.count_nonzero(opens | (chunk == ord(",")) | (chunk == ord(":"))))
+    return deepest, values + 1
 
 
 def _refuse_constant(name: str) -> Any:
@@ -144,9 +162,11 @@ def read_json(path: str | Path, what: str, limit: int = MAX_JSON_BYTES) -> dict[
         raw = read_limited(path, limit, what)
     except FileRefused as exc:
         raise _fail(path, str(exc)) from None
-    depth = json_depth(raw)
+    depth, values = json_shape(raw)
     if depth > MAX_JSON_DEPTH:
         raise _fail(path, f"the JSON nests {depth:,} levels deep; a {what} nests at most {MAX_JSON_DEPTH}")
+    if values > MAX_JSON_VALUES:
+        raise _fail(path, f"the JSON holds about {values:,} values; a {what} holds at most {MAX_JSON_VALUES:,}")
     try:
         data = json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant)
     except UnicodeDecodeError as exc:
@@ -215,11 +235,16 @@ def read_summary(path: str | Path) -> dict[str, Any]:
 
 
 def read_csv_columns(
-    path: str | Path, text_columns: tuple[str, ...] = (), int_columns: tuple[str, ...] = (), empty_is_nan: bool = False
+    path: str | Path,
+    text_columns: tuple[str, ...] = (),
+    int_columns: tuple[str, ...] = (),
+    empty_is_nan: bool = False,
+    max_rows: int = MAX_CSV_CELLS,
 ) -> dict[str, Any]:
     """Named columns of a CSV file: text columns as lists, whole-number columns as int64, others as float64.
 
-    Every cell is checked: a cell that is not a number is refused with its line and column.
+    Every cell is checked: a cell that is not a number is refused with its line and column. At most
+    ``max_rows`` rows, MAX_CSV_COLUMNS columns and MAX_CSV_CELLS cells are read (bounded memory).
     """
     try:
         handle = open_regular(path, MAX_CSV_BYTES, "CSV file of a run folder")
@@ -231,12 +256,21 @@ def read_csv_columns(
             names = next(reader, None)
             if not names:
                 raise _fail(path, "the file is empty; expected a header row of column names", 1)
+            if len(names) > MAX_CSV_COLUMNS:
+                raise _fail(path, f"{len(names):,} columns; a run folder's CSV has at most {MAX_CSV_COLUMNS:,}", 1)
             if len(set(names)) != len(names):
                 raise _fail(path, "a column name appears twice in the header", 1)
+            most_rows = min(max_rows, MAX_CSV_CELLS // len(names))
             values: list[Any] = [
                 [] if n in text_columns else array("q" if n in int_columns else "d") for n in names
             ]  # 8 bytes a number, so memory stays well below the file's size
-            for row in reader:
+            for count, row in enumerate(reader, start=1):
+                if count > most_rows:
+                    raise _fail(
+                        path,
+                        f"more than {most_rows:,} rows of {len(names):,} columns; refusing to read on",
+                        reader.line_num,
+                    )
                 if len(row) != len(names):
                     raise _fail(path, f"{len(row)} cells; expected {len(names)} (one per column)", reader.line_num)
                 for j, cell in enumerate(row):
@@ -285,7 +319,7 @@ def _cell(
 
 def read_ensemble_csv(path: str | Path) -> dict[str, np.ndarray]:
     """ensemble.csv as named columns (int64 for replication, seed, shocks_happened; NaN for empty cells)."""
-    return read_csv_columns(path, int_columns=ENSEMBLE_INT_COLUMNS, empty_is_nan=True)
+    return read_csv_columns(path, int_columns=ENSEMBLE_INT_COLUMNS, empty_is_nan=True, max_rows=MAX_REPLICATIONS)
 
 
 def read_run(folder: str | Path) -> dict[str, Any]:
@@ -302,7 +336,7 @@ def read_run(folder: str | Path) -> dict[str, Any]:
     out: dict[str, Any] = {
         "summary": read_summary(folder / "summary.json"),
         "manifest": manifest,
-        "timeseries": read_csv_columns(folder / "timeseries.csv", text_columns=("date",)),
+        "timeseries": read_csv_columns(folder / "timeseries.csv", text_columns=("date",), max_rows=MAX_SERIES_DAYS),
         "path": folder,
     }
     if (folder / "ensemble.csv").exists() or (folder / "ensemble.csv").is_symlink():

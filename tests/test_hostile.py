@@ -219,6 +219,7 @@ BAD_MANIFESTS = {
     "huge_integer": ('{"routesim_manifest": 1, "seed": ' + "9" * 5000 + "}", "not valid JSON"),
     "not_utf8": (b'{"routesim_manifest": 1, "x": "\xff"}', "not UTF-8"),
     "empty": ("", "not valid JSON"),
+    "five_million_values": ('{"routesim_manifest": 1, "x": [' + "0," * 5_000_000 + "0]}", "holds about 5,000,00"),
 }
 
 
@@ -284,6 +285,24 @@ BAD_RUN_FOLDERS = {
     "timeseries_fifo": ("single", "timeseries.csv", lambda p: (p.unlink(), os.mkfifo(p)), "regular"),
     "ensemble_text_cell": ("ensemble", "ensemble.csv", lambda p: break_csv(p, 2, 5, "x1"), "'x1' is not a number"),
     "ensemble_float_seed": ("ensemble", "ensemble.csv", lambda p: break_csv(p, 2, 1, "1.5"), "not a whole number"),
+    "timeseries_too_many_rows": (
+        "single",
+        "timeseries.csv",
+        lambda p: p.write_text("\n".join(p.read_text().splitlines()[:1] + p.read_text().splitlines()[1:2] * 20_000)),
+        "rows of",
+    ),
+    "timeseries_too_many_columns": (
+        "single",
+        "timeseries.csv",
+        lambda p: p.write_text("a," * 200_000 + "\n"),
+        "columns",
+    ),
+    "summary_five_million_values": (
+        "single",
+        "summary.json",
+        lambda p: p.write_text('{"metrics": {}, "x": [' + "{}," * 5_000_000 + "{}]}"),
+        "holds about",
+    ),
     "ensemble_not_utf8": ("ensemble", "ensemble.csv", lambda p: p.write_bytes(b"replication\n\xff\n"), "UTF-8"),
 }
 
