@@ -316,6 +316,9 @@ STALE_AFTER_S = 24 * 3600.0
 _STAGING = re.compile(r"^\..*\.pid(?P<pid>\d+)@(?P<host>[A-Za-z0-9-]*)\.[^.]+\.(?:partial|old)$")
 """Names of our staging and trash folders: ``.<name>.pid<pid>@<host>.<random>.partial`` (or ``.old``)."""
 
+_LEGACY_STAGING = re.compile(r"^\..+\.[a-z0-9_]{8}\.(?:partial|old)$")
+"""Names of staging folders from before they recorded their process: removed only when old."""
+
 
 def _host() -> str:
     return re.sub(r"[^A-Za-z0-9-]", "", platform.node())[:32]
@@ -341,7 +344,8 @@ def clean_stale_staging(folder: Path) -> list[Path]:
     """Remove staging folders in ``folder`` left by a killed run; return those removed.
 
     A staging folder is stale when the process that made it on this host has exited, or when
-    it is older than STALE_AFTER_S. Only our own folders (by name pattern and owner) are touched.
+    it is older than STALE_AFTER_S (the only test for folders named before names held the
+    process). Only our own folders (by name pattern and owner) are touched.
     """
     removed: list[Path] = []
     try:
@@ -351,7 +355,7 @@ def clean_stale_staging(folder: Path) -> list[Path]:
     now = time.time()
     for entry in entries:
         match = _STAGING.match(entry.name)
-        if match is None:
+        if match is None and not _LEGACY_STAGING.match(entry.name):
             continue
         try:
             info = entry.stat(follow_symlinks=False)
@@ -359,7 +363,7 @@ def clean_stale_staging(folder: Path) -> list[Path]:
             continue
         if not stat.S_ISDIR(info.st_mode) or (hasattr(os, "getuid") and info.st_uid != os.getuid()):
             continue
-        dead = os.name == "posix" and match["host"] == _host() and not _alive(int(match["pid"]))
+        dead = match is not None and os.name == "posix" and match["host"] == _host() and not _alive(int(match["pid"]))
         if dead or now - info.st_mtime > STALE_AFTER_S:
             shutil.rmtree(entry.path, ignore_errors=True)
             removed.append(Path(entry.path))

@@ -465,14 +465,17 @@ def test_staging_left_by_a_killed_run_is_cleaned_up_on_the_next_run(tmp_path):
     old = folder / ".20260101T000000Z-seed1.pid1@elsewhere.def456.partial"
     live = folder / f".20260101T000000Z-seed1.pid{os.getpid()}@{_host()}.ghi789.partial"
     other = folder / ".my.own.partial"
-    for path in (stale, old, live, other):
+    legacy_old = folder / ".20250101T000000Z-seed1.k2j4_x9q.partial"
+    legacy_new = folder / ".20250101T000000Z-seed1.a2j4_x9q.partial"
+    for path in (stale, old, live, other, legacy_old, legacy_new):
         write(path / "summary.json", "{}")
     week_ago = time.time() - 7 * 86400
-    os.utime(old, (week_ago, week_ago))
+    for path in (old, legacy_old, other):
+        os.utime(path, (week_ago, week_ago))
     result = routesim("run", str(TOY), "--results-root", str(root), "--no-plot")
     assert result.exit_code == 0, result.stderr
-    assert not stale.exists() and not old.exists()
-    assert live.exists() and other.exists()
+    assert not stale.exists() and not old.exists() and not legacy_old.exists()
+    assert live.exists() and other.exists() and legacy_new.exists()
 
 
 @pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
