@@ -184,7 +184,7 @@ def snapshot(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-BAD_MANIFESTS = {
+BAD_MANIFESTS = {  # the hostile manifest corpus: add a case for every new probe
     # case: (change to the manifest's data, or raw text, substring of the one error line)
     "resolved_scenario_missing": (lambda m: m.pop("resolved_scenario"), "resolved_scenario: required key is missing"),
     "resolved_scenario_a_string": (lambda m: m.update(resolved_scenario="x"), "resolved_scenario"),
@@ -262,7 +262,7 @@ def break_csv(path: Path, row: int, column: int, value: str) -> None:
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-BAD_RUN_FOLDERS = {
+BAD_RUN_FOLDERS = {  # the hostile run-folder corpus: add a case for every new probe
     # case: (which run, file, how to break it, substring of the one error line)
     "summary_deleted": ("single", "summary.json", lambda p: p.unlink(), "missing"),
     "timeseries_deleted": ("single", "timeseries.csv", lambda p: p.unlink(), "missing"),
