@@ -252,7 +252,7 @@ def git_commit(folder: Path | None = None) -> str | None:
             stdin=subprocess.DEVNULL,
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", *GIT_SAFE, "status", "--porcelain", "--untracked-files=no"],
+            ["git", *GIT_SAFE, "status", "--porcelain", "--untracked-files=no", "--ignore-submodules=all"],
             cwd=folder,
             capture_output=True,
             text=True,
