@@ -57,9 +57,20 @@ class SafePath(click.Path):
             raise click.BadParameter(plain(exc.message, 1000), ctx, param) from None
 
 
-def _fail_input(exc: ScenarioError) -> None:
-    for problem in exc.problems:
+MAX_PROBLEMS_SHOWN = 50
+"""Most problems printed for one file (a stranger's file may hold a million)."""
+
+
+def _print_problems(exc: ScenarioError) -> None:
+    """One line per problem (at most MAX_PROBLEMS_SHOWN, then how many more)."""
+    for problem in exc.problems[:MAX_PROBLEMS_SHOWN]:
         err.print(f"[bold red]error:[/] {escape(str(problem))}", emoji=False)
+    if len(exc.problems) > MAX_PROBLEMS_SHOWN:
+        err.print(f"[bold red]error:[/] … and {len(exc.problems) - MAX_PROBLEMS_SHOWN:,} more problems", emoji=False)
+
+
+def _fail_input(exc: ScenarioError) -> None:
+    _print_problems(exc)
     sys.exit(EXIT_INPUT)
 
 
@@ -406,8 +417,7 @@ def validate(files: tuple[Path, ...], overrides: tuple[str, ...]) -> None:
             console.print(f"[green]ok[/]    {_t(path, None)}")
         else:
             bad += 1
-            for problem in error.problems:
-                err.print(f"[bold red]error:[/] {escape(str(problem))}", emoji=False)
+            _print_problems(error)
     if bad:
         err.print(f"{bad} of {len(results)} file(s) invalid")
         sys.exit(EXIT_INPUT)

@@ -755,3 +755,13 @@ def test_a_manifest_that_disagrees_with_its_folder_is_refused_before_running(
     breaks(folder)
     line = refused(routesim("rerun", str(folder / "manifest.json")), folder / "manifest.json")
     assert expected in line
+
+
+def test_a_manifest_with_thousands_of_problems_prints_a_bounded_report(good_runs, tmp_path):
+    folder = copy_run(good_runs, tmp_path)
+    edit_manifest(folder, lambda m: m["resolved_scenario"].update(shocks=[{}] * 5_000))
+    result = routesim("rerun", str(folder / "manifest.json"))
+    refused(result, folder / "manifest.json")
+    lines = result.stderr.splitlines()
+    assert 2 <= len(lines) <= 60
+    assert "more problems" in lines[-1]
