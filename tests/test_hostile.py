@@ -765,3 +765,15 @@ def test_a_manifest_with_thousands_of_problems_prints_a_bounded_report(good_runs
     lines = result.stderr.splitlines()
     assert 2 <= len(lines) <= 60
     assert "more problems" in lines[-1]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+@pytest.mark.parametrize("kind", ["fifo", "directory"])
+def test_a_network_include_that_is_not_a_regular_file_is_refused(tmp_path, kind):
+    folder = tmp_path / "scenarios"
+    folder.mkdir()
+    special_file(folder, kind, "net.yaml")
+    text = TOY.read_text().split("network:")[0] + "network: net.yaml\nshocks: []\n"
+    path = write(folder / "s.yaml", text)
+    line = refused(routesim("validate", str(path)), path)
+    assert "not a regular file" in line

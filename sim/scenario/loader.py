@@ -117,12 +117,15 @@ def _resolve_include(ref: Any, including: Path, root: Path, located: Located, pa
         target = (including.parent / ref).resolve()
         inside = root in target.parents
         exists = target.is_file()
+        special = not exists and target.exists()  # a directory, FIFO or device: never opened
     except (OSError, ValueError, UnicodeError) as exc:
         raise ScenarioError.single(file, f"{ref!r} is not a usable file path ({exc})", line, key) from None
     if not inside:
         raise ScenarioError.single(
             file, f"{ref!r} points outside the scenarios folder {root}; includes must stay inside it", line, key
         )
+    if special:
+        raise ScenarioError.single(file, f"{ref!r} is not a regular file; expected a network file (YAML)", line, key)
     if not exists:
         raise ScenarioError.single(file, f"included file {ref!r} does not exist (looked for {target})", line, key)
     return target
