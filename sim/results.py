@@ -355,7 +355,7 @@ def clean_stale_staging(folder: Path) -> list[Path]:
     now = time.time()
     for entry in entries:
         match = _STAGING.match(entry.name)
-        if match is None and not _LEGACY_STAGING.match(entry.name):
+        if match is None and not (_LEGACY_STAGING.match(entry.name) and _holds_only_results(Path(entry.path))):
             continue
         try:
             info = entry.stat(follow_symlinks=False)
@@ -368,6 +368,30 @@ def clean_stale_staging(folder: Path) -> list[Path]:
             shutil.rmtree(entry.path, ignore_errors=True)
             removed.append(Path(entry.path))
     return removed
+
+
+RESULT_FILES = frozenset(
+    {
+        "summary.json",
+        "timeseries.csv",
+        "manifest.json",
+        "ensemble.csv",
+        "disruption.png",
+        "ensemble.png",
+        "backtest.csv",
+        "backtest.png",
+        "run",
+    }
+)
+"""Names a staging or trash folder holds (``run``: a replaced run folder in the trash)."""
+
+
+def _holds_only_results(folder: Path) -> bool:
+    """Whether ``folder`` holds nothing but result files (so it is ours to remove)."""
+    try:
+        return all(entry.name in RESULT_FILES for entry in os.scandir(folder))
+    except OSError:
+        return False
 
 
 def replaceable(folder: Path) -> bool:

@@ -467,15 +467,17 @@ def test_staging_left_by_a_killed_run_is_cleaned_up_on_the_next_run(tmp_path):
     other = folder / ".my.own.partial"
     legacy_old = folder / ".20250101T000000Z-seed1.k2j4_x9q.partial"
     legacy_new = folder / ".20250101T000000Z-seed1.a2j4_x9q.partial"
+    legacy_not_ours = folder / ".downloads.k2j4_x9q.partial"
     for path in (stale, old, live, other, legacy_old, legacy_new):
         write(path / "summary.json", "{}")
+    write(legacy_not_ours / "movie.mkv", "")
     week_ago = time.time() - 7 * 86400
-    for path in (old, legacy_old, other):
+    for path in (old, legacy_old, other, legacy_not_ours):
         os.utime(path, (week_ago, week_ago))
     result = routesim("run", str(TOY), "--results-root", str(root), "--no-plot")
     assert result.exit_code == 0, result.stderr
     assert not stale.exists() and not old.exists() and not legacy_old.exists()
-    assert live.exists() and other.exists() and legacy_new.exists()
+    assert live.exists() and other.exists() and legacy_new.exists() and legacy_not_ours.exists()
 
 
 @pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
