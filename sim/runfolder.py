@@ -182,12 +182,16 @@ def read_json(path: str | Path, what: str, limit: int = MAX_JSON_BYTES) -> dict[
 
 
 def _problems(path: str | Path, exc: ValidationError) -> RunFolderError:
+    """pydantic's errors as problems in the project's style: ``key: got X; expected Y``."""
     problems = []
     for error in exc.errors(include_url=False):
         key = ".".join(str(p) for p in error["loc"])
-        message = "required key is missing" if error["type"] == "missing" else str(error["msg"])
-        if error["type"] != "missing" and "input" in error:
-            message += f", got {plain(repr(error['input']), 80)}"
+        message = re.sub(r" or instance of \w+", "", str(error["msg"]))
+        if error["type"] == "missing":
+            message = "required key is missing"
+        elif message.startswith("Input should be ") and "input" in error:
+            expected = message.removeprefix("Input should be ")
+            message = f"got {plain(repr(error['input']), 80)}; expected {expected}"
         problems.append(Problem(str(path), None, key, message))
     return RunFolderError(problems)
 
