@@ -115,6 +115,45 @@ def test_markup_in_a_set_override():
     assert "foo[/]" in line
 
 
+def test_a_name_that_looks_like_mathtext_still_draws(tmp_path):
+    path = write(tmp_path / "m.yaml", toy_text(name=json.dumps("a$\\frac{b$ ^_\\x")))
+    for extra in ((), ("-n", "3")):
+        out = tmp_path / f"run{len(extra)}"
+        result = routesim("run", str(path), "--out", str(out), *extra)
+        assert result.exit_code == 0, result.stderr
+        assert (out / "disruption.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize("command", ["run", "rerun", "validate"])
+def test_a_directory_with_escapes_in_its_name_is_refused_as_text(tmp_path, command):
+    folder = tmp_path / "dir\x1b[2J\x07"
+    folder.mkdir()
+    line = refused(routesim(command, str(folder)))
+    assert "directory" in line and "\\x1b[2J" in line
+
+
+def test_click_refusals_print_paths_as_text(tmp_path):
+    path = write(tmp_path / "file\x1b[2J", "")
+    line = refused(routesim("run", str(TOY), "--out", str(path)))
+    assert "\\x1b[2J" in line
+
+
+def test_a_file_name_that_is_not_utf8_runs_and_reruns(tmp_path):
+    try:
+        path = Path(os.fsdecode(bytes(tmp_path) + b"/\xff\x1b[2J.yaml"))
+        path.write_text(TOY.read_text(), encoding="utf-8")
+    except (OSError, UnicodeError):
+        pytest.skip("the file system refuses names that are not UTF-8")
+    out = Path(os.fsdecode(bytes(tmp_path) + b"/out\xff"))
+    for args in (("validate", str(path)), ("run", str(path), "--out", str(out), "--no-plot")):
+        result = routesim(*args)
+        assert result.exit_code == 0, result.stderr
+        assert "\\udcff" in result.stdout and not CONTROL.search(result.stdout)
+    result = routesim("rerun", str(out / "manifest.json"))
+    assert result.exit_code == 0, result.stderr
+    assert "identical" in result.stdout
+
+
 # --- 4. only regular files, only up to the limit ------------------------------------------------
 
 
@@ -142,6 +181,18 @@ def test_a_scenario_that_is_not_a_regular_file_is_refused(tmp_path, kind):
     path = special_file(tmp_path, kind, "scenario.yaml")
     line = refused(routesim("run", str(path), "--no-save"), path)
     assert "directory" in line or "regular file" in line or "bytes" in line
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+@pytest.mark.parametrize("kind", ["fifo", "directory"])
+def test_a_network_include_that_is_not_a_regular_file_is_refused(tmp_path, kind):
+    folder = tmp_path / "scenarios"
+    folder.mkdir()
+    special_file(folder, kind, "net.yaml")
+    text = TOY.read_text().split("network:")[0] + "network: net.yaml\nshocks: []\n"
+    path = write(folder / "s.yaml", text)
+    line = refused(routesim("validate", str(path)), path)
+    assert "not a regular file" in line
 
 
 def test_the_readme_and_the_code_state_the_same_size_limit():
@@ -316,6 +367,51 @@ def test_a_bad_run_folder_is_refused_before_running(good_runs, tmp_path, case):
     assert expected in line, line
 
 
+def drop_column(path: Path, name: str) -> None:
+    rows = [line.split(",") for line in path.read_text(encoding="utf-8").splitlines()]
+    j = rows[0].index(name)
+    path.write_text("\n".join(",".join(r[:j] + r[j + 1 :]) for r in rows) + "\n", encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("which", "file", "column"), [("ensemble", "ensemble.csv", "seed"), ("single", "timeseries.csv", "day")]
+)
+def test_a_run_folder_missing_a_column_differs(good_runs, tmp_path, which, file, column):
+    folder = copy_run(good_runs, tmp_path, which)
+    drop_column(folder / file, column)
+    result = routesim("rerun", str(folder / "manifest.json"))
+    assert result.exit_code == 1, result.stderr
+    assert column in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("which", "breaks", "expected"),
+    [
+        ("single", lambda f: edit_manifest(f, lambda m: m.update(replications=500_000)), "no ensemble.csv"),
+        ("ensemble", lambda f: (f / "ensemble.csv").unlink(), "no ensemble.csv"),
+        ("ensemble", lambda f: edit_manifest(f, lambda m: m.update(replications=4)), "ensemble.csv of 3 rows"),
+        ("ensemble", lambda f: edit_manifest(f, lambda m: m.pop("replications")), "ensemble.csv of 3 rows"),
+    ],
+)
+def test_a_manifest_that_disagrees_with_its_folder_is_refused_before_running(
+    good_runs, tmp_path, which, breaks, expected
+):
+    folder = copy_run(good_runs, tmp_path, which)
+    breaks(folder)
+    line = refused(routesim("rerun", str(folder / "manifest.json")), folder / "manifest.json")
+    assert expected in line
+
+
+def test_a_manifest_with_thousands_of_problems_prints_a_bounded_report(good_runs, tmp_path):
+    folder = copy_run(good_runs, tmp_path)
+    edit_manifest(folder, lambda m: m["resolved_scenario"].update(shocks=[{}] * 5_000))
+    result = routesim("rerun", str(folder / "manifest.json"))
+    refused(result, folder / "manifest.json")
+    lines = result.stderr.splitlines()
+    assert 2 <= len(lines) <= 60
+    assert "more problems" in lines[-1]
+
+
 def test_an_edited_seed_is_noticed_even_without_random_draws(good_runs, tmp_path):
     folder = copy_run(good_runs, tmp_path)
     assert routesim("rerun", str(folder / "manifest.json")).exit_code == 0
@@ -397,6 +493,104 @@ def test_run_records_the_commit_of_the_checkout_without_running_its_fsmonitor(tm
     assert not sentinel.exists()
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["git_commit"] is None or manifest["git_commit"].endswith("+dirty")
+
+
+# --- fuzzing manifests and run folders: exit 0, 1 or 2, never a traceback --------------------------
+
+
+def _json_values():
+    from hypothesis import strategies as st
+
+    scalars = (
+        st.none()
+        | st.booleans()
+        | st.integers(min_value=-(2**70), max_value=2**70)
+        | st.floats(allow_nan=False, allow_infinity=False)
+        | st.text(max_size=20)
+    )
+    return st.recursive(
+        scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    )
+
+
+MANIFEST_KEYS = [
+    "routesim_manifest",
+    "scenario_file",
+    "scenario_files",
+    "scenario_sha256",
+    "overrides",
+    "resolved_scenario",
+    "validated_scenario",
+    "resolved_sha256",
+    "seed",
+    "replication",
+    "replications",
+    "jobs",
+    "versions",
+    "git_commit",
+]
+
+
+def check_rerun(manifest: Path) -> None:
+    """The property: a report, or a ScenarioError with usable problems naming a file; nothing else."""
+    from sim import api
+    from sim.scenario.errors import ScenarioError
+
+    try:
+        api.rerun(manifest)
+    except ScenarioError as exc:
+        assert exc.problems and all(p.file for p in exc.problems)
+        assert len(str(exc).splitlines()) == len(exc.problems)
+
+
+def test_fuzzed_manifests_never_raise_anything_but_a_scenario_error(good_runs, tmp_path_factory):
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    folder = copy_run(good_runs, tmp_path_factory.mktemp("fuzz"))
+    original = (folder / "manifest.json").read_text(encoding="utf-8")
+
+    @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(changes=st.dictionaries(st.sampled_from(MANIFEST_KEYS), _json_values(), min_size=1, max_size=3))
+    def property_holds(changes):
+        data = json.loads(original)
+        data.update(changes)
+        (folder / "manifest.json").write_text(json.dumps(data), encoding="utf-8")
+        check_rerun(folder / "manifest.json")
+
+    property_holds()
+
+
+def test_fuzzed_run_folder_cells_never_raise_anything_but_a_scenario_error(good_runs, tmp_path_factory):
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    folder = copy_run(good_runs, tmp_path_factory.mktemp("fuzz"), "ensemble")
+    originals = {name: (folder / name).read_text(encoding="utf-8") for name in ("timeseries.csv", "ensemble.csv")}
+    summary = (folder / "summary.json").read_text(encoding="utf-8")
+
+    @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(
+        name=st.sampled_from(sorted(originals)),
+        row=st.integers(0, 3),
+        column=st.integers(0, 30),
+        cell=st.text(max_size=10),
+        metric=_json_values(),
+    )
+    def property_holds(name, row, column, cell, metric):
+        lines = originals[name].splitlines()
+        cells = lines[row].split(",")
+        cells[column % len(cells)] = cell
+        lines[row] = ",".join(cells)
+        for other, text in originals.items():
+            (folder / other).write_text(text, encoding="utf-8")
+        (folder / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
+        data = json.loads(summary)
+        data["metrics"]["lost_export_t"] = metric
+        (folder / "summary.json").write_text(json.dumps(data), encoding="utf-8")
+        check_rerun(folder / "manifest.json")
+
+    property_holds()
 
 
 # --- 6. results stay where they belong ----------------------------------------------------------
@@ -585,197 +779,3 @@ def test_killing_the_resource_tracker_prints_no_traceback(tmp_path):
     assert parent.returncode == 0, err
     assert "Traceback" not in err.decode(errors="replace")
     assert b"400 replications" in out
-
-
-def test_a_name_that_looks_like_mathtext_still_draws(tmp_path):
-    path = write(tmp_path / "m.yaml", toy_text(name=json.dumps("a$\\frac{b$ ^_\\x")))
-    for extra in ((), ("-n", "3")):
-        out = tmp_path / f"run{len(extra)}"
-        result = routesim("run", str(path), "--out", str(out), *extra)
-        assert result.exit_code == 0, result.stderr
-        assert (out / "disruption.png").stat().st_size > 0
-
-
-@pytest.mark.parametrize("command", ["run", "rerun", "validate"])
-def test_a_directory_with_escapes_in_its_name_is_refused_as_text(tmp_path, command):
-    folder = tmp_path / "dir\x1b[2J\x07"
-    folder.mkdir()
-    line = refused(routesim(command, str(folder)))
-    assert "directory" in line and "\\x1b[2J" in line
-
-
-def test_a_file_name_that_is_not_utf8_runs_and_reruns(tmp_path):
-    try:
-        path = Path(os.fsdecode(bytes(tmp_path) + b"/\xff\x1b[2J.yaml"))
-        path.write_text(TOY.read_text(), encoding="utf-8")
-    except (OSError, UnicodeError):
-        pytest.skip("the file system refuses names that are not UTF-8")
-    out = Path(os.fsdecode(bytes(tmp_path) + b"/out\xff"))
-    for args in (("validate", str(path)), ("run", str(path), "--out", str(out), "--no-plot")):
-        result = routesim(*args)
-        assert result.exit_code == 0, result.stderr
-        assert "\\udcff" in result.stdout and not CONTROL.search(result.stdout)
-    result = routesim("rerun", str(out / "manifest.json"))
-    assert result.exit_code == 0, result.stderr
-    assert "identical" in result.stdout
-
-
-def test_click_refusals_print_paths_as_text(tmp_path):
-    path = write(tmp_path / "file\x1b[2J", "")
-    line = refused(routesim("run", str(TOY), "--out", str(path)))
-    assert "\\x1b[2J" in line
-
-
-def drop_column(path: Path, name: str) -> None:
-    rows = [line.split(",") for line in path.read_text(encoding="utf-8").splitlines()]
-    j = rows[0].index(name)
-    path.write_text("\n".join(",".join(r[:j] + r[j + 1 :]) for r in rows) + "\n", encoding="utf-8")
-
-
-@pytest.mark.parametrize(
-    ("which", "file", "column"), [("ensemble", "ensemble.csv", "seed"), ("single", "timeseries.csv", "day")]
-)
-def test_a_run_folder_missing_a_column_differs(good_runs, tmp_path, which, file, column):
-    folder = copy_run(good_runs, tmp_path, which)
-    drop_column(folder / file, column)
-    result = routesim("rerun", str(folder / "manifest.json"))
-    assert result.exit_code == 1, result.stderr
-    assert column in result.stderr
-
-
-# --- fuzzing manifests and run folders: exit 0, 1 or 2, never a traceback --------------------------
-
-
-def _json_values():
-    from hypothesis import strategies as st
-
-    scalars = (
-        st.none()
-        | st.booleans()
-        | st.integers(min_value=-(2**70), max_value=2**70)
-        | st.floats(allow_nan=False, allow_infinity=False)
-        | st.text(max_size=20)
-    )
-    return st.recursive(
-        scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
-    )
-
-
-MANIFEST_KEYS = [
-    "routesim_manifest",
-    "scenario_file",
-    "scenario_files",
-    "scenario_sha256",
-    "overrides",
-    "resolved_scenario",
-    "validated_scenario",
-    "resolved_sha256",
-    "seed",
-    "replication",
-    "replications",
-    "jobs",
-    "versions",
-    "git_commit",
-]
-
-
-def check_rerun(manifest: Path) -> None:
-    """The property: a report, or a ScenarioError with usable problems naming a file; nothing else."""
-    from sim import api
-    from sim.scenario.errors import ScenarioError
-
-    try:
-        api.rerun(manifest)
-    except ScenarioError as exc:
-        assert exc.problems and all(p.file for p in exc.problems)
-        assert len(str(exc).splitlines()) == len(exc.problems)
-
-
-def test_fuzzed_manifests_never_raise_anything_but_a_scenario_error(good_runs, tmp_path_factory):
-    from hypothesis import HealthCheck, given, settings
-    from hypothesis import strategies as st
-
-    folder = copy_run(good_runs, tmp_path_factory.mktemp("fuzz"))
-    original = (folder / "manifest.json").read_text(encoding="utf-8")
-
-    @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
-    @given(changes=st.dictionaries(st.sampled_from(MANIFEST_KEYS), _json_values(), min_size=1, max_size=3))
-    def property_holds(changes):
-        data = json.loads(original)
-        data.update(changes)
-        (folder / "manifest.json").write_text(json.dumps(data), encoding="utf-8")
-        check_rerun(folder / "manifest.json")
-
-    property_holds()
-
-
-def test_fuzzed_run_folder_cells_never_raise_anything_but_a_scenario_error(good_runs, tmp_path_factory):
-    from hypothesis import HealthCheck, given, settings
-    from hypothesis import strategies as st
-
-    folder = copy_run(good_runs, tmp_path_factory.mktemp("fuzz"), "ensemble")
-    originals = {name: (folder / name).read_text(encoding="utf-8") for name in ("timeseries.csv", "ensemble.csv")}
-    summary = (folder / "summary.json").read_text(encoding="utf-8")
-
-    @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
-    @given(
-        name=st.sampled_from(sorted(originals)),
-        row=st.integers(0, 3),
-        column=st.integers(0, 30),
-        cell=st.text(max_size=10),
-        metric=_json_values(),
-    )
-    def property_holds(name, row, column, cell, metric):
-        lines = originals[name].splitlines()
-        cells = lines[row].split(",")
-        cells[column % len(cells)] = cell
-        lines[row] = ",".join(cells)
-        for other, text in originals.items():
-            (folder / other).write_text(text, encoding="utf-8")
-        (folder / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
-        data = json.loads(summary)
-        data["metrics"]["lost_export_t"] = metric
-        (folder / "summary.json").write_text(json.dumps(data), encoding="utf-8")
-        check_rerun(folder / "manifest.json")
-
-    property_holds()
-
-
-@pytest.mark.parametrize(
-    ("which", "breaks", "expected"),
-    [
-        ("single", lambda f: edit_manifest(f, lambda m: m.update(replications=500_000)), "no ensemble.csv"),
-        ("ensemble", lambda f: (f / "ensemble.csv").unlink(), "no ensemble.csv"),
-        ("ensemble", lambda f: edit_manifest(f, lambda m: m.update(replications=4)), "ensemble.csv of 3 rows"),
-        ("ensemble", lambda f: edit_manifest(f, lambda m: m.pop("replications")), "ensemble.csv of 3 rows"),
-    ],
-)
-def test_a_manifest_that_disagrees_with_its_folder_is_refused_before_running(
-    good_runs, tmp_path, which, breaks, expected
-):
-    folder = copy_run(good_runs, tmp_path, which)
-    breaks(folder)
-    line = refused(routesim("rerun", str(folder / "manifest.json")), folder / "manifest.json")
-    assert expected in line
-
-
-def test_a_manifest_with_thousands_of_problems_prints_a_bounded_report(good_runs, tmp_path):
-    folder = copy_run(good_runs, tmp_path)
-    edit_manifest(folder, lambda m: m["resolved_scenario"].update(shocks=[{}] * 5_000))
-    result = routesim("rerun", str(folder / "manifest.json"))
-    refused(result, folder / "manifest.json")
-    lines = result.stderr.splitlines()
-    assert 2 <= len(lines) <= 60
-    assert "more problems" in lines[-1]
-
-
-@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
-@pytest.mark.parametrize("kind", ["fifo", "directory"])
-def test_a_network_include_that_is_not_a_regular_file_is_refused(tmp_path, kind):
-    folder = tmp_path / "scenarios"
-    folder.mkdir()
-    special_file(folder, kind, "net.yaml")
-    text = TOY.read_text().split("network:")[0] + "network: net.yaml\nshocks: []\n"
-    path = write(folder / "s.yaml", text)
-    line = refused(routesim("validate", str(path)), path)
-    assert "not a regular file" in line
