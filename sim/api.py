@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from sim import plots, results
-from sim.engine.metrics import Impact
+from sim import data, plots, results
+from sim.data import ImpactMapping, RunData
 from sim.engine.runner import Replication, run_replication
 from sim.ensemble import Ensemble, run_ensemble
 from sim.scenario.errors import ScenarioError
@@ -34,8 +34,10 @@ from sim.scenario.schema import replications_problem
 __all__ = [
     "MAX_JOBS",
     "Ensemble",
+    "ImpactMapping",
     "Outcome",
     "RerunReport",
+    "RunData",
     "check_ensemble",
     "load",
     "read",
@@ -61,9 +63,21 @@ class Outcome:
     """For more than one replication: every replication's metrics (``replication`` is number 0)."""
 
     @property
-    def impact(self) -> Impact:
-        """The metrics against the baseline."""
-        return self.replication.impact
+    def impact(self) -> ImpactMapping:
+        """The metrics against the baseline, as a mapping metric -> value (``.units``: their units)."""
+        return ImpactMapping(self.replication.impact)
+
+    @property
+    def data(self) -> RunData:
+        """The results as pandas DataFrames (``daily``, ``daily_long``, ``summary``, ``ensemble``), as api.read gives."""
+        return RunData(
+            self.name,
+            results.summary_dict(self.loaded, self.replication)
+            | ({} if self.ensemble is None else {"ensemble": results.ensemble_summary(self.ensemble)}),
+            {},
+            self.timeseries(),
+            None if self.ensemble is None else self.ensemble.table,
+        )
 
     @property
     def name(self) -> str:
@@ -195,13 +209,20 @@ def save(
 
     An ensemble adds ensemble.csv (and ensemble.png with ``plot``).
     """
+    columns = outcome.timeseries()
     files: dict[str, Any] = {
         "summary.json": json.dumps(outcome.summary(), indent=2) + "\n",
-        "timeseries.csv": results.timeseries_csv(outcome.timeseries()),
+        "timeseries.csv": results.timeseries_csv(columns),
         "manifest.json": json.dumps(outcome.manifest(), indent=2) + "\n",
     }
+    parquet = data.parquet_writer(columns)
+    if parquet is not None:
+        files["timeseries.parquet"] = parquet
     if outcome.ensemble is not None:
         files["ensemble.csv"] = results.ensemble_csv_writer(outcome.ensemble)
+        parquet = data.parquet_writer(outcome.ensemble.table)
+        if parquet is not None:
+            files["ensemble.parquet"] = parquet
     if plot:
         figure = outcome.figure()
         files["disruption.png"] = lambda path: figure.savefig(path, dpi=110)
@@ -213,9 +234,20 @@ def save(
     return results.write_run_folder(Path(out), files, force=force)
 
 
-def read(folder: str | Path) -> dict[str, Any]:
-    """Read a run folder back: summary, manifest and timeseries columns."""
-    return results.read_run(folder)
+def read(folder: str | Path) -> RunData:
+    """Read a run folder back as DataFrames: ``daily`` (DatetimeIndex), ``daily_long``, ``summary``, ``ensemble``.
+
+    ``run["summary"]``, ``run["manifest"]``, ``run["timeseries"]`` still give the plain data.
+    """
+    raw = results.read_run(folder)
+    return RunData(
+        str(raw["summary"].get("scenario", Path(folder).parent.name)),
+        raw["summary"],
+        raw["manifest"],
+        raw["timeseries"],
+        raw.get("ensemble"),
+        Path(folder),
+    )
 
 
 @dataclass

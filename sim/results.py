@@ -297,6 +297,7 @@ def write_run_folder(
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
+        os.chmod(staging, 0o777 & ~_umask())  # mkdtemp makes 0700; a run folder is as readable as any new folder
     except OSError as exc:
         raise OutputError(f"cannot create the results folder {target.parent}: {exc.strerror or exc}") from None
     try:
@@ -319,6 +320,13 @@ def write_run_folder(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+def _umask() -> int:
+    """The process's umask (read by setting and restoring it)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -31,6 +31,7 @@ def test_run_writes_a_complete_run_folder(tmp_path):
         "manifest.json",
         "summary.json",
         "timeseries.csv",
+        "timeseries.parquet",
     ]
     summary = json.loads((out / "summary.json").read_text())
     assert summary["metrics"]["lost_export_t"]["unit"] == "t"
