@@ -61,10 +61,9 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from matplotlib.figure import Figure
 
 from sim import results
 from sim.engine.record import RunRecord
@@ -72,6 +71,9 @@ from sim.engine.runner import Replication, run_replication
 from sim.ensemble import describe
 from sim.scenario.loader import LoadedScenario, load_scenario
 from sim.scenario.schema import OBSERVED_METRICS, WINDOW_METRICS, ObservedFigure, Scenario
+
+if TYPE_CHECKING:  # matplotlib is imported where the plot is drawn
+    from matplotlib.figure import Figure
 
 __all__ = [
     "ENSEMBLE_AGREEMENT",
@@ -509,6 +511,8 @@ def _ratio_band(row: BacktestRow) -> tuple[float, float] | None:
 def backtest_figure(rows: Sequence[BacktestRow], title: str = "") -> Figure:
     """Model / reported for every figure (log scale), the accepted band shaded, one marker per figure."""
     n = len(rows)
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=(11, 1.2 + 0.34 * max(n, 1)), layout="constrained")
     ax = fig.subplots()
     left, right = 0.05, 20.0

@@ -210,14 +210,22 @@ def parquet_writer(columns: Mapping[str, Any], index_name: str | None = None) ->
     except ImportError:  # pragma: no cover - pyarrow is a dependency, but the package works without it
         return None
 
+    def arrow(name: str, values: Any) -> Any:
+        # Built from the raw buffers: pa.array() would import pandas (0.2 s) to check for a Series.
+        if name == "date":
+            days = np.asarray(values, dtype="datetime64[D]").astype(np.int32)
+            return pa.Array.from_buffers(pa.date32(), days.size, [None, pa.py_buffer(days)])
+        array = np.ascontiguousarray(values)
+        if array.dtype.kind == "b":
+            array = array.astype(np.int8)
+        if array.dtype.kind in "iuf":
+            return pa.Array.from_buffers(pa.from_numpy_dtype(array.dtype), array.size, [None, pa.py_buffer(array)])
+        return pa.array(array)  # pragma: no cover - every column today is numeric or a date
+
     def write(path: Path) -> None:
-        arrays = {}
-        for name, values in columns.items():
-            if name == "date":
-                arrays[name] = pa.array(np.asarray(values, dtype="datetime64[D]"))
-            else:
-                arrays[name] = pa.array(np.asarray(values))
-        pq.write_table(pa.table(arrays), path)
+        names = list(columns)
+        table = pa.Table.from_arrays([arrow(n, columns[n]) for n in names], names=names)
+        pq.write_table(table, path)
 
     return write
 

@@ -8,11 +8,12 @@ touch global pyplot state, so they work the same in a script, a test and a noteb
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import matplotlib
 import numpy as np
-from matplotlib.figure import Figure
+
+if TYPE_CHECKING:  # matplotlib is imported by the functions that draw (the CLI starts faster)
+    from matplotlib.figure import Figure
 
 __all__ = ["compare_figure", "disruption_figure", "ensemble_figure", "rolling_mean"]
 
@@ -41,8 +42,12 @@ def disruption_figure(
     """Two panels: daily exports by route vs baseline (shocks shaded), cumulative loss."""
     day = np.asarray(columns["day"], dtype=float)
     routes = _routes(columns)
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=(13, 7.5), layout="constrained")
     top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=(3, 2))
+    import matplotlib
+
     colors = matplotlib.colormaps["tab20"].colors
     stacks = [rolling_mean(np.asarray(columns[f"exports.{r}_t"]), window) / 1e3 for r in routes]
     active = [(r, s) for r, s in zip(routes, stacks, strict=True) if np.any(s > 0)]
@@ -86,6 +91,8 @@ def disruption_figure(
 
 def compare_figure(runs: Mapping[str, Mapping[str, Any]]) -> Figure:
     """Cumulative export deficit of several runs (name -> columns) on one chart."""
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=(10, 5), layout="constrained")
     axis = fig.subplots()
     for name, columns in runs.items():
@@ -113,6 +120,8 @@ def ensemble_figure(
     trailing mean), as ``Ensemble.fan()`` returns them.
     """
     lost = np.sort(np.asarray(lost_t, dtype=float)[~np.isnan(np.asarray(lost_t, dtype=float))]) / 1e6
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=(13, 5.5), layout="constrained")
     left, right = fig.subplots(1, 2, width_ratios=(2, 3))
     if lost.size:

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from sim.units import Grade, UnitError, parse_quantity
 
@@ -36,6 +35,8 @@ class Distribution:
 
     def frozen(self) -> Any:
         """The equivalent frozen ``scipy.stats`` distribution (for quantiles and plots)."""
+        from scipy import stats  # imported here: scipy.stats costs ~0.5 s, and most runs draw nothing
+
         p = self.p
         if self.dist == "lognormal":
             return stats.lognorm(s=p["sigma"], scale=p["median"])
@@ -176,6 +177,8 @@ def parse_distribution(raw: dict, dimension: str, grade: Grade) -> Distribution:
         params["high"] = quantity("high") if "high" in raw else math.inf
         if params["low"] >= params["high"]:
             raise ValueError("normal needs low < high")
+        from scipy import stats
+
         frozen = stats.norm(params["mean"], params["sd"])
         if frozen.cdf(params["high"]) - frozen.cdf(params["low"]) < 1e-9:
             raise ValueError("normal: almost no probability lies between low and high")
