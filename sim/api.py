@@ -39,6 +39,7 @@ __all__ = [
     "RerunReport",
     "RunData",
     "check_ensemble",
+    "compare",
     "load",
     "read",
     "rerun",
@@ -349,6 +350,28 @@ def _compare_ensemble(stored: dict[str, Any], outcome: Outcome) -> list[str]:
             first = int(np.flatnonzero(~((old == new) | (np.isnan(old) & np.isnan(new))))[0])
             out.append(f"ensemble column {key} differs (first at replication {first})")
     return out
+
+
+def compare(
+    items: list[str | Path | Outcome] | tuple[str | Path | Outcome, ...],
+    replications: int | None = None,
+    seed: int | None = None,
+    jobs: int = 1,
+    normalise: bool = True,
+    progress: Callable[[int, int], None] | None = None,
+) -> Any:
+    """Compare scenario files, run folders or outcomes side by side; return a pandas DataFrame.
+
+    Rows: horizon, start, price, network, replications, seed, then the headline metrics; columns:
+    ``label``, ``unit``, one per scenario (the value, or the ensemble mean), and ``Δ <name>`` (with
+    ``low``/``high`` 95 % bounds for ensembles, paired on common random numbers) against the first.
+    Files with different horizons or prices are run with the longest horizon and the first's price
+    (``attrs["notes"]`` says which); with ``normalise=False``, or for saved runs, a mismatch raises
+    ScenarioError. See ``sim.compare``.
+    """
+    from sim.compare import compare as compare_items
+
+    return compare_items(list(items), replications, seed, jobs, normalise, progress)
 
 
 def validate(paths: list[str | Path], overrides: list[str] | tuple[str, ...] = ()) -> dict[str, ScenarioError | None]:

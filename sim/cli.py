@@ -15,6 +15,7 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -28,7 +29,7 @@ from sim.units import format_quantity
 
 __all__ = ["cli", "main"]
 
-console = Console(highlight=False, soft_wrap=True)
+console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 4096)  # piped: never cut
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 EXIT_OUTPUT = 1
@@ -451,34 +452,156 @@ def _manifest_replications(path: Path) -> int:
 
 
 @cli.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("items", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option(
-    "--seed", type=click.IntRange(0, 2**63 - 1), default=None, help="Seed for every file (default: each file's)."
+    "--seed",
+    type=click.IntRange(0, 2**63 - 1),
+    default=None,
+    help="Seed for every file (default: the first file's): common random numbers.",
 )
-def compare(files: tuple[Path, ...], seed: int | None) -> None:
-    """Run several scenario FILES and print their impacts side by side (writes nothing).
+@click.option(
+    "-n",
+    "--replications",
+    type=int,
+    default=None,
+    metavar="N",
+    help="Run each file as an ensemble of N replications on common random numbers (default: 1 each).",
+)
+@jobs_option("Worker processes for ensembles (results are identical for any J).")
+@click.option(
+    "--strict", is_flag=True, help="Refuse files with different horizons or prices instead of normalising them."
+)
+@click.option(
+    "--csv", "csv_file", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write the table."
+)
+@click.option(
+    "--plot", "plot_file", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Draw the curves (PNG)."
+)
+def compare(
+    items: tuple[Path, ...],
+    seed: int | None,
+    replications: int | None,
+    jobs: int,
+    strict: bool,
+    csv_file: Path | None,
+    plot_file: Path | None,
+) -> None:
+    """Compare scenario files or run folders ITEMS side by side, each against its own baseline.
 
-    Each file runs one replication (replication 0), whatever its 'replications' key.
+    Rows give each scenario's horizon, start, price and network, then the headline metrics;
+    columns after the first scenario give the difference from it. Files with different
+    horizons or prices are run with the longest horizon and the first file's price (a note
+    says which; --strict refuses instead); saved runs must already match. With -n N every
+    file runs N replications on common random numbers (replication r of each uses the same
+    random streams) and the differences are paired, with 95 % intervals. Writes nothing
+    unless --csv or --plot is given.
 
     \b
-    Example:
+    Examples:
       routesim compare scenarios/baseline_2022.yaml scenarios/cpc_court_suspension_2022.yaml
+      routesim compare scenarios/history/e04_*.yaml -n 200 --plot e04.png --csv e04.csv
+      routesim compare results/cpc_court_suspension_2022/<run-a> results/cpc_court_suspension_2022/<run-b>
     """
-    outcomes = []
-    for path in files:
+    from sim import compare as cmp
+
+    files = [i for i in items if not i.is_dir()]
+    n_each = replications or 1
+    try:
+        with _progress_bar(len(items) * n_each if files else 1, "compare") as progress:
+            compared, notes = cmp.prepare(
+                list(items), replications=n_each, seed=seed, jobs=jobs, normalise=not strict, progress=progress
+            )
+    except ScenarioError as exc:
+        _fail_input(exc)
+        return
+    except (MassBalanceError, EnsembleError) as exc:
+        _fail_output(f"internal error (please report): {exc}")
+        return
+    table = cmp.frame(compared, notes)
+    console.print(comparison_table(table))
+    for note in notes:
+        console.print(f"[yellow]normalised:[/] {escape(note)}")
+    if csv_file is not None:
         try:
-            outcomes.append(api.run(path, seed=seed, replications=1))
-        except ScenarioError as exc:
-            _fail_input(exc)
-            return
-    table = Table(title="Scenario comparison (each against its own baseline)", title_justify="left")
-    table.add_column("metric")
-    for outcome in outcomes:
-        table.add_column(outcome.name, justify="right")
-    summaries = [o.summary()["metrics"] for o in outcomes]
-    for label, key in ROWS:
-        table.add_row(label, *[_fmt(s[key]["value"], s[key]["unit"]) for s in summaries])
-    console.print(table)
+            table.to_csv(csv_file)
+        except OSError as exc:
+            _fail_output(f"cannot write {csv_file}: {exc.strerror or exc}")
+        console.print(f"Table written to [bold]{escape(str(csv_file))}[/]")
+    if plot_file is not None:
+        try:
+            cmp.comparison_figure(compared).savefig(plot_file, dpi=110)
+        except OSError as exc:
+            _fail_output(f"cannot write {plot_file}: {exc.strerror or exc}")
+        console.print(f"Plot written to [bold]{escape(str(plot_file))}[/]")
+
+
+def _cell(value: Any, unit: str) -> str:
+    """A comparison cell: a quantity with its unit ('—' if undefined); days to one decimal."""
+    if value is None or (isinstance(value, float) and value != value):
+        return "—"
+    if unit == "d":
+        return f"{float(value):,.1f} d".replace(".0 d", " d")
+    return _fmt(value, unit)
+
+
+def _signed(value: float, unit: str) -> str:
+    """A difference with its sign ('+1.20 Mt', '−3 d'); no sign on what rounds to zero."""
+    if value != value:  # NaN
+        return "—"
+    text = _cell(abs(value), unit)
+    if text.startswith(("0 ", "0.0 ", "0.00 ")):
+        return text
+    return ("−" if value < 0 else "+") + text
+
+
+def comparison_table(table: Any) -> Table:
+    """A comparison DataFrame (``api.compare``) as a rich table: settings, metrics, differences."""
+    names = [c for c in table.columns if c not in ("label", "unit") and not str(c).startswith("Δ ")]
+    reference = table.attrs.get("reference", names[0] if names else "")
+    ensembles = table.attrs.get("ensembles", False)
+    out = Table(
+        title=(
+            "Scenario comparison (each against its own baseline"
+            + ("; ensemble means, Δ with 95 % intervals on common random numbers" if ensembles else "")
+            + f"; Δ against {escape(str(reference))})"
+        ),
+        title_justify="left",
+    )
+    out.add_column("")
+    for name in names:
+        out.add_column(escape(str(name)), justify="right")
+    for name in names[1:]:
+        out.add_column(f"Δ {escape(str(name))}", justify="right")
+    for key, row in table.iterrows():
+        unit = row["unit"]
+        cells = []
+        for name in names:
+            value = row[name]
+            if key in ("start", "network", "seed", "replications"):
+                cells.append(escape(str(value)))
+            elif key == "price":
+                cells.append(f"{float(value):,.2f} USD/bbl")
+            else:
+                cells.append(_cell(value, unit))
+        for name in names[1:]:
+            if key in cmp_settings():
+                cells.append("" if row[names[0]] == row[name] else "[yellow]differs[/]")
+                continue
+            text = _signed(float(row[f"Δ {name}"]), unit)
+            if ensembles and f"Δ {name} low" in row and row[f"Δ {name} low"] == row[f"Δ {name} low"]:
+                text += (
+                    f" [{_signed(float(row[f'Δ {name} low']), unit)}, {_signed(float(row[f'Δ {name} high']), unit)}]"
+                )
+            cells.append(escape(text))
+        out.add_row(escape(str(row["label"])), *cells)
+    return out
+
+
+def cmp_settings() -> tuple[str, ...]:
+    """The setting rows of a comparison (not metrics)."""
+    from sim.compare import SETTINGS
+
+    return SETTINGS
 
 
 @cli.command()

@@ -15,7 +15,7 @@ import numpy as np
 if TYPE_CHECKING:  # matplotlib is imported by the functions that draw (the CLI starts faster)
     from matplotlib.figure import Figure
 
-__all__ = ["compare_figure", "disruption_figure", "ensemble_figure", "rolling_mean"]
+__all__ = ["PALETTE", "compare_figure", "comparison_figure", "disruption_figure", "ensemble_figure", "rolling_mean"]
 
 
 def rolling_mean(values: np.ndarray, window: int) -> np.ndarray:
@@ -153,3 +153,76 @@ def ensemble_figure(
     if title:
         fig.suptitle(title)
     return fig
+
+
+def _wrap(name: str, width: int = 22) -> str:
+    """A long scenario name broken at underscores or spaces into lines of about ``width`` characters."""
+    import textwrap
+
+    return "\n".join(textwrap.wrap(name.replace("_", "_\u200b"), width)).replace("\u200b", "")
+
+
+def _dates(columns: Mapping[str, Any]) -> np.ndarray:
+    """The series' dates as numpy datetime64[D] (for date axes)."""
+    return np.asarray(list(columns["date"]), dtype="datetime64[D]")
+
+
+def _month_axis(axis: Any) -> None:
+    """Month ticks on a date axis ('Jul 2022'), at most about eight labels."""
+    import matplotlib.dates as mdates
+
+    locator = mdates.AutoDateLocator(minticks=3, maxticks=9)
+    axis.xaxis.set_major_locator(locator)
+    axis.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+
+
+def comparison_figure(
+    runs: Mapping[str, Mapping[str, Any]],
+    lost: Mapping[str, np.ndarray | None] | None = None,
+    title: str = "",
+) -> Figure:
+    """Cumulative export deficit of several runs on dates; with ensembles, lost volume per scenario.
+
+    ``runs`` maps a scenario's name to its daily columns; ``lost`` maps it to one lost volume (t)
+    per replication (None for a single run). The distribution panel appears when any is given.
+    """
+    from matplotlib.figure import Figure
+
+    lost = {k: v for k, v in (lost or {}).items() if v is not None and len(v) > 1}
+    fig = Figure(figsize=(12 if lost else 9, 4.8), layout="constrained")
+    axes = fig.subplots(1, 2, width_ratios=(3, 2)) if lost else [fig.subplots()]
+    curves = axes[0]
+    styles = ("-", "--", "-.", ":")
+    for k, (name, columns) in enumerate(runs.items()):
+        deficit = np.cumsum(np.asarray(columns["baseline_exports_t"]) - np.asarray(columns["exports_t"])) / 1e6
+        color = PALETTE[k % len(PALETTE)]
+        curves.plot(_dates(columns), deficit, label=name, linewidth=2, color=color, linestyle=styles[k % 4])
+    curves.set_ylabel("cumulative export deficit vs baseline, Mt")
+    curves.axhline(0, color="grey", linewidth=0.8)
+    curves.grid(alpha=0.3)
+    curves.legend(fontsize=8, loc="upper left")
+    _month_axis(curves)
+    curves.set_title("Disruption curves (replication 0 of each)" if lost else "Disruption curves", fontsize=10)
+    if lost:
+        box = axes[1]
+        names = list(lost)
+        data = [np.asarray(lost[n], dtype=float)[~np.isnan(np.asarray(lost[n], dtype=float))] / 1e6 for n in names]
+        parts = box.boxplot(data, vert=False, whis=(10, 90), showfliers=False, patch_artist=True, widths=0.5)
+        for k, patch in enumerate(parts["boxes"]):
+            patch.set_facecolor(PALETTE[list(runs).index(names[k]) % len(PALETTE)] if names[k] in runs else "0.7")
+            patch.set_alpha(0.6)
+        rng = np.random.default_rng(0)  # jitter only; not a model draw
+        for k, values in enumerate(data):
+            box.scatter(values, k + 1 + rng.uniform(-0.15, 0.15, values.size), s=6, color="black", alpha=0.4)
+        box.set_yticks(range(1, len(names) + 1), [_wrap(n) for n in names], fontsize=8)
+        box.invert_yaxis()
+        box.set_xlabel("lost export volume, Mt (box P25–P75, whiskers P10–P90, dots: replications)")
+        box.set_title("Lost volume per replication", fontsize=10)
+        box.grid(alpha=0.3, axis="x")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
+"""Okabe–Ito colour-blind-safe colours (blue, orange, green, purple, sky, vermilion, yellow, black)."""
