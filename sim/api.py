@@ -353,14 +353,14 @@ def _compare_ensemble(stored: dict[str, Any], outcome: Outcome) -> list[str]:
 
 
 def compare(
-    items: list[str | Path | Outcome] | tuple[str | Path | Outcome, ...],
+    items: list[str | Path | LoadedScenario | Outcome] | tuple[str | Path | LoadedScenario | Outcome, ...],
     replications: int | None = None,
     seed: int | None = None,
     jobs: int = 1,
     normalise: bool = True,
     progress: Callable[[int, int], None] | None = None,
 ) -> Any:
-    """Compare scenario files, run folders or outcomes side by side; return a pandas DataFrame.
+    """Compare scenario files, loaded scenarios, run folders or outcomes side by side; return a pandas DataFrame.
 
     Rows: horizon, start, price, network, replications, seed, then the headline metrics; columns:
     ``label``, ``unit``, one per scenario (the value, or the ensemble mean), and ``Δ <name>`` (with

@@ -1,7 +1,7 @@
 """Compare scenarios side by side: settings, metrics, and paired differences on common random numbers.
 
-``compare(items)`` takes scenario files, run folders (``results/<scenario>/<run-id>/``) or
-outcomes of ``api.run`` and returns a pandas DataFrame: one row per setting (horizon, start,
+``compare(items)`` takes scenario files, loaded scenarios (``api.load(path, overrides)``), run
+folders (``results/<scenario>/<run-id>/``) or outcomes of ``api.run`` and returns a pandas DataFrame: one row per setting (horizon, start,
 price, network, replications, seed) and per headline metric, a ``unit`` column, one column per
 scenario (the value, or the ensemble mean) and, for every scenario after the first (the
 reference), its difference from the reference (``Δ <name>``), with a 95 % interval for
@@ -28,6 +28,7 @@ import numpy as np
 
 from sim import api, results
 from sim.scenario.errors import ScenarioError
+from sim.scenario.loader import LoadedScenario
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -97,11 +98,11 @@ def _file_overrides(path: Path) -> int:
     return len(data.get("overrides") or {}) if isinstance(data, dict) else 0
 
 
-def _from_outcome(outcome: api.Outcome, added: int = 0) -> Compared:
-    """``added``: overrides the comparison itself added (normalised horizon or price), not counted as the user's."""
+def _from_outcome(outcome: api.Outcome) -> Compared:
     summary = outcome.summary()
     loaded = outcome.loaded
-    overrides = _file_overrides(Path(loaded.path)) + len(loaded.overrides) - added
+    # Network overrides: the file's ``overrides:`` and --set paths into the network (not name, shocks, ...).
+    overrides = _file_overrides(Path(loaded.path)) + sum(o.startswith("network.") for o in loaded.overrides)
     return Compared(
         name=outcome.name,
         horizon_d=float(loaded.scenario.horizon),
@@ -122,8 +123,8 @@ def _from_folder(folder: Path) -> Compared:
     except (OSError, ValueError, KeyError) as exc:
         raise ScenarioError.single(folder, f"not a readable run folder: {exc}") from None
     summary, manifest = run["summary"], run["manifest"]
-    overrides = len((manifest.get("resolved_scenario") or {}).get("overrides") or {}) + len(
-        manifest.get("overrides") or []
+    overrides = len((manifest.get("resolved_scenario") or {}).get("overrides") or {}) + sum(
+        str(o).startswith("network.") for o in manifest.get("overrides") or []
     )
     metrics = {k: (_value(v["value"]), v["unit"]) for k, v in summary["metrics"].items()}
     return Compared(
@@ -145,7 +146,7 @@ def _is_folder(item: Any) -> bool:
 
 
 def prepare(
-    items: Sequence[str | Path | api.Outcome],
+    items: Sequence[str | Path | LoadedScenario | api.Outcome],
     replications: int | None = None,
     seed: int | None = None,
     jobs: int = 1,
@@ -160,9 +161,10 @@ def prepare(
         raise ScenarioError.single("compare", "nothing to compare; give scenario files or run folders")
     notes: list[str] = []
     loaded: dict[int, Any] = {}
-    added: dict[int, int] = {}
     for i, item in enumerate(items):
-        if isinstance(item, str | Path) and not _is_folder(item):
+        if isinstance(item, LoadedScenario):
+            loaded[i] = item
+        elif isinstance(item, str | Path) and not _is_folder(item):
             loaded[i] = api.load(item)
     # Settings of the files, to normalise before running.
     if loaded:
@@ -187,7 +189,6 @@ def prepare(
                     )
                 if changes:
                     loaded[i] = api.load(lo.path, [*lo.overrides, *changes])
-                    added[i] = len(changes)
         if seed is None:
             seed = loaded[first].scenario.seed
     out: list[Compared] = []
@@ -208,7 +209,7 @@ def prepare(
             outcome = api.run(loaded[i], seed=seed, replications=n, jobs=jobs, progress=step)
             if progress is not None:
                 progress((i + 1) * max(n, 1), n_items * max(n, 1))
-            out.append(_from_outcome(outcome, added.get(i, 0)))
+            out.append(_from_outcome(outcome))
     # Saved runs cannot be normalised here: refuse a mismatch.
     names = _unique_names(out)
     horizons = [c.horizon_d for c in out]
@@ -322,7 +323,7 @@ def frame(compared: list[Compared], notes: Sequence[str] = ()) -> pd.DataFrame:
 
 
 def compare(
-    items: Sequence[str | Path | api.Outcome],
+    items: Sequence[str | Path | LoadedScenario | api.Outcome],
     replications: int | None = None,
     seed: int | None = None,
     jobs: int = 1,
