@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -28,7 +29,7 @@ CPC = Grade(bbl_per_t=7.9, t_per_m3=0.79)
         ("300 kt", "mass", 300_000.0),
         ("1,000 t", "mass", 1_000.0),
         ("1_500 kg", "mass", 1.5),
-        (250, "mass", 250.0),  # bare number: tonnes
+        (250, "mass", 250.0),  # bare number: tonnes (refused in files: see test_bare_numbers_need_a_unit_in_files)
         ("5 Mbbl", "mass", 5e6 / 7.9),  # volume via the grade
         ("790 kbbl", "mass", 100_000.0),
         ("1e6 m3", "mass", 790_000.0),
@@ -288,3 +289,40 @@ def test_shock_distributions_must_fit_the_fields_bounds():
             make_scenario([{"kind": "outage", "target": "pipe", "start": "5 d", "duration": "5 d", "factor": factor}])
     with pytest.raises(ValidationError, match="distributions are allowed in shocks only"):
         make_scenario(network={"sources": {"field": {"production": {"dist": "uniform", "low": 1, "high": 2}}}})
+
+
+@pytest.mark.parametrize(
+    ("value", "dimension", "example"),
+    [
+        (80, "price", '"80 USD/bbl"'),
+        ("80", "price", '"80 USD/bbl"'),
+        (30, "duration", '"30 d"'),
+        (5.5, "rate", '"5.5 kt/d"'),
+    ],
+)
+def test_bare_numbers_need_a_unit_when_asked(value, dimension, example):
+    with pytest.raises(UnitError, match=f"has no unit — give one, e.g. {example}"):
+        parse_quantity(value, dimension, require_unit=True)
+    assert parse_quantity(0, dimension, require_unit=True) == 0.0  # zero needs no unit
+    assert parse_quantity(0.5, "fraction", require_unit=True) == 0.5  # nor does a fraction
+
+
+def test_bare_price_in_set_and_file_is_an_error_that_shows_the_unit(tmp_path):
+    import subprocess
+    import sys
+
+    from sim.scenario.errors import ScenarioError
+    from sim.scenario.loader import load_scenario
+
+    toy = Path(__file__).resolve().parent / "data" / "toy.yaml"
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(toy, ["price=80"])
+    (problem,) = caught.value.problems
+    assert problem.key == "price" and '80 has no unit — give one, e.g. "80 USD/bbl"' in problem.message
+    bad = tmp_path / "bare.yaml"
+    bad.write_text(toy.read_text().replace("price: 100 USD/bbl", "price: 80"))
+    proc = subprocess.run(
+        [sys.executable, "-m", "sim", "validate", str(bad)], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert f'{bad}:5: price: 80 has no unit — give one, e.g. "80 USD/bbl"' in proc.stderr

@@ -344,7 +344,7 @@ def load_scenario(path: str | Path, overrides: list[str] | tuple[str, ...] = ())
     resolved = copy.deepcopy(data)
     grade = _grade_of(data.get("network"))
     try:
-        scenario = Scenario.model_validate(data, context={"grade": grade})
+        scenario = Scenario.model_validate(data, context={"grade": grade, "require_units": True})
     except ValidationError as exc:
         raise ScenarioError(_problems_from(exc, data, lines, str(path))) from None
     return LoadedScenario(
@@ -379,6 +379,6 @@ def load_network(path: str | Path) -> Network:
     lines: dict = {}
     data = _read_network(path, scenarios_root(path), (), (), lines)
     try:
-        return Network.model_validate(data, context={"grade": _grade_of(data)})
+        return Network.model_validate(data, context={"grade": _grade_of(data), "require_units": True})
     except ValidationError as exc:
         raise ScenarioError(_problems_from(exc, data, lines, str(path), Network)) from None
