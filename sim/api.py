@@ -28,8 +28,9 @@ from sim.data import ImpactMapping, RunData
 from sim.engine.runner import Replication, run_replication
 from sim.ensemble import Ensemble, run_ensemble
 from sim.scenario.errors import ScenarioError
-from sim.scenario.loader import LoadedScenario, load_resolved, load_scenario, resolved_sha256
+from sim.scenario.loader import LoadedScenario, load_network, load_resolved, load_scenario, resolved_sha256
 from sim.scenario.schema import replications_problem
+from sim.scenario.yamlio import read_yaml
 
 __all__ = [
     "MAX_JOBS",
@@ -40,7 +41,9 @@ __all__ = [
     "RunData",
     "check_ensemble",
     "compare",
+    "is_network_file",
     "load",
+    "network_of",
     "read",
     "rerun",
     "run",
@@ -374,12 +377,29 @@ def compare(
     return compare_items(list(items), replications, seed, jobs, normalise, progress)
 
 
+def is_network_file(path: str | Path) -> bool:
+    """Whether ``path`` holds a network (legs, sources, ... or ``extends``) rather than a scenario (``network:``)."""
+    try:
+        data = read_yaml(Path(path)).data
+    except (ScenarioError, OSError):
+        return False  # validation reports why
+    return isinstance(data, dict) and "network" not in data and bool({"legs", "sources", "extends"} & set(data))
+
+
+def network_of(path: str | Path) -> Any:
+    """The validated network of a scenario or network file (raises ScenarioError)."""
+    return load_network(path) if is_network_file(path) else load_scenario(path).scenario.network
+
+
 def validate(paths: list[str | Path], overrides: list[str] | tuple[str, ...] = ()) -> dict[str, ScenarioError | None]:
-    """Validate files without running them: path -> None if valid, else the error."""
+    """Validate scenario or network files without running them: path -> None if valid, else the error."""
     out: dict[str, ScenarioError | None] = {}
     for path in paths:
         try:
-            load_scenario(path, overrides)
+            if is_network_file(path):
+                load_network(path)
+            else:
+                load_scenario(path, overrides)
             out[str(path)] = None
         except ScenarioError as exc:
             out[str(path)] = exc

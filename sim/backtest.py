@@ -58,7 +58,7 @@ import io
 import json
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -421,16 +421,24 @@ def load_episodes(paths: Sequence[str | Path]) -> list[LoadedScenario]:
     return [load_scenario(path) for path in paths]
 
 
-def run_backtest(episodes: Sequence[str | Path | LoadedScenario]) -> Backtest:
+def run_backtest(
+    episodes: Sequence[str | Path | LoadedScenario], progress: Callable[[int, int], None] | None = None
+) -> Backtest:
     """Run each history scenario (its own seed) and compare it with its observed figures.
 
     A file with ``replications`` > 1 runs replications 0..N-1 (an ensemble, see the module
-    docstring); any other runs once.
+    docstring); any other runs once. ``progress(done, total)`` is called after each file
+    (counted in replications).
     """
     started = time.perf_counter()
     loaded = [e if isinstance(e, LoadedScenario) else load_scenario(e) for e in episodes]
     out = Backtest()
+    total = sum(max(item.scenario.replications, 1) for item in loaded)
+    done = 0
     for item in loaded:
+        if progress is not None:
+            progress(done, total)
+        done += max(item.scenario.replications, 1)
         rep = run_replication(item.scenario)
         n = item.scenario.replications
         if n > 1:
@@ -438,6 +446,8 @@ def run_backtest(episodes: Sequence[str | Path | LoadedScenario]) -> Backtest:
             out.episodes.append(Episode(item, rep, ensemble_rows(item, values), values))
         else:
             out.episodes.append(Episode(item, rep, _rows(item, rep)))
+    if progress is not None:
+        progress(total, total)
     out.wall_time_s = time.perf_counter() - started
     return out
 

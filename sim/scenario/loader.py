@@ -31,7 +31,27 @@ __all__ = [
     "load_scenario",
     "parse_set",
     "resolved_sha256",
+    "shipped_network",
+    "shipped_networks",
 ]
+
+SHIPPED_NETWORKS = Path(__file__).resolve().parents[2] / "scenarios" / "network"
+"""The networks that come with routesim (in a checkout or an editable install), named by file stem."""
+
+
+def shipped_networks() -> dict[str, Path]:
+    """Shipped network name -> file (``kazakhstan_2022`` -> ``scenarios/network/kazakhstan_2022.yaml``)."""
+    if not SHIPPED_NETWORKS.is_dir():
+        return {}
+    return {p.stem: p for p in sorted(SHIPPED_NETWORKS.glob("*.yaml"))}
+
+
+def shipped_network(name: str) -> Path | None:
+    """The shipped network a scenario's ``network: <name>`` means (a bare name, no folder or suffix), or None."""
+    if not name or "/" in name or "\\" in name or name.endswith((".yaml", ".yml")):
+        return None
+    return shipped_networks().get(name)
+
 
 MAX_INCLUDE_DEPTH = 8
 """Deepest chain of ``extends`` between network files."""
@@ -320,10 +340,12 @@ def load_scenario(path: str | Path, overrides: list[str] | tuple[str, ...] = ())
     files = [path]
     network = data.get("network")
     if isinstance(network, str):
-        network_path = _resolve_include(network, path, root, located, ("network",))
+        shipped = shipped_network(network)
+        net_root = root if shipped is None else shipped.parent
+        network_path = shipped or _resolve_include(network, path, root, located, ("network",))
         net_lines: dict = {}
         origin = (*located.where(("network",)), "network")
-        data["network"] = _read_network(network_path, root, ("network",), (path.resolve(),), net_lines, origin)
+        data["network"] = _read_network(network_path, net_root, ("network",), (path.resolve(),), net_lines, origin)
         lines.update({k: v for k, v in net_lines.items() if k != ("network",)})
         files.append(network_path)
     net_overrides = data.pop("overrides", None)

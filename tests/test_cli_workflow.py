@@ -1,0 +1,77 @@
+"""The command line for daily work: targets, new, validate on networks, shipped networks by name, hints."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sim import api
+from sim.scenario.errors import ScenarioError
+from sim.scenario.loader import load_scenario
+from sim.scenario.targets import list_targets
+
+ROOT = Path(__file__).resolve().parents[1]
+HEADLINE = ROOT / "scenarios" / "cpc_court_suspension_2022.yaml"
+NETWORK = ROOT / "scenarios" / "network" / "kazakhstan_2025.yaml"
+
+
+def routesim(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "sim", *args], capture_output=True, text=True, cwd=cwd, timeout=300)
+
+
+def test_targets_lists_every_component_with_its_shock_kinds():
+    network = load_scenario(HEADLINE).scenario.network
+    infos = {t.name: t for t in list_targets(network)}
+    assert infos["novorossiysk"].shocks == ("outage", "weather")
+    assert infos["cpc_loading"].shocks == ("outage", "slowdown", "derate")
+    assert infos["cpc_pipeline"].shocks == ("outage", "slowdown")
+    assert infos["cpc_pipeline.kropotkinskaya"].component == "pump station"
+    assert infos["tengiz"].shocks == ("outage", "production")
+    assert set(network.routes) <= set(infos) and set(network.markets) <= set(infos)
+
+
+def test_a_wrong_target_suggests_from_the_target_list():
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(HEADLINE, ["shocks.0.target=btc_pipeline"])
+    message = caught.value.problems[0].message
+    assert "did you mean 'btc' (pipeline leg: outage, slowdown)?" in message
+    assert "routesim targets FILE" in message
+
+
+def test_targets_command_on_a_scenario_and_on_a_network():
+    for file in (HEADLINE, NETWORK):
+        proc = routesim("targets", str(file))
+        assert proc.returncode == 0, proc.stderr
+        assert "novorossiysk" in proc.stdout and "outage, weather" in proc.stdout
+
+
+def test_new_writes_a_template_that_validates_and_runs_anywhere(tmp_path):
+    proc = routesim("new", "my_closure", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    path = tmp_path / "my_closure.yaml"
+    text = path.read_text()
+    assert "network: kazakhstan_2025" in text and text.count("#") > 10
+    outcome = api.run(path)  # a scenario outside the repository, on a shipped network by name
+    assert outcome.impact["lost_export_t"] > 0
+    again = routesim("new", "my_closure", cwd=tmp_path)
+    assert again.returncode == 1 and "already exists" in again.stderr
+
+
+def test_validate_accepts_network_files():
+    proc = routesim("validate", str(NETWORK), str(HEADLINE))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("ok") == 2
+
+
+def test_shipped_network_by_name_but_includes_stay_inside(tmp_path):
+    text = HEADLINE.read_text()
+    named = tmp_path / "named.yaml"
+    named.write_text(text.replace("network: network/kazakhstan_2022.yaml", "network: kazakhstan_2022"))
+    assert load_scenario(named).scenario.network == load_scenario(HEADLINE).scenario.network
+    escaping = tmp_path / "escaping.yaml"
+    escaping.write_text(text.replace("network: network/kazakhstan_2022.yaml", "network: ../elsewhere/net.yaml"))
+    with pytest.raises(ScenarioError, match="outside the scenarios folder"):
+        load_scenario(escaping)
