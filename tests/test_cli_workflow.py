@@ -75,3 +75,29 @@ def test_shipped_network_by_name_but_includes_stay_inside(tmp_path):
     escaping.write_text(text.replace("network: network/kazakhstan_2022.yaml", "network: ../elsewhere/net.yaml"))
     with pytest.raises(ScenarioError, match="outside the scenarios folder"):
         load_scenario(escaping)
+
+
+def test_version_answers_without_importing_the_command_line():
+    code = (
+        "import sys; from sim.entry import main; sys.argv = ['routesim', '--version']; main(); "
+        "print(sorted(m for m in ('numpy', 'scipy', 'matplotlib', 'pandas', 'sim.cli') if m in sys.modules))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [f"routesim, version {_version()}", "[]"]
+
+
+def test_running_imports_neither_scipy_nor_matplotlib_nor_pandas():
+    code = (
+        "import sys; from sim import api; api.run(sys.argv[1]); "
+        "print(sorted(m for m in ('scipy', 'matplotlib', 'pandas') if m in sys.modules))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code, str(HEADLINE)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
+
+
+def _version() -> str:
+    from sim import __version__
+
+    return __version__
