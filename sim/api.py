@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,6 +41,7 @@ __all__ = [
     "RunData",
     "check_ensemble",
     "compare",
+    "headline",
     "is_network_file",
     "load",
     "network_of",
@@ -112,14 +113,52 @@ class Outcome:
         manifest["resolved_sha256"] = resolved_sha256(manifest["resolved_scenario"])
         return manifest
 
-    def figure(self):
-        """The disruption-curve figure (matplotlib Figure)."""
+    def figure(self, replication: Replication | None = None):
+        """The disruption-curve figure (matplotlib Figure): corridors, shock windows, headline numbers, source.
+
+        For an ensemble it shows the median-loss replication (``median_replication``), not replication 0.
+        """
+        rep = replication or (self.median_replication() if self.ensemble is not None else self.replication)
+        columns = results.timeseries_columns(self.loaded, rep)
+        which = ""
+        if self.ensemble is not None:
+            which = f", replication {rep.replication} of {self.ensemble.n:,} (the median loss)"
         return plots.disruption_figure(
-            self.timeseries(), [s.as_dict() for s in self.replication.shocks], title=_title(self)
+            columns,
+            [s.as_dict() for s in rep.shocks],
+            title=f"{self.name}{which}",
+            corridors=plots.network_corridors(self.loaded.scenario.network),
+            headline=headline(ImpactMapping(rep.impact)),
+            source=self.source_line(rep.seed),
+        )
+
+    def median_replication(self) -> Replication:
+        """For an ensemble, the replication whose lost export volume is the median (the lowest such index);
+        for a single run, the run itself. Reruns that replication when it is not number 0."""
+        if self.ensemble is None:
+            return self.replication
+        lost = np.asarray(self.ensemble["lost_export_t"], dtype=float)
+        if not np.any(~np.isnan(lost)):
+            return self.replication
+        median = float(np.nanpercentile(lost, 50, method="lower"))
+        r = int(np.flatnonzero(lost == median)[0])
+        if r == self.replication.replication:
+            return self.replication
+        return run_replication(self.loaded.scenario, seed=self.ensemble.seed, replication=r)
+
+    def source_line(self, seed: int | None = None) -> str:
+        """'Source: routesim 0.1.0, scenario ... (seed ...), network ...; baseline: ...' for the bottom of a chart."""
+        from sim import __version__
+
+        networks = ", ".join(Path(f).stem for f in self.loaded.files[1:]) or "inline"
+        seed = self.replication.seed if seed is None else seed
+        return (
+            f"Source: routesim {__version__} model run; scenario {self.name} ({Path(self.loaded.path).name}, "
+            f"seed {seed}), network {networks}; each against the same network without the shocks."
         )
 
     def ensemble_figure(self):
-        """The ensemble figure (ECDF of lost volume, fan of daily shortfall), or None for one run."""
+        """The ensemble figure (the loss given that a shock happened, and the fan of the cumulative loss), or None."""
         if self.ensemble is None:
             return None
         dates = self.timeseries()["date"]
@@ -127,14 +166,30 @@ class Outcome:
         title = (
             f"{self.name}: {self.ensemble.n:,} replications, seed {self.ensemble.seed} — lost export volume "
             f"P50 {np.nanpercentile(lost, 50) / 1e6:,.2f} Mt (P10 {np.nanpercentile(lost, 10) / 1e6:,.2f}, "
-            f"P90 {np.nanpercentile(lost, 90) / 1e6:,.2f})"
+            f"P90 {np.nanpercentile(lost, 90) / 1e6:,.2f}), mean {np.nanmean(lost) / 1e6:,.2f} Mt"
         )
-        return plots.ensemble_figure(lost, self.ensemble.fan(), dates, title=title)
+        return plots.ensemble_figure(
+            lost,
+            self.ensemble.fan(),
+            dates,
+            title=title,
+            happened=self.ensemble.happened,
+            shortfall=self.ensemble.shortfall,
+            source=self.source_line(self.ensemble.seed),
+        )
 
 
-def _title(outcome: Outcome) -> str:
-    lost = outcome.impact["lost_export_t"]
-    return f"{outcome.name}: lost export volume {lost / 1e6:,.2f} Mt (seed {outcome.replication.seed})"
+def headline(impact: Mapping[str, Any]) -> str:
+    """The headline numbers of a run in one line: lost Mt, Mbbl, USD, days to survive and to recover."""
+    lost, bbl, usd = impact["lost_export_t"] or 0.0, impact["lost_export_bbl"] or 0.0, impact["revenue_lost_usd"] or 0.0
+    survive, recover = impact["time_to_survive_d"], impact["time_to_recover_d"]
+    parts = [
+        f"Lost exports {lost / 1e6:,.2f} Mt ({bbl / 1e6:,.1f} Mbbl, {usd / 1e9:,.2f} bn USD at "
+        f"{impact['price_usd_per_bbl']:,.0f} USD/bbl)",
+        "storage never full" if survive is None else f"storage full after {survive:g} d",
+        "not recovered within the horizon" if recover is None else f"recovered after {recover:g} d",
+    ]
+    return " · ".join(parts)
 
 
 def load(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> LoadedScenario:
