@@ -396,8 +396,8 @@ def comparison_figure(
             box.scatter(values, k + 1 + rng.uniform(-0.15, 0.15, values.size), s=6, color="black", alpha=0.4)
         box.set_yticks(range(1, len(names) + 1), [_wrap(n) for n in names], fontsize=8)
         box.invert_yaxis()
-        box.set_xlabel("lost export volume, Mt (box P25–P75, whiskers P10–P90, dots: replications)")
-        box.set_title("Lost volume per replication", fontsize=10)
+        box.set_xlabel("lost export volume, Mt")
+        box.set_title("Lost volume per replication\n(box P25–P75, whiskers P10–P90, dots: replications)", fontsize=10)
         box.grid(alpha=0.3, axis="x")
     if title:
         fig.suptitle(title)
