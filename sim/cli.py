@@ -241,7 +241,10 @@ def cli() -> None:
     "overrides",
     multiple=True,
     metavar="KEY.PATH=VALUE",
-    help="Override any key, e.g. --set network.legs.cpc_pipeline.capacity='40 Mt/yr'.",
+    help=(
+        "Override any key by its dotted path, e.g. --set shocks.0.duration='60 d'; network keys as in a "
+        "file's overrides: (legs.cpc_pipeline.capacity='40 Mt/yr', or with network. in front)."
+    ),
 )
 @click.option("--force", is_flag=True, help="Replace the --out folder if it exists.")
 @click.option("--no-plot", is_flag=True, help="Do not draw disruption.png.")

@@ -101,3 +101,17 @@ def _version() -> str:
     from sim import __version__
 
     return __version__
+
+
+def test_dotted_paths_are_spelled_the_same_in_set_and_overrides(tmp_path):
+    short = load_scenario(HEADLINE, ["legs.cpc_pipeline.capacity=40 Mt/yr"]).scenario
+    long = load_scenario(HEADLINE, ["network.legs.cpc_pipeline.capacity=40 Mt/yr"]).scenario
+    assert short.network == long.network
+    assert short.network.legs["cpc_pipeline"].capacity == pytest.approx(40e6 / 365)
+    text = HEADLINE.read_text().replace(
+        "network: network/kazakhstan_2022.yaml",
+        "network: kazakhstan_2022\noverrides: {network.legs.cpc_pipeline.capacity: 40 Mt/yr}",
+    )
+    path = tmp_path / "with_overrides.yaml"
+    path.write_text(text)
+    assert load_scenario(path).scenario.network == short.network

@@ -198,6 +198,15 @@ def _set_path(data: dict, dotted: str, value: Any, origin: tuple[str, int | None
     lines[full] = origin
 
 
+NETWORK_KEYS = ("legs", "ports", "sources", "routes", "markets", "grade")
+"""Top-level keys of a network: a --set path starting with one means the scenario's network."""
+
+
+def network_path_of(key: str) -> str:
+    """A --set path as a scenario path: ``legs.x.capacity`` (the spelling of ``overrides:``) is ``network.legs.x.capacity``."""
+    return f"network.{key}" if key.split(".", 1)[0] in NETWORK_KEYS else key
+
+
 def parse_set(assignment: str) -> tuple[str, Any]:
     """Split a ``key.path=value`` command-line override; the value is read as YAML."""
     key, sep, value = assignment.partition("=")
@@ -359,10 +368,11 @@ def load_scenario(path: str | Path, overrides: list[str] | tuple[str, ...] = ())
             )
         for key, value in net_overrides.items():
             origin = located.where(("overrides", key))
-            _set_path(data["network"], str(key), value, origin, lines, ("network",))
+            dotted = str(key).removeprefix("network.")  # the --set spelling is accepted here too
+            _set_path(data["network"], dotted, value, origin, lines, ("network",))
     for assignment in overrides:
         key, value = parse_set(assignment)
-        _set_path(data, key, value, ("<--set>", None), lines, ())
+        _set_path(data, network_path_of(key), value, ("<--set>", None), lines, ())
     resolved = copy.deepcopy(data)
     grade = _grade_of(data.get("network"))
     try:
