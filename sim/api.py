@@ -176,7 +176,18 @@ class Outcome:
             happened=self.ensemble.happened,
             shortfall=self.ensemble.shortfall,
             source=self.source_line(self.ensemble.seed),
+            probability=_probabilities(self.loaded),
         )
+
+
+def _probabilities(loaded: LoadedScenario) -> str:
+    """'probability 0.3 in the scenario' (or each shock's) for shocks that may not happen; '' if all happen."""
+    shocks = [s for s in loaded.scenario.shocks if not s.background and s.probability < 1.0]
+    if not shocks:
+        return ""
+    if len(shocks) == 1:
+        return f"probability {shocks[0].probability:g} in the scenario"
+    return "probabilities " + ", ".join(f"{s.probability:g}" for s in shocks) + " in the scenario"
 
 
 def headline(impact: Mapping[str, Any]) -> str:

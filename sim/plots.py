@@ -257,11 +257,13 @@ def ensemble_figure(
     happened: np.ndarray | None = None,
     shortfall: np.ndarray | None = None,
     source: str = "",
+    probability: str = "",
 ) -> Figure:
     """Two panels: the lost export volume over replications, and the fan of the loss over time.
 
     With ``happened`` (shocks that happened, per replication) the left panel is the distribution
-    *given that a shock happened*, with the share of replications in which it did; else the ECDF
+    *given that a shock happened*, with the share of replications in which it did (and ``probability``,
+    the probability the scenario gives it, as text); else the ECDF
     over all. With ``shortfall`` (replications x days, t/d) the right panel is the P10–P90 fan of
     the *cumulative* export deficit in Mt — the same units as the left — else the fan of the daily
     shortfall (``fan``: ``mean``, ``p10``, ``p50``, ``p90`` in t/d, a ``window``-day trailing mean).
@@ -285,9 +287,10 @@ def ensemble_figure(
         else:
             left.text(0.5, 0.5, "the shock happened in no replication", transform=left.transAxes, ha="center")
         left.set_ylabel("replications")
+        stated = f"; {probability}" if probability else ""
         left.set_title(
             f"Lost export volume given that the shock happened\n(in {k:,} of {n:,} replications, "
-            f"{k / max(n, 1):.0%}; the others lose nothing from it)",
+            f"{k / max(n, 1):.0%}{stated})",
             fontsize=10,
         )
     else:
