@@ -115,3 +115,21 @@ def test_dotted_paths_are_spelled_the_same_in_set_and_overrides(tmp_path):
     path = tmp_path / "with_overrides.yaml"
     path.write_text(text)
     assert load_scenario(path).scenario.network == short.network
+
+
+def test_backtest_reports_progress_in_replications():
+    from sim import backtest as bt
+
+    calls: list[tuple[int, int]] = []
+    files = [ROOT / "scenarios" / "history" / "e03_ordnance_search_2022.yaml"]
+    bt.run_backtest(bt.load_episodes(files), progress=lambda done, total: calls.append((done, total)))
+    assert calls[0] == (0, 1) and calls[-1] == (1, 1)
+
+
+def test_compare_refuses_what_it_cannot_read(tmp_path):
+    missing = routesim("compare", str(tmp_path / "nope.yaml"), str(HEADLINE))
+    assert missing.returncode == 2 and "Traceback" not in missing.stderr
+    empty = tmp_path / "empty_folder"
+    empty.mkdir()
+    proc = routesim("compare", str(empty), str(HEADLINE))
+    assert proc.returncode == 2 and "not a readable run folder" in proc.stderr and "Traceback" not in proc.stderr
