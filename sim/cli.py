@@ -23,8 +23,10 @@ from sim import __version__, api
 from sim.engine.record import MassBalanceError
 from sim.ensemble import EnsembleError
 from sim.results import OutputError
+from sim.runfolder import read_manifest
 from sim.scenario.errors import ScenarioError
 from sim.scenario.schema import ensemble_estimate
+from sim.textsafe import MAX_SHOWN, plain
 from sim.units import format_quantity
 
 __all__ = ["cli", "main"]
@@ -36,14 +38,23 @@ EXIT_OUTPUT = 1
 EXIT_INPUT = 2
 
 
+def _t(value: object, limit: int | None = MAX_SHOWN) -> str:
+    """Text from a file or the user (a name, path, key, value) as console text: data, never markup.
+
+    One printable line (control characters escaped), shortened to about ``limit`` characters,
+    with rich markup escaped, so that ``[/]`` or an escape sequence in a name prints as itself.
+    """
+    return escape(plain(value, limit))
+
+
 def _fail_input(exc: ScenarioError) -> None:
     for problem in exc.problems:
-        err.print(f"[bold red]error:[/] {problem}", markup=True, emoji=False)
+        err.print(f"[bold red]error:[/] {escape(str(problem))}", emoji=False)
     sys.exit(EXIT_INPUT)
 
 
 def _fail_output(message: str) -> None:
-    err.print(f"[bold red]error:[/] {message}", emoji=False)
+    err.print(f"[bold red]error:[/] {_t(message, 1000)}", emoji=False)
     sys.exit(EXIT_OUTPUT)
 
 
@@ -97,7 +108,9 @@ def impact_table(outcome: api.Outcome) -> Table:
     sc = outcome.loaded.scenario
     metrics = outcome.summary()["metrics"]
     table = Table(
-        title=f"Impact of {sc.name} vs baseline — {sc.start_date} + {sc.horizon:g} d, seed {outcome.replication.seed}",
+        title=(
+            f"Impact of {_t(sc.name)} vs baseline — {sc.start_date} + {sc.horizon:g} d, seed {outcome.replication.seed}"
+        ),
         title_justify="left",
     )
     table.add_column("metric")
@@ -121,7 +134,9 @@ def routes_table(outcome: api.Outcome) -> Table:
         now = impact.exports_by_route_t[route]
         if base == 0 and now == 0:
             continue
-        table.add_row(route, format_quantity(base, "t"), format_quantity(now, "t"), f"{(now - base) / 1e3:+,.0f} kt")
+        table.add_row(
+            _t(route), format_quantity(base, "t"), format_quantity(now, "t"), f"{(now - base) / 1e3:+,.0f} kt"
+        )
     return table
 
 
@@ -132,7 +147,7 @@ def ensemble_table(outcome: api.Outcome) -> Table:
     sc = outcome.loaded.scenario
     table = Table(
         title=(
-            f"Impact of {sc.name} vs baseline over {ens.n:,} replications — {sc.start_date} + {sc.horizon:g} d, "
+            f"Impact of {_t(sc.name)} vs baseline over {ens.n:,} replications — {sc.start_date} + {sc.horizon:g} d, "
             f"seed {ens.seed}"
         ),
         title_justify="left",
@@ -159,7 +174,7 @@ def ensemble_table(outcome: api.Outcome) -> Table:
 def _ensemble_shocks_line(outcome: api.Outcome) -> str:
     ens = outcome.ensemble
     assert ens is not None
-    parts = [f"{s['name']}: happened in {s['happened']:,} of {ens.n:,}" for s in ens.shock_shares()]
+    parts = [f"{_t(s['name'])}: happened in {s['happened']:,} of {ens.n:,}" for s in ens.shock_shares()]
     return "; ".join(parts) or "no shocks"
 
 
@@ -191,12 +206,12 @@ def _shocks_line(outcome: api.Outcome) -> str:
             continue
         state = "" if s.happened else " (did not happen: probability draw)"
         extra = " (background: in the baseline too)" if s.background else ""
-        parts.append(f"{s.name}: day {s.start_d:g} for {s.duration_d:g} d{state}{extra}")
+        parts.append(f"{_t(s.name)}: day {s.start_d:g} for {s.duration_d:g} d{state}{extra}")
     for occurrences in recurring.values():
         first = occurrences[0]
         extra = " (background: in the baseline too)" if first.background else ""
         total = sum(s.duration_d for s in occurrences)
-        parts.append(f"{first.name}: {len(occurrences)} occurrences, {total:.1f} d in all{extra}")
+        parts.append(f"{_t(first.name)}: {len(occurrences)} occurrences, {total:.1f} d in all{extra}")
     return "; ".join(parts) or "no shocks"
 
 
@@ -303,7 +318,7 @@ def run(
             f"about {_duration(seconds)} at the reference network's speed[/]"
         )
     try:
-        with _progress_bar(n, f"{loaded.scenario.name}") as progress:
+        with _progress_bar(n, _t(loaded.scenario.name, 40)) as progress:
             outcome = api.run(loaded, seed=seed, command=command, replications=n, jobs=jobs, progress=progress)
     except ScenarioError as exc:
         _fail_input(exc)
@@ -324,7 +339,7 @@ def run(
         click.echo(json.dumps(outcome.summary(), indent=2))
     elif outcome.ensemble is not None:
         ens = outcome.ensemble
-        console.print(f"[bold]{outcome.name}[/]: {_ensemble_shocks_line(outcome)}")
+        console.print(f"[bold]{_t(outcome.name)}[/]: {_ensemble_shocks_line(outcome)}")
         console.print(ensemble_table(outcome))
         lost0 = outcome.impact["lost_export_t"]
         console.print(
@@ -333,7 +348,7 @@ def run(
         )
         if folder is not None:
             console.print(
-                f"Results written to [bold]{folder}[/] (summary.json, timeseries.csv, manifest.json, ensemble.csv"
+                f"Results written to [bold]{_t(folder, None)}[/] (summary.json, timeseries.csv, manifest.json, ensemble.csv"
                 + ("" if no_plot else ", disruption.png, ensemble.png")
                 + ")"
             )
@@ -342,12 +357,12 @@ def run(
             f"({outcome.wall_time_s / ens.n * 1e3:,.0f} ms per replication)[/]"
         )
     else:
-        console.print(f"[bold]{outcome.name}[/]: {_shocks_line(outcome)}")
+        console.print(f"[bold]{_t(outcome.name)}[/]: {_shocks_line(outcome)}")
         console.print(impact_table(outcome))
         console.print(routes_table(outcome))
         if folder is not None:
             console.print(
-                f"Results written to [bold]{folder}[/] (summary.json, timeseries.csv, manifest.json"
+                f"Results written to [bold]{_t(folder, None)}[/] (summary.json, timeseries.csv, manifest.json"
                 + ("" if no_plot else ", disruption.png")
                 + ")"
             )
@@ -372,11 +387,11 @@ def validate(files: tuple[Path, ...], overrides: tuple[str, ...]) -> None:
     bad = 0
     for path, error in results.items():
         if error is None:
-            console.print(f"[green]ok[/]    {path}")
+            console.print(f"[green]ok[/]    {_t(path, None)}")
         else:
             bad += 1
             for problem in error.problems:
-                err.print(f"[bold red]error:[/] {problem}", emoji=False)
+                err.print(f"[bold red]error:[/] {escape(str(problem))}", emoji=False)
     if bad:
         err.print(f"{bad} of {len(results)} file(s) invalid")
         sys.exit(EXIT_INPUT)
@@ -413,7 +428,9 @@ def rerun(manifest: Path, jobs: int) -> None:
     """Run again from a run folder's MANIFEST and check the result is identical.
 
     An ensemble is rerun with all its replications and ensemble.csv is compared too.
-    Exit 0 when identical (or nothing stored to compare), 1 when it differs.
+    The manifest and its folder are checked first (a run folder from someone else is
+    untrusted input); nothing the manifest names is run or read. Exit 0 when identical,
+    1 when it differs, 2 when the manifest or its folder is not valid.
 
     \b
     Example:
@@ -421,7 +438,7 @@ def rerun(manifest: Path, jobs: int) -> None:
     """
     try:
         with _progress_bar(_manifest_replications(manifest), "rerun") as progress:
-            report = api.rerun(manifest, jobs=jobs, progress=progress)
+            report = api.rerun(manifest, jobs=jobs, progress=progress, jobs_name="-j/--jobs")
     except ScenarioError as exc:
         _fail_input(exc)
         return
@@ -429,29 +446,28 @@ def rerun(manifest: Path, jobs: int) -> None:
         _fail_output(f"internal error (please report): {exc}")
         return
     for name, (then, now) in report.version_changes.items():
-        err.print(f"[yellow]warning:[/] {name} was {then} when the run was made, now {now}; results may differ")
+        err.print(
+            f"[yellow]warning:[/] {_t(name)} was {_t(then)} when the run was made, now {_t(now)}; results may differ"
+        )
     console.print(impact_table(report.outcome))
     if report.outcome.ensemble is not None:
         console.print(ensemble_table(report.outcome))
     what = "summary metrics and every daily series"
     if report.outcome.ensemble is not None:
         what = "summary metrics, every daily series and every row of ensemble.csv"
-    if report.identical is None:
-        console.print("No stored summary/timeseries next to the manifest: nothing to compare.")
-    elif report.identical:
+    if report.identical:
         console.print(f"[green]identical[/]: {what} match bit for bit.")
     else:
         for line in report.differences[:20]:
-            err.print(f"[red]differs:[/] {line}")
+            err.print(f"[red]differs:[/] {_t(line, 500)}")
         sys.exit(EXIT_OUTPUT)
 
 
 def _manifest_replications(path: Path) -> int:
-    """The replication count a manifest records (1 if it cannot be read: api.rerun reports why)."""
+    """The replication count a manifest records (1 if it is not valid: api.rerun reports why)."""
     try:
-        value = json.loads(path.read_text(encoding="utf-8")).get("replications", 1)
-        return value if isinstance(value, int) else 1
-    except (OSError, UnicodeDecodeError, ValueError, AttributeError):
+        return read_manifest(path).replications
+    except ScenarioError:
         return 1
 
 
@@ -524,19 +540,19 @@ def compare(
     table = cmp.frame(compared, notes)
     console.print(comparison_table(table))
     for note in notes:
-        console.print(f"[yellow]normalised:[/] {escape(note)}")
+        console.print(f"[yellow]normalised:[/] {_t(note, 1000)}")
     if csv_file is not None:
         try:
             table.to_csv(csv_file)
         except OSError as exc:
             _fail_output(f"cannot write {csv_file}: {exc.strerror or exc}")
-        console.print(f"Table written to [bold]{escape(str(csv_file))}[/]")
+        console.print(f"Table written to [bold]{_t(csv_file)}[/]")
     if plot_file is not None:
         try:
             cmp.comparison_figure(compared).savefig(plot_file, dpi=110)
         except OSError as exc:
             _fail_output(f"cannot write {plot_file}: {exc.strerror or exc}")
-        console.print(f"Plot written to [bold]{escape(str(plot_file))}[/]")
+        console.print(f"Plot written to [bold]{_t(plot_file)}[/]")
 
 
 def _cell(value: Any, unit: str) -> str:
@@ -567,22 +583,22 @@ def comparison_table(table: Any) -> Table:
         title=(
             "Scenario comparison (each against its own baseline"
             + ("; ensemble means, Δ with 95 % intervals on common random numbers" if ensembles else "")
-            + f"; Δ against {escape(str(reference))})"
+            + f"; Δ against {_t(reference)})"
         ),
         title_justify="left",
     )
     out.add_column("")
     for name in names:
-        out.add_column(escape(str(name)), justify="right")
+        out.add_column(_t(name), justify="right")
     for name in names[1:]:
-        out.add_column(f"Δ {escape(str(name))}", justify="right")
+        out.add_column(f"Δ {_t(name)}", justify="right")
     for key, row in table.iterrows():
         unit = row["unit"]
         cells = []
         for name in names:
             value = row[name]
             if key in ("start", "network", "seed", "replications"):
-                cells.append(escape(str(value)))
+                cells.append(_t(value))
             elif key == "price":
                 cells.append(f"{float(value):,.2f} USD/bbl")
             else:
@@ -596,8 +612,8 @@ def comparison_table(table: Any) -> Table:
                 text += (
                     f" [{_signed(float(row[f'Δ {name} low']), unit)}, {_signed(float(row[f'Δ {name} high']), unit)}]"
                 )
-            cells.append(escape(text))
-        out.add_row(escape(str(row["label"])), *cells)
+            cells.append(_t(text, None))
+        out.add_row(_t(row["label"]), *cells)
     return out
 
 
@@ -696,19 +712,19 @@ def backtest(
         table.caption_justify = "left"
     for row in rows:
         table.add_row(
-            row.episode,
-            row.figure,
+            _t(row.episode),
+            _t(row.figure),
             bt.format_value(row.model, row.unit),
-            row.reported_text(),
+            _t(row.reported_text()),
             "—" if row.ratio is None else f"{row.ratio:.2f}",
             f"±{row.tolerance:.0%}",
             row.confidence,
             "[green]yes[/]" if row.inside else "[red]no[/]",
-            *([bt.ensemble_text(row)] if ensembles else []),
+            *([_t(bt.ensemble_text(row))] if ensembles else []),
         )
     console.print(table)
     if folder is not None:
-        console.print(f"Results written to [bold]{folder}[/] (backtest.csv, backtest.png, manifest.json)")
+        console.print(f"Results written to [bold]{_t(folder, None)}[/] (backtest.csv, backtest.png, manifest.json)")
     console.print(f"[dim]{len(result.episodes)} episode(s), {result.wall_time_s * 1e3:,.0f} ms[/]")
     if strict and result.disagreements:
         err.print(f"{len(result.disagreements)} figure(s) outside tolerance (--strict)")
@@ -731,13 +747,13 @@ def targets(file: Path) -> None:
     except ScenarioError as exc:
         _fail_input(exc)
         return
-    table = Table(title=f"Shock targets in {escape(str(file))}", title_justify="left")
+    table = Table(title=f"Shock targets in {_t(file)}", title_justify="left")
     for name in ("target", "what", "shock kinds", "description"):
         table.add_column(name, overflow="fold")
     for info in list_targets(network):
         short = info.description.split(". ")[0]
         short = short if len(short) <= 90 else short[:89] + "…"
-        table.add_row(escape(info.name), info.component, ", ".join(info.shocks), escape(short))
+        table.add_row(_t(info.name), info.component, ", ".join(info.shocks), _t(short))
     console.print(table)
 
 
@@ -797,7 +813,7 @@ def new_scenario(name: str, out: Path | None, force: bool) -> None:
         path.write_text(TEMPLATE.format(name=clean, file=path.name), encoding="utf-8")
     except OSError as exc:
         _fail_output(f"cannot write {path}: {exc.strerror or exc}")
-    console.print(f"Wrote [bold]{escape(str(path))}[/]: edit it, then `routesim validate {escape(str(path))}`")
+    console.print(f"Wrote [bold]{_t(path)}[/]: edit it, then `routesim validate {_t(path)}`")
 
 
 def main() -> None:

@@ -45,6 +45,7 @@ __all__ = [
     "metric_names",
     "row_of",
     "run_ensemble",
+    "shock_names",
 ]
 
 PERCENTILES = (10, 50, 90)
@@ -70,7 +71,8 @@ class Row:
 
     replication: int
     values: np.ndarray  # float64 per metric (NaN where the metric is undefined)
-    happened: np.ndarray  # bool per shock
+    happened: np.ndarray  # bool per declared shock (a recurring one: at least one occurrence)
+    occurrences: np.ndarray  # int per declared shock: occurrences that happened (0 or 1 for a one-off shock)
     shortfall: np.ndarray  # float64 per day: baseline exports minus scenario exports, t
 
 
@@ -79,15 +81,29 @@ def metric_names(impact: Impact) -> list[str]:
     return list(impact.values)
 
 
-def row_of(rep: Replication, names: Sequence[str]) -> Row:
-    """Reduce a replication to what the ensemble keeps (the run records can then be freed)."""
+def row_of(rep: Replication, names: Sequence[str], declared: int) -> Row:
+    """Reduce a replication to what the ensemble keeps (the run records can then be freed).
+
+    ``declared`` is the number of shocks in the scenario file: a recurring shock realises a
+    varying number of occurrences, so what happened is counted per declared shock, by index.
+    """
     values = np.array([math.nan if rep.impact.values[k] is None else float(rep.impact.values[k]) for k in names])
+    occurrences = np.zeros(declared, dtype=np.int64)
+    for shock in rep.shocks:
+        if shock.happened:
+            occurrences[shock.index] += 1
     return Row(
         replication=rep.replication,
         values=values,
-        happened=np.array([s.happened for s in rep.shocks], dtype=bool),
+        happened=occurrences > 0,
+        occurrences=occurrences,
         shortfall=rep.baseline.daily_exports() - rep.scenario.daily_exports(),
     )
+
+
+def shock_names(scenario: Scenario) -> list[str]:
+    """The declared shocks' names, in file order (one per shock, however often it recurs)."""
+    return [shock.name or f"{shock.kind} {shock.target}" for shock in scenario.shocks]
 
 
 def describe(values: np.ndarray) -> dict[str, Any]:
@@ -157,9 +173,9 @@ class Ensemble:
     metrics: list[str]
     units: dict[str, str]
     values: np.ndarray  # (n, metrics)
-    happened: np.ndarray  # (n,) shocks that happened per replication
-    shock_names: list[str]
-    happened_by_shock: np.ndarray  # (shocks,) replications in which each shock happened
+    happened: np.ndarray  # (n,) declared shocks that happened per replication
+    shock_names: list[str]  # one per declared shock
+    happened_by_shock: np.ndarray  # (shocks,) replications in which each declared shock happened
     shortfall: np.ndarray  # (n, days)
     jobs: int = 1
     wall_time_s: float = 0.0
@@ -222,12 +238,13 @@ def _init_worker(scenario: Scenario, names: list[str]) -> None:
 def _run_chunk(seed: int, replications: list[int]) -> list[Row]:
     """Run replications in a worker process; return only what the ensemble keeps."""
     scenario, names = _WORKER["scenario"], _WORKER["names"]
+    declared = len(scenario.shocks)
     rows = []
     for r in replications:
         rep = run_replication(scenario, seed, r, _WORKER.get("baseline"))
         if fixed_baseline(scenario):
             _WORKER["baseline"] = rep.baseline  # the same run in every replication: make it once
-        rows.append(row_of(rep, names))
+        rows.append(row_of(rep, names, declared))
     return rows
 
 
@@ -263,12 +280,13 @@ def run_ensemble(
     names = metric_names(first.impact)
     if len(names) + 1 > ENSEMBLE_SCALARS:
         raise RuntimeError(f"{len(names)} metrics per replication exceed ENSEMBLE_SCALARS={ENSEMBLE_SCALARS}")
-    row0 = row_of(first, names)
+    declared = len(scenario.shocks)
+    row0 = row_of(first, names, declared)
     days = row0.shortfall.size
     values = np.empty((n, len(names)))
     happened = np.zeros(n, dtype=np.int64)
     shortfall = np.empty((n, days))
-    by_shock = np.zeros(row0.happened.size, dtype=np.int64)
+    by_shock = np.zeros(declared, dtype=np.int64)
 
     def keep(row: Row) -> None:
         values[row.replication] = row.values
@@ -286,7 +304,7 @@ def run_ensemble(
     if jobs == 1 or n <= 2:
         for chunk in _chunks(1, n, size):
             for r in chunk:
-                keep(row_of(run_replication(scenario, seed, r, baseline), names))
+                keep(row_of(run_replication(scenario, seed, r, baseline), names, declared))
             done += len(chunk)
             if progress:
                 progress(done, n)
@@ -304,7 +322,7 @@ def run_ensemble(
         units={k: first.impact.units[k] for k in names},
         values=values,
         happened=happened,
-        shock_names=[s.name for s in first.shocks],
+        shock_names=shock_names(scenario),
         happened_by_shock=by_shock,
         shortfall=shortfall,
         jobs=jobs,

@@ -19,7 +19,7 @@ comment lines that state what the loader must report:
 Besides matching the expectations, every problem of every case must name the file (or
 ``<--set>``), carry a line inside the file unless an expectation allows none, and the
 error text must be one line per problem with no traceback. Cases that need files built
-at test time (a 0-byte file, a > 2 MB file, include cycles inside a ``scenarios``
+at test time (a 0-byte file, a file over the size limit, include cycles inside a ``scenarios``
 folder) are written into ``tmp_path`` below.
 """
 
@@ -36,10 +36,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 
 from sim.scenario.errors import Problem, ScenarioError
 from sim.scenario.loader import LoadedScenario, load_scenario
-from sim.scenario.yamlio import MAX_FILE_BYTES
+from sim.scenario.yamlio import MAX_FILE_BYTES, MAX_NODES
 
 CORPUS = Path(__file__).parent / "bad_scenarios"
 TOY = Path(__file__).parent / "data" / "toy.yaml"
@@ -47,8 +48,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 EXPECT = re.compile(r"^# expect:(?P<message>.*?)@ (?P<key>.+) line (?P<line>\d+|-)\s*$")
 
-SLOW_BOUND_S = 10.0
-"""Generous bound on refusing a hostile file (it takes well under 2 s); generous so it never flakes."""
+HANG_GUARD_S = 600.0
+"""Only a guard against a hang; no test asserts how long a refusal takes (CI hosts are shared and busy).
+The work a refusal does is bounded by counting (nodes, characters, bytes), and tests check the counting."""
 
 
 @dataclass(frozen=True)
@@ -205,65 +207,91 @@ def test_missing_file_and_directory(tmp_path):
         assert exc.problems[0].file == str(path)
 
 
-def _timed_load(path: Path, timeout: float = 120.0) -> dict:
-    """Load ``path`` in a fresh interpreter; report the outcome, the load time and the peak memory."""
+def _load_in_subprocess(path: Path) -> dict:
+    """Load ``path`` in a fresh interpreter; report the outcome and the peak memory."""
     code = textwrap.dedent(
         """
         import json, resource, sys, time
         from sim.scenario.errors import ScenarioError
         from sim.scenario.loader import load_scenario
-        start = time.perf_counter()
         try:
             load_scenario(sys.argv[1])
             outcome, problems = "loaded", []
         except ScenarioError as exc:
             outcome, problems = "ScenarioError", [[p.file, p.line, p.key, p.message] for p in exc.problems]
-        elapsed = time.perf_counter() - start
         rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(json.dumps({"outcome": outcome, "problems": problems, "seconds": elapsed, "rss_mb": rss_mb}))
+        print(json.dumps({"outcome": outcome, "problems": problems, "rss_mb": rss_mb}))
         """
     )
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     done = subprocess.run(
-        [sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=timeout, env=env, check=False
+        [sys.executable, "-c", code, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=HANG_GUARD_S,
+        env=env,
+        check=False,
     )
     assert done.returncode == 0, f"the loader crashed:\n{done.stderr[-3000:]}"
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def test_alias_bomb_is_refused_fast():
-    result = _timed_load(CORPUS / "alias_bomb.yaml")
+def test_alias_bomb_is_refused_in_bounded_memory():
+    result = _load_in_subprocess(CORPUS / "alias_bomb.yaml")
     assert result["outcome"] == "ScenarioError"
     assert "alias bomb" in result["problems"][0][3]
-    assert result["seconds"] < SLOW_BOUND_S
     assert result["rss_mb"] < 1000
 
 
-def test_huge_file_is_refused_fast_without_reading_it(tmp_path):
+def test_huge_file_is_refused_without_reading_it(tmp_path, monkeypatch):
     path = tmp_path / "huge.yaml"
     lines = TOY.read_text() + "observed:\n" + "".join(f"  figure_{i}: {i}\n" for i in range(200_000))
     path.write_text(lines)
     assert path.stat().st_size > MAX_FILE_BYTES
-    result = _timed_load(path)
-    assert result["outcome"] == "ScenarioError"
-    assert len(result["problems"]) == 1
-    file, line, _key, message = result["problems"][0]
-    assert file == str(path) and line is None
-    assert "bytes" in message and f"{MAX_FILE_BYTES:,}" in message
-    assert result["seconds"] < SLOW_BOUND_S
+    monkeypatch.setattr(yaml, "parse", _never("parsed"))
+    monkeypatch.setattr(yaml, "compose", _never("composed"))
+    exc = refusal(path)
+    assert len(exc.problems) == 1
+    [problem] = exc.problems
+    assert problem.file == str(path) and problem.line is None
+    assert "bytes" in problem.message and f"{MAX_FILE_BYTES:,}" in problem.message
 
 
-def test_large_flat_document_under_the_size_limit_is_refused_fast(tmp_path):
+def _never(what: str):
+    def refuse(*_args, **_kwargs):
+        raise AssertionError(f"the document was {what}, although the loader could refuse it before")
+
+    return refuse
+
+
+def test_large_flat_document_under_the_size_limit_is_refused_before_composing(tmp_path, monkeypatch):
+    """The node count is taken from the event stream and stops at the limit: no node graph is built."""
     path = tmp_path / "wide.yaml"
     count = (MAX_FILE_BYTES - 100) // 2
     path.write_text("name: wide\nobserved: [" + ",".join(["1"] * count) + "]\n")
     assert path.stat().st_size < MAX_FILE_BYTES
-    try:
-        result = _timed_load(path, timeout=SLOW_BOUND_S)
-    except subprocess.TimeoutExpired:
-        pytest.fail(f"not refused within {SLOW_BOUND_S:g} s")
-    assert result["outcome"] == "ScenarioError"
-    assert result["seconds"] < SLOW_BOUND_S
+    events = 0
+    real_parse = yaml.parse
+
+    def counting_parse(*args, **kwargs):
+        nonlocal events
+        for event in real_parse(*args, **kwargs):
+            events += 1
+            yield event
+
+    monkeypatch.setattr(yaml, "parse", counting_parse)
+    monkeypatch.setattr(yaml, "compose", _never("composed"))
+    exc = refusal(path)
+    [problem] = exc.problems
+    assert problem.file == str(path) and problem.line == 2
+    assert f"more than {MAX_NODES:,} YAML nodes" in problem.message
+    assert events < MAX_NODES + 10  # stopped at the limit, not after reading all 256,000 items
+
+
+def test_every_shipped_file_is_far_below_the_node_limit():
+    for path in sorted((REPO / "scenarios").rglob("*.yaml")):
+        nodes = sum(1 for e in yaml.parse(path.read_text()) if isinstance(e, yaml.NodeEvent))
+        assert nodes * 10 < MAX_NODES, path
 
 
 def _resolved_size(data, limit: float) -> float:
