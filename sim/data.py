@@ -76,6 +76,11 @@ class ImpactMapping(Mapping[str, Any]):
         return f"ImpactMapping({dict(self)!r})"
 
     @property
+    def values(self) -> _Values:  # type: ignore[override]
+        """``impact.values()`` as for any mapping; ``impact.values[key]`` (the plain dict of earlier versions) still works."""
+        return _Values(self._impact.values)
+
+    @property
     def units(self) -> dict[str, str]:
         """Each metric's unit (t, bbl, d, USD, USD/bbl, t*d)."""
         return self._impact.units
@@ -102,6 +107,13 @@ class ImpactMapping(Mapping[str, Any]):
     def frame(self) -> pd.DataFrame:
         """The metrics as a tidy DataFrame (metric, value, unit)."""
         return summary_frame({"metrics": self._impact.as_dict()["metrics"]})
+
+
+class _Values(dict):
+    """The metrics as a dict that can also be called like ``Mapping.values()`` (old and new spellings both work)."""
+
+    def __call__(self) -> Any:
+        return super().values()
 
 
 def timeseries_frame(columns: Mapping[str, Any]) -> pd.DataFrame:

@@ -32,6 +32,9 @@ def test_impact_is_a_real_mapping():
     assert "lost_export_t" in keys and len(keys) == len(impact)
     assert dict(impact)["lost_export_t"] == impact["lost_export_t"]
     assert impact.units["lost_export_t"] == "t"
+    assert list(impact.values()) == [impact[k] for k in impact]  # the Mapping method
+    assert impact.values["lost_export_t"] == impact["lost_export_t"]  # the dict of earlier versions
+    assert impact.values == outcome.replication.impact.values
     frame = impact.frame()
     assert list(frame.columns) == ["metric", "value", "unit"] and len(frame) == len(impact)
 
