@@ -231,6 +231,8 @@ def cli() -> None:
       routesim run scenarios/cpc_court_suspension_2022.yaml --seed 7 --set horizon="180 d"
       routesim validate scenarios/*.yaml
       routesim compare scenarios/baseline_2022.yaml scenarios/cpc_court_suspension_2022.yaml
+      routesim targets scenarios/cpc_court_suspension_2022.yaml
+      routesim new my_closure
       routesim rerun results/cpc_court_suspension_2022/<run-id>/manifest.json
     """
 
