@@ -10,10 +10,11 @@ replication r of every scenario uses the same seed and the same random streams, 
 differences are paired on common random numbers).
 
 Scenarios must be comparable: scenario files with different horizons or prices are normalised
-(every file is run with the longest horizon and the reference's price, via overrides) and the
-frame's ``attrs["notes"]`` says which were changed; with ``normalise=False``, or for saved runs
-(which cannot be rerun with other settings here), a mismatch is refused with a ScenarioError
-naming the scenarios and the values.
+(every file is run with the saved runs' horizon, else the longest, and the first item's price, via
+overrides) and the frame's ``attrs["notes"]`` says which were changed; with ``normalise=False``, or
+between saved runs (which cannot be rerun with other settings here), a mismatch is refused with a
+ScenarioError naming the scenarios and the values. Every file runs with the first item's seed
+(or ``seed``): common random numbers.
 """
 
 from __future__ import annotations
@@ -161,43 +162,53 @@ def prepare(
         raise ScenarioError.single("compare", "nothing to compare; give scenario files or run folders")
     notes: list[str] = []
     loaded: dict[int, Any] = {}
+    fixed: dict[int, Compared] = {}  # saved runs and finished outcomes: their settings cannot change
     for i, item in enumerate(items):
         if isinstance(item, LoadedScenario):
             loaded[i] = item
-        elif isinstance(item, str | Path) and not _is_folder(item):
+        elif isinstance(item, api.Outcome):
+            fixed[i] = _from_outcome(item)
+        elif _is_folder(item):
+            fixed[i] = _from_folder(Path(item))
+        else:
             loaded[i] = api.load(item)
-    # Settings of the files, to normalise before running.
+    # The reference: the horizon of the saved runs (else the longest file's), the first item's price.
+    first = min([*loaded, *fixed])
     if loaded:
         horizons = {i: loaded[i].scenario.horizon for i in loaded}
         prices = {i: loaded[i].scenario.price / loaded[i].scenario.network.grade.bbl_per_t for i in loaded}
-        longest = max(horizons.values())
-        first = min(loaded)
-        reference_price = prices[first]
-        if len(set(horizons.values())) > 1 or len({round(p, 9) for p in prices.values()}) > 1:
+        target_horizon = next(iter(fixed.values())).horizon_d if fixed else max(horizons.values())
+        why_horizon = "as the saved runs" if fixed else "the longest"
+        reference = fixed.get(first)
+        reference_price = reference.price_usd_per_bbl if reference is not None else prices[first]
+        reference_name = reference.name if reference is not None else loaded[first].scenario.name
+        differ = any(h != target_horizon for h in horizons.values()) or any(
+            round(p, 9) != round(reference_price, 9) for p in prices.values()
+        )
+        if differ:
             if not normalise:
                 raise ScenarioError.single("compare", _mismatch(loaded, horizons, prices))
             for i, lo in loaded.items():
                 changes = []
-                if horizons[i] != longest:
-                    changes.append(f"horizon={longest:g} d")
-                    notes.append(f"{lo.scenario.name}: horizon {horizons[i]:g} d → {longest:g} d (the longest)")
-                if round(prices[i], 9) != round(reference_price, 9):
-                    changes.append(f"price={reference_price:.6g} USD/bbl")
+                if horizons[i] != target_horizon:
+                    changes.append(f"horizon={target_horizon!r} d")
                     notes.append(
-                        f"{lo.scenario.name}: price {prices[i]:,.2f} → {reference_price:,.2f} USD/bbl "
-                        f"(as {loaded[first].scenario.name})"
+                        f"{lo.scenario.name}: horizon {horizons[i]:g} d → {target_horizon:g} d ({why_horizon})"
+                    )
+                if round(prices[i], 9) != round(reference_price, 9):
+                    changes.append(f"price={reference_price!r} USD/bbl")
+                    notes.append(
+                        f"{lo.scenario.name}: price {prices[i]:,.2f} → {reference_price:,.2f} USD/bbl (as {reference_name})"
                     )
                 if changes:
                     loaded[i] = api.load(lo.path, [*lo.overrides, *changes])
         if seed is None:
-            seed = loaded[first].scenario.seed
+            seed = fixed[first].seed if first in fixed else loaded[min(loaded)].scenario.seed
     out: list[Compared] = []
     n_items = len(items)
-    for i, item in enumerate(items):
-        if isinstance(item, api.Outcome):
-            out.append(_from_outcome(item))
-        elif _is_folder(item):
-            out.append(_from_folder(Path(item)))
+    for i in range(n_items):
+        if i in fixed:
+            out.append(fixed[i])
         else:
             n = loaded[i].scenario.replications if replications is None else replications
             api.check_ensemble(loaded[i], n, jobs, names=("-n/--replications", "-j/--jobs"))

@@ -67,6 +67,11 @@ def test_saved_runs_with_different_horizons_are_refused(tmp_path):
     assert same.loc["lost_export_t", "Δ toy (2)"] == 0
     with pytest.raises(ScenarioError, match="horizons differ"):
         api.compare([one, two])
+    # A file beside a saved run is normalised to the run's horizon and price.
+    longer = variant(tmp_path, "longer", horizon="90 d", price="80 USD/bbl")
+    mixed = api.compare([one, longer])
+    assert mixed.loc["horizon", "longer"] == 60 and mixed.loc["price", "longer"] == pytest.approx(100)
+    assert "longer: horizon 90 d → 60 d (as the saved runs)" in mixed.attrs["notes"]
 
 
 def test_ensembles_are_paired_on_common_random_numbers(tmp_path):
