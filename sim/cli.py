@@ -512,8 +512,9 @@ def compare(
 
     Rows give each scenario's horizon, start, price and network, then the headline metrics;
     columns after the first scenario give the difference from it. Files with different
-    horizons or prices are run with the longest horizon and the first file's price (a note
-    says which; --strict refuses instead); saved runs must already match. With -n N every
+    horizons or prices are run with the longest horizon (beside saved runs: theirs) and the
+    first item's price (a note says which; --strict refuses instead); saved runs must
+    already match each other. With -n N every
     file runs N replications on common random numbers (replication r of each uses the same
     random streams) and the differences are paired, with 95 % intervals. Writes nothing
     unless --csv or --plot is given.
