@@ -33,14 +33,23 @@ __all__ = [
 ]
 
 
-def rolling_mean(values: np.ndarray, window: int) -> np.ndarray:
-    """Trailing mean over ``window`` days (shorter at the start): cargoes arrive in lumps."""
+def rolling_mean(values: np.ndarray, window: int, centred: bool = False) -> np.ndarray:
+    """Mean over ``window`` days, trailing (or ``centred`` on the day), shorter at the ends: cargoes arrive in lumps.
+
+    A centred mean does not lag a shock by half a window, and its first value averages the first
+    days instead of one or two lumpy ones (no start-up spike from the averaging itself).
+    """
     values = np.asarray(values, dtype=float)
     if window <= 1 or values.size == 0:
         return values
     csum = np.concatenate(([0.0], np.cumsum(values)))
-    ends = np.arange(1, values.size + 1)
-    begins = np.maximum(0, ends - window)
+    days = np.arange(values.size)
+    if centred:
+        begins = np.maximum(0, days - (window - 1) // 2)
+        ends = np.minimum(values.size, days + window // 2 + 1)
+    else:
+        ends = days + 1
+        begins = np.maximum(0, ends - window)
     return (csum[ends] - csum[begins]) / (ends - begins)
 
 
@@ -108,7 +117,7 @@ def _corridor_stacks(
         if not (np.any(np.asarray(total) > 0) or np.any(np.asarray(base) > 0)):
             continue
         label = f"{corridor} ({', '.join(sources[corridor])})"
-        out.append((corridor, label, rolling_mean(np.asarray(total, dtype=float), window) / 1e3))
+        out.append((corridor, label, rolling_mean(np.asarray(total, dtype=float), window, centred=True) / 1e3))
     return out
 
 
@@ -202,9 +211,9 @@ def disruption_figure(
         )
         for poly, (corridor, _, _) in zip(polys, stacks, strict=True):
             poly.set_hatch(CORRIDORS[corridor][1])
-    baseline = rolling_mean(np.asarray(columns["baseline_exports_t"]), window) / 1e3
+    baseline = rolling_mean(np.asarray(columns["baseline_exports_t"]), window, centred=True) / 1e3
     top.plot(x, baseline, color="black", linestyle="--", linewidth=1.4, label="baseline, all corridors")
-    top.set_ylabel(f"exports, kt/d ({window}-day mean)")
+    top.set_ylabel(f"exports, kt/d ({window}-day centred mean)")
     top.set_ylim(0, max(float(np.nanmax(baseline)) if baseline.size else 1.0, 1e-9) * 1.3)
     top.set_title(headline or "Daily exports by corridor against the baseline", fontsize=10, loc="left")
     if title:

@@ -133,3 +133,10 @@ def test_an_ensembles_disruption_plot_is_its_median_replication():
     lost = outcome.ensemble["lost_export_t"]
     assert rep.impact["lost_export_t"] == np.percentile(lost, 50, method="lower")
     assert f"replication {rep.replication} of 9 (the median loss)" in outcome.figure()._suptitle.get_text()
+
+
+def test_rolling_means_trailing_and_centred():
+    values = np.array([0.0, 7.0, 0.0, 0.0, 7.0, 0.0, 0.0, 7.0])
+    np.testing.assert_allclose(plots.rolling_mean(values, 3), [0, 3.5, 7 / 3, 7 / 3, 7 / 3, 7 / 3, 7 / 3, 7 / 3])
+    centred = plots.rolling_mean(values, 3, centred=True)
+    np.testing.assert_allclose(centred, [3.5, 7 / 3, 7 / 3, 7 / 3, 7 / 3, 7 / 3, 7 / 3, 3.5])
