@@ -71,6 +71,8 @@ class Compared:
     columns: dict[str, Any]
     ensemble: dict[str, np.ndarray] | None = None
     source: str = ""
+    shortfall: np.ndarray | None = None
+    """An ensemble's daily export shortfall (replications x days, t/d), when it was run here."""
 
     @property
     def replications(self) -> int:
@@ -115,6 +117,7 @@ def _from_outcome(outcome: api.Outcome) -> Compared:
         columns=outcome.timeseries(),
         ensemble=None if outcome.ensemble is None else outcome.ensemble.table,
         source=str(loaded.path),
+        shortfall=None if outcome.ensemble is None else outcome.ensemble.shortfall,
     )
 
 
@@ -350,11 +353,10 @@ def comparison_figure(compared: list[Compared], title: str = "") -> Figure:
     """Disruption curves overlaid on dates and, for ensembles, the distribution of lost volume per scenario."""
     from sim import plots
 
+    named = list(zip(_unique_names(compared), compared, strict=True))
     return plots.comparison_figure(
-        {name: c.columns for name, c in zip(_unique_names(compared), compared, strict=True)},
-        {
-            name: (None if c.ensemble is None else c.ensemble["lost_export_t"])
-            for name, c in zip(_unique_names(compared), compared, strict=True)
-        },
+        {name: c.columns for name, c in named},
+        {name: (None if c.ensemble is None else c.ensemble["lost_export_t"]) for name, c in named},
         title=title,
+        shortfall={name: c.shortfall for name, c in named} if any(c.shortfall is not None for _, c in named) else None,
     )

@@ -372,11 +372,14 @@ def comparison_figure(
     runs: Mapping[str, Mapping[str, Any]],
     lost: Mapping[str, np.ndarray | None] | None = None,
     title: str = "",
+    shortfall: Mapping[str, np.ndarray | None] | None = None,
 ) -> Figure:
     """Cumulative export deficit of several runs on dates; with ensembles, lost volume per scenario.
 
     ``runs`` maps a scenario's name to its daily columns; ``lost`` maps it to one lost volume (t)
     per replication (None for a single run). The distribution panel appears when any is given.
+    ``shortfall`` (replications x days, t/d, per scenario) draws an ensemble's median cumulative
+    deficit with its P10–P90 band instead of replication 0's curve.
     """
     from matplotlib.figure import Figure
 
@@ -386,15 +389,26 @@ def comparison_figure(
     curves = axes[0]
     styles = ("-", "--", "-.", ":")
     for k, (name, columns) in enumerate(runs.items()):
-        deficit = np.cumsum(np.asarray(columns["baseline_exports_t"]) - np.asarray(columns["exports_t"])) / 1e6
         color = PALETTE[k % len(PALETTE)]
-        curves.plot(_dates(columns), deficit, label=name, linewidth=2, color=color, linestyle=styles[k % 4])
+        matrix = None if shortfall is None else shortfall.get(name)
+        x = _dates(columns)
+        if matrix is not None and np.asarray(matrix).shape[0] > 1 and np.asarray(matrix).shape[1] == x.size:
+            cumulative = np.cumsum(np.asarray(matrix, dtype=float), axis=1) / 1e6
+            p10, p50, p90 = np.percentile(cumulative, [10, 50, 90], axis=0)
+            curves.fill_between(x, p10, p90, color=color, alpha=0.18, linewidth=0)
+            curves.plot(x, p50, label=f"{name} (P50, band P10–P90)", linewidth=2, color=color, linestyle=styles[k % 4])
+            continue
+        deficit = np.cumsum(np.asarray(columns["baseline_exports_t"]) - np.asarray(columns["exports_t"])) / 1e6
+        curves.plot(x, deficit, label=name, linewidth=2, color=color, linestyle=styles[k % 4])
     curves.set_ylabel("cumulative export deficit vs baseline, Mt")
     curves.axhline(0, color="grey", linewidth=0.8)
     curves.grid(alpha=0.3)
     curves.legend(fontsize=8, loc="upper left")
     _month_axis(curves)
-    curves.set_title("Disruption curves (replication 0 of each)" if lost else "Disruption curves", fontsize=10)
+    heading = "Disruption curves"
+    if lost:
+        heading += " (ensembles: median and P10–P90)" if shortfall else " (replication 0 of each)"
+    curves.set_title(heading, fontsize=10)
     if lost:
         box = axes[1]
         names = list(lost)

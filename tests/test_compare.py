@@ -103,3 +103,15 @@ def test_cli_compare_writes_csv_and_plot_and_is_not_cut_when_piped(tmp_path):
     assert (tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG"
     strict = routesim("compare", str(a), str(b), "--strict")
     assert strict.returncode == 2 and "horizons differ" in strict.stderr and "Traceback" not in strict.stderr
+
+
+def test_ensemble_comparison_plot_draws_median_bands_and_the_distribution(tmp_path):
+    from sim import compare
+
+    a = variant(tmp_path, "coin", shock=COIN)
+    prepared, _ = compare.prepare([a, TOY], replications=4)
+    figure = compare.comparison_figure(prepared)
+    curves, box = figure.axes
+    assert "median and P10–P90" in curves.get_title()
+    assert any("P50, band P10–P90" in t.get_text() for t in curves.get_legend().get_texts())
+    assert box.get_xlabel() == "lost export volume, Mt"
