@@ -413,7 +413,11 @@ def comparison_figure(
         box = axes[1]
         names = list(lost)
         data = [np.asarray(lost[n], dtype=float)[~np.isnan(np.asarray(lost[n], dtype=float))] / 1e6 for n in names]
-        parts = box.boxplot(data, vert=False, whis=(10, 90), showfliers=False, patch_artist=True, widths=0.5)
+        import matplotlib
+
+        major, minor = (int(v) for v in matplotlib.__version__.split(".")[:2])
+        horizontal = {"orientation": "horizontal"} if (major, minor) >= (3, 10) else {"vert": False}
+        parts = box.boxplot(data, whis=(10, 90), showfliers=False, patch_artist=True, widths=0.5, **horizontal)
         for k, patch in enumerate(parts["boxes"]):
             patch.set_facecolor(PALETTE[list(runs).index(names[k]) % len(PALETTE)] if names[k] in runs else "0.7")
             patch.set_alpha(0.6)
