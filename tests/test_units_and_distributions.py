@@ -180,7 +180,7 @@ def test_every_distribution_draws_within_its_support(name):
     dist = duration_dist(DISTS[name])
     assert dist.support() == pytest.approx(SUPPORT[name])
     rng = np.random.default_rng(123)
-    n = 500 if dist.dist == "normal" else 4000  # a truncated-normal draw builds a scipy object: slow
+    n = 4000
     values = np.array([dist.draw(rng) for _ in range(n)])
     low, high = SUPPORT[name]
     assert np.isfinite(values).all()
@@ -326,3 +326,33 @@ def test_bare_price_in_set_and_file_is_an_error_that_shows_the_unit(tmp_path):
     )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert f'{bad}:5: price: 80 has no unit — give one, e.g. "80 USD/bbl"' in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("mean", "sd", "low", "high"),
+    [(10, 4, 3, 12), (1, 2, 0, math.inf), (30, 5, 20, 45), (0, 1, 3, 8), (100, 1, 0, math.inf), (0, 1, -40, -30)],
+)
+def test_truncated_normal_by_inversion_agrees_with_scipy(mean, sd, low, high):
+    from scipy import stats
+
+    from sim.scenario.distributions import truncated_normal_ppf
+
+    frozen = stats.truncnorm((low - mean) / sd, (high - mean) / sd, loc=mean, scale=sd)
+    us = np.concatenate([np.linspace(0.0, 0.999999, 401), [1e-12, 1 - 1e-12]])
+    ours = np.array([truncated_normal_ppf(float(u), mean, sd, low, high) for u in us])
+    np.testing.assert_allclose(ours, frozen.ppf(us), rtol=0, atol=1e-9 * sd)
+    assert np.all(np.diff(ours[:401]) >= 0)  # monotone in the uniform
+
+
+def test_a_normal_draw_does_not_import_scipy():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, numpy as np; from sim.scenario.distributions import parse_distribution; "
+        "from sim.units import Grade; "
+        "d = parse_distribution({'dist': 'normal', 'mean': '10 d', 'sd': '4 d', 'low': '3 d', 'high': '12 d'}, "
+        "'duration', Grade()); d.draw(np.random.default_rng(1)); print('scipy' in sys.modules)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.stdout.strip() == "False", proc.stderr
