@@ -232,7 +232,7 @@ def truncated_normal_ppf(u: float, mean: float, sd: float, low: float, high: flo
     Pure Python (``statistics.NormalDist``): no scipy import for a draw. Bounds in the upper
     tail are reflected into the lower one, where the CDF's differences keep their precision.
     Agrees with ``scipy.stats.truncnorm.ppf`` to about 1e-9 of ``sd`` (tested), not bit for bit:
-    runs drawing a normal before routesim 0.1 (scipy) differ in the last digits.
+    runs that drew a normal with earlier versions (through scipy) differ in the last digits.
     """
     a, b = (low - mean) / sd, (high - mean) / sd
     if a > 0:
