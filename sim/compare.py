@@ -101,11 +101,18 @@ def _file_overrides(path: Path) -> int:
     return len(data.get("overrides") or {}) if isinstance(data, dict) else 0
 
 
+def _is_network_override(assignment: str) -> bool:
+    """Whether a --set assignment changes the network (``network.legs.x=...`` or ``legs.x=...``)."""
+    from sim.scenario.loader import network_path_of
+
+    return network_path_of(assignment.partition("=")[0].strip()).startswith("network.")
+
+
 def _from_outcome(outcome: api.Outcome) -> Compared:
     summary = outcome.summary()
     loaded = outcome.loaded
     # Network overrides: the file's ``overrides:`` and --set paths into the network (not name, shocks, ...).
-    overrides = _file_overrides(Path(loaded.path)) + sum(o.startswith("network.") for o in loaded.overrides)
+    overrides = _file_overrides(Path(loaded.path)) + sum(_is_network_override(o) for o in loaded.overrides)
     return Compared(
         name=outcome.name,
         horizon_d=float(loaded.scenario.horizon),
@@ -128,7 +135,7 @@ def _from_folder(folder: Path) -> Compared:
         raise ScenarioError.single(folder, f"not a readable run folder: {exc}") from None
     summary, manifest = run["summary"], run["manifest"]
     overrides = len((manifest.get("resolved_scenario") or {}).get("overrides") or {}) + sum(
-        str(o).startswith("network.") for o in manifest.get("overrides") or []
+        _is_network_override(str(o)) for o in manifest.get("overrides") or []
     )
     metrics = {k: (_value(v["value"]), v["unit"]) for k, v in summary["metrics"].items()}
     return Compared(
