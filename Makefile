@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint format schema clean bench
+.PHONY: run test lint format schema clean bench figures
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,9 @@ format: $(STAMP)
 
 schema: $(STAMP)
 	$(BIN)/routesim schema > sim/schema/scenario.schema.json
+
+figures: $(STAMP)
+	$(BIN)/python docs/make_gallery.py
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_engine.py

@@ -16,30 +16,37 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from sim import plots, results, runfolder
-from sim.engine.metrics import Impact
+from sim import data, plots, results, runfolder
+from sim.data import ImpactMapping, RunData
 from sim.engine.runner import Replication, run_replication
 from sim.ensemble import Ensemble, run_ensemble
 from sim.scenario.errors import ScenarioError
-from sim.scenario.loader import LoadedScenario, load_resolved, load_scenario, resolved_sha256
+from sim.scenario.loader import LoadedScenario, load_network, load_resolved, load_scenario, resolved_sha256
 from sim.scenario.schema import replications_problem
+from sim.scenario.yamlio import read_yaml
 from sim.textsafe import figure_text
 
 __all__ = [
     "MAX_JOBS",
     "Ensemble",
+    "ImpactMapping",
     "Outcome",
     "RerunReport",
+    "RunData",
     "check_ensemble",
     "check_jobs",
+    "compare",
+    "headline",
+    "is_network_file",
     "load",
+    "network_of",
     "read",
     "rerun",
     "run",
@@ -63,9 +70,21 @@ class Outcome:
     """For more than one replication: every replication's metrics (``replication`` is number 0)."""
 
     @property
-    def impact(self) -> Impact:
-        """The metrics against the baseline."""
-        return self.replication.impact
+    def impact(self) -> ImpactMapping:
+        """The metrics against the baseline, as a mapping metric -> value (``.units``: their units)."""
+        return ImpactMapping(self.replication.impact)
+
+    @property
+    def data(self) -> RunData:
+        """The results as pandas DataFrames (``daily``, ``daily_long``, ``summary``, ``ensemble``), as api.read gives."""
+        return RunData(
+            self.name,
+            results.summary_dict(self.loaded, self.replication)
+            | ({} if self.ensemble is None else {"ensemble": results.ensemble_summary(self.ensemble)}),
+            {},
+            self.timeseries(),
+            None if self.ensemble is None else self.ensemble.table,
+        )
 
     @property
     def name(self) -> str:
@@ -96,14 +115,52 @@ class Outcome:
         manifest["resolved_sha256"] = resolved_sha256(manifest["resolved_scenario"])
         return manifest
 
-    def figure(self):
-        """The disruption-curve figure (matplotlib Figure)."""
+    def figure(self, replication: Replication | None = None):
+        """The disruption-curve figure (matplotlib Figure): corridors, shock windows, headline numbers, source.
+
+        For an ensemble it shows the median-loss replication (``median_replication``), not replication 0.
+        """
+        rep = replication or (self.median_replication() if self.ensemble is not None else self.replication)
+        columns = results.timeseries_columns(self.loaded, rep)
+        which = ""
+        if self.ensemble is not None:
+            which = f", replication {rep.replication} of {self.ensemble.n:,} (the median loss)"
         return plots.disruption_figure(
-            self.timeseries(), [s.as_dict() for s in self.replication.shocks], title=_title(self)
+            columns,
+            [s.as_dict() for s in rep.shocks],
+            title=figure_text(f"{self.name}{which}"),
+            corridors=plots.network_corridors(self.loaded.scenario.network),
+            headline=headline(ImpactMapping(rep.impact)),
+            source=figure_text(self.source_line(rep.seed), None),
+        )
+
+    def median_replication(self) -> Replication:
+        """For an ensemble, the replication whose lost export volume is the median (the lowest such index);
+        for a single run, the run itself. Reruns that replication when it is not number 0."""
+        if self.ensemble is None:
+            return self.replication
+        lost = np.asarray(self.ensemble["lost_export_t"], dtype=float)
+        if not np.any(~np.isnan(lost)):
+            return self.replication
+        median = float(np.nanpercentile(lost, 50, method="lower"))
+        r = int(np.flatnonzero(lost == median)[0])
+        if r == self.replication.replication:
+            return self.replication
+        return run_replication(self.loaded.scenario, seed=self.ensemble.seed, replication=r)
+
+    def source_line(self, seed: int | None = None) -> str:
+        """'Source: routesim 0.1.0, scenario ... (seed ...), network ...; baseline: ...' for the bottom of a chart."""
+        from sim import __version__
+
+        networks = ", ".join(Path(f).stem for f in self.loaded.files[1:]) or "inline"
+        seed = self.replication.seed if seed is None else seed
+        return (
+            f"Source: routesim {__version__} model run; scenario {self.name} ({Path(self.loaded.path).name}, "
+            f"seed {seed}), network {networks}; each against the same network without the shocks."
         )
 
     def ensemble_figure(self):
-        """The ensemble figure (ECDF of lost volume, fan of daily shortfall), or None for one run."""
+        """The ensemble figure (the loss given that a shock happened, and the fan of the cumulative loss), or None."""
         if self.ensemble is None:
             return None
         dates = self.timeseries()["date"]
@@ -111,14 +168,41 @@ class Outcome:
         title = (
             f"{figure_text(self.name)}: {self.ensemble.n:,} replications, seed {self.ensemble.seed} — lost export volume "
             f"P50 {np.nanpercentile(lost, 50) / 1e6:,.2f} Mt (P10 {np.nanpercentile(lost, 10) / 1e6:,.2f}, "
-            f"P90 {np.nanpercentile(lost, 90) / 1e6:,.2f})"
+            f"P90 {np.nanpercentile(lost, 90) / 1e6:,.2f}), mean {np.nanmean(lost) / 1e6:,.2f} Mt"
         )
-        return plots.ensemble_figure(lost, self.ensemble.fan(), dates, title=title)
+        return plots.ensemble_figure(
+            lost,
+            self.ensemble.fan(),
+            dates,
+            title=title,
+            happened=self.ensemble.happened,
+            shortfall=self.ensemble.shortfall,
+            source=figure_text(self.source_line(self.ensemble.seed), None),
+            probability=_probabilities(self.loaded),
+        )
 
 
-def _title(outcome: Outcome) -> str:
-    lost = outcome.impact["lost_export_t"]
-    return f"{figure_text(outcome.name)}: lost export volume {lost / 1e6:,.2f} Mt (seed {outcome.replication.seed})"
+def _probabilities(loaded: LoadedScenario) -> str:
+    """'probability 0.3 in the scenario' (or each shock's) for shocks that may not happen; '' if all happen."""
+    shocks = [s for s in loaded.scenario.shocks if not s.background and s.probability < 1.0]
+    if not shocks:
+        return ""
+    if len(shocks) == 1:
+        return f"probability {shocks[0].probability:g} in the scenario"
+    return "probabilities " + ", ".join(f"{s.probability:g}" for s in shocks) + " in the scenario"
+
+
+def headline(impact: Mapping[str, Any]) -> str:
+    """The headline numbers of a run in one line: lost Mt, Mbbl, USD, days to survive and to recover."""
+    lost, bbl, usd = impact["lost_export_t"] or 0.0, impact["lost_export_bbl"] or 0.0, impact["revenue_lost_usd"] or 0.0
+    survive, recover = impact["time_to_survive_d"], impact["time_to_recover_d"]
+    parts = [
+        f"Lost exports {lost / 1e6:,.2f} Mt ({bbl / 1e6:,.1f} Mbbl, {usd / 1e9:,.2f} bn USD at "
+        f"{impact['price_usd_per_bbl']:,.0f} USD/bbl)",
+        "storage never full" if survive is None else f"storage full after {survive:g} d",
+        "not recovered within the horizon" if recover is None else f"recovered after {recover:g} d",
+    ]
+    return " · ".join(parts)
 
 
 def load(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> LoadedScenario:
@@ -211,13 +295,20 @@ def save(
 
     An ensemble adds ensemble.csv (and ensemble.png with ``plot``).
     """
+    columns = outcome.timeseries()
     files: dict[str, Any] = {
         "summary.json": json.dumps(outcome.summary(), indent=2) + "\n",
-        "timeseries.csv": results.timeseries_csv(outcome.timeseries()),
+        "timeseries.csv": results.timeseries_csv(columns),
         "manifest.json": json.dumps(outcome.manifest(), indent=2) + "\n",
     }
+    parquet = data.parquet_writer(columns)
+    if parquet is not None:
+        files["timeseries.parquet"] = parquet
     if outcome.ensemble is not None:
         files["ensemble.csv"] = results.ensemble_csv_writer(outcome.ensemble)
+        parquet = data.parquet_writer(outcome.ensemble.table)
+        if parquet is not None:
+            files["ensemble.parquet"] = parquet
     if plot:
         figure = outcome.figure()
         files["disruption.png"] = lambda path: figure.savefig(path, dpi=110)
@@ -229,9 +320,20 @@ def save(
     return results.write_run_folder(Path(out), files, force=force)
 
 
-def read(folder: str | Path) -> dict[str, Any]:
-    """Read a run folder back: summary, manifest and timeseries columns."""
-    return results.read_run(folder)
+def read(folder: str | Path) -> RunData:
+    """Read a run folder back as DataFrames: ``daily`` (DatetimeIndex), ``daily_long``, ``summary``, ``ensemble``.
+
+    ``run["summary"]``, ``run["manifest"]``, ``run["timeseries"]`` still give the plain data.
+    """
+    raw = results.read_run(folder)
+    return RunData(
+        str(raw["summary"].get("scenario", Path(folder).parent.name)),
+        raw["summary"],
+        raw["manifest"],
+        raw["timeseries"],
+        raw.get("ensemble"),
+        Path(folder),
+    )
 
 
 @dataclass
@@ -385,12 +487,51 @@ def _compare_ensemble(stored: dict[str, Any], outcome: Outcome) -> list[str]:
     return out
 
 
+def compare(
+    items: list[str | Path | LoadedScenario | Outcome] | tuple[str | Path | LoadedScenario | Outcome, ...],
+    replications: int | None = None,
+    seed: int | None = None,
+    jobs: int = 1,
+    normalise: bool = True,
+    progress: Callable[[int, int], None] | None = None,
+) -> Any:
+    """Compare scenario files, loaded scenarios, run folders or outcomes side by side; return a pandas DataFrame.
+
+    Rows: horizon, start, price, network, replications, seed, then the headline metrics; columns:
+    ``label``, ``unit``, one per scenario (the value, or the ensemble mean), and ``Δ <name>`` (with
+    ``low``/``high`` 95 % bounds for ensembles, paired on common random numbers) against the first.
+    Files with different horizons or prices are run with the longest horizon and the first's price
+    (``attrs["notes"]`` says which); with ``normalise=False``, or for saved runs, a mismatch raises
+    ScenarioError. See ``sim.compare``.
+    """
+    from sim.compare import compare as compare_items
+
+    return compare_items(list(items), replications, seed, jobs, normalise, progress)
+
+
+def is_network_file(path: str | Path) -> bool:
+    """Whether ``path`` holds a network (legs, sources, ... or ``extends``) rather than a scenario (``network:``)."""
+    try:
+        data = read_yaml(Path(path)).data
+    except (ScenarioError, OSError):
+        return False  # validation reports why
+    return isinstance(data, dict) and "network" not in data and bool({"legs", "sources", "extends"} & set(data))
+
+
+def network_of(path: str | Path) -> Any:
+    """The validated network of a scenario or network file (raises ScenarioError)."""
+    return load_network(path) if is_network_file(path) else load_scenario(path).scenario.network
+
+
 def validate(paths: list[str | Path], overrides: list[str] | tuple[str, ...] = ()) -> dict[str, ScenarioError | None]:
-    """Validate files without running them: path -> None if valid, else the error."""
+    """Validate scenario or network files without running them: path -> None if valid, else the error."""
     out: dict[str, ScenarioError | None] = {}
     for path in paths:
         try:
-            load_scenario(path, overrides)
+            if is_network_file(path):
+                load_network(path)
+            else:
+                load_scenario(path, overrides)
             out[str(path)] = None
         except ScenarioError as exc:
             out[str(path)] = exc

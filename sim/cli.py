@@ -31,7 +31,7 @@ from sim.units import format_quantity
 
 __all__ = ["cli", "main"]
 
-console = Console(highlight=False, soft_wrap=True)
+console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 4096)  # piped: never cut
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 EXIT_OUTPUT = 1
@@ -263,6 +263,8 @@ def cli() -> None:
       routesim run scenarios/cpc_court_suspension_2022.yaml --seed 7 --set horizon="180 d"
       routesim validate scenarios/*.yaml
       routesim compare scenarios/baseline_2022.yaml scenarios/cpc_court_suspension_2022.yaml
+      routesim targets scenarios/cpc_court_suspension_2022.yaml
+      routesim new my_closure
       routesim rerun results/cpc_court_suspension_2022/<run-id>/manifest.json
     """
 
@@ -288,7 +290,10 @@ def cli() -> None:
     "overrides",
     multiple=True,
     metavar="KEY.PATH=VALUE",
-    help="Override any key, e.g. --set network.legs.cpc_pipeline.capacity='40 Mt/yr'.",
+    help=(
+        "Override any key by its dotted path, e.g. --set shocks.0.duration='60 d'; network keys as in a "
+        "file's overrides: (legs.cpc_pipeline.capacity='40 Mt/yr', or with network. in front)."
+    ),
 )
 @click.option("--force", is_flag=True, help="Replace the --out folder if it exists.")
 @click.option("--no-plot", is_flag=True, help="Do not draw disruption.png.")
@@ -404,11 +409,12 @@ def run(
 @click.argument("files", nargs=-1, required=True, type=SafePath(path_type=Path))
 @click.option("--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE", help="Check with these overrides applied.")
 def validate(files: tuple[Path, ...], overrides: tuple[str, ...]) -> None:
-    """Check scenario FILES without running them (exit 2 if any is invalid).
+    """Check scenario or network FILES without running them (exit 2 if any is invalid).
 
     \b
-    Example:
+    Examples:
       routesim validate scenarios/*.yaml
+      routesim validate scenarios/network/kazakhstan_2025.yaml
     """
     results = api.validate(list(files), overrides)
     bad = 0
@@ -498,34 +504,157 @@ def _manifest_replications(path: Path) -> int:
 
 
 @cli.command()
-@click.argument("files", nargs=-1, required=True, type=SafePath(dir_okay=False, path_type=Path))
+@click.argument("items", nargs=-1, required=True, type=SafePath(path_type=Path))
 @click.option(
-    "--seed", type=click.IntRange(0, 2**63 - 1), default=None, help="Seed for every file (default: each file's)."
+    "--seed",
+    type=click.IntRange(0, 2**63 - 1),
+    default=None,
+    help="Seed for every file (default: the first file's): common random numbers.",
 )
-def compare(files: tuple[Path, ...], seed: int | None) -> None:
-    """Run several scenario FILES and print their impacts side by side (writes nothing).
+@click.option(
+    "-n",
+    "--replications",
+    type=int,
+    default=None,
+    metavar="N",
+    help="Run each file as an ensemble of N replications on common random numbers (default: 1 each).",
+)
+@jobs_option("Worker processes for ensembles (results are identical for any J).")
+@click.option(
+    "--strict", is_flag=True, help="Refuse files with different horizons or prices instead of normalising them."
+)
+@click.option(
+    "--csv", "csv_file", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write the table."
+)
+@click.option(
+    "--plot", "plot_file", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Draw the curves (PNG)."
+)
+def compare(
+    items: tuple[Path, ...],
+    seed: int | None,
+    replications: int | None,
+    jobs: int,
+    strict: bool,
+    csv_file: Path | None,
+    plot_file: Path | None,
+) -> None:
+    """Compare scenario files or run folders ITEMS side by side, each against its own baseline.
 
-    Each file runs one replication (replication 0), whatever its 'replications' key.
+    Rows give each scenario's horizon, start, price and network, then the headline metrics;
+    columns after the first scenario give the difference from it. Files with different
+    horizons or prices are run with the longest horizon (beside saved runs: theirs) and the
+    first item's price (a note says which; --strict refuses instead); saved runs must
+    already match each other. With -n N every
+    file runs N replications on common random numbers (replication r of each uses the same
+    random streams) and the differences are paired, with 95 % intervals. Writes nothing
+    unless --csv or --plot is given.
 
     \b
-    Example:
+    Examples:
       routesim compare scenarios/baseline_2022.yaml scenarios/cpc_court_suspension_2022.yaml
+      routesim compare scenarios/history/e04_*.yaml -n 200 --plot e04.png --csv e04.csv
+      routesim compare results/cpc_court_suspension_2022/<run-a> results/cpc_court_suspension_2022/<run-b>
     """
-    outcomes = []
-    for path in files:
+    from sim import compare as cmp
+
+    files = [i for i in items if not i.is_dir()]
+    n_each = replications or 1
+    try:
+        with _progress_bar(len(items) * n_each if files else 1, "compare") as progress:
+            compared, notes = cmp.prepare(
+                list(items), replications=n_each, seed=seed, jobs=jobs, normalise=not strict, progress=progress
+            )
+    except ScenarioError as exc:
+        _fail_input(exc)
+        return
+    except (MassBalanceError, EnsembleError) as exc:
+        _fail_output(f"internal error (please report): {exc}")
+        return
+    table = cmp.frame(compared, notes)
+    console.print(comparison_table(table))
+    for note in notes:
+        console.print(f"[yellow]normalised:[/] {_t(note, 1000)}")
+    if csv_file is not None:
         try:
-            outcomes.append(api.run(path, seed=seed, replications=1))
-        except ScenarioError as exc:
-            _fail_input(exc)
-            return
-    table = Table(title="Scenario comparison (each against its own baseline)", title_justify="left")
-    table.add_column("metric")
-    for outcome in outcomes:
-        table.add_column(_t(outcome.name), justify="right")
-    summaries = [o.summary()["metrics"] for o in outcomes]
-    for label, key in ROWS:
-        table.add_row(label, *[_fmt(s[key]["value"], s[key]["unit"]) for s in summaries])
-    console.print(table)
+            table.to_csv(csv_file)
+        except OSError as exc:
+            _fail_output(f"cannot write {csv_file}: {exc.strerror or exc}")
+        console.print(f"Table written to [bold]{_t(csv_file)}[/]")
+    if plot_file is not None:
+        try:
+            cmp.comparison_figure(compared).savefig(plot_file, dpi=110)
+        except OSError as exc:
+            _fail_output(f"cannot write {plot_file}: {exc.strerror or exc}")
+        console.print(f"Plot written to [bold]{_t(plot_file)}[/]")
+
+
+def _cell(value: Any, unit: str) -> str:
+    """A comparison cell: a quantity with its unit ('—' if undefined); days to one decimal."""
+    if value is None or (isinstance(value, float) and value != value):
+        return "—"
+    if unit == "d":
+        return f"{float(value):,.1f} d".replace(".0 d", " d")
+    return _fmt(value, unit)
+
+
+def _signed(value: float, unit: str) -> str:
+    """A difference with its sign ('+1.20 Mt', '−3 d'); no sign on what rounds to zero."""
+    if value != value:  # NaN
+        return "—"
+    text = _cell(abs(value), unit)
+    if text.startswith(("0 ", "0.0 ", "0.00 ")):
+        return text
+    return ("−" if value < 0 else "+") + text
+
+
+def comparison_table(table: Any) -> Table:
+    """A comparison DataFrame (``api.compare``) as a rich table: settings, metrics, differences."""
+    names = [c for c in table.columns if c not in ("label", "unit") and not str(c).startswith("Δ ")]
+    reference = table.attrs.get("reference", names[0] if names else "")
+    ensembles = table.attrs.get("ensembles", False)
+    out = Table(
+        title=(
+            "Scenario comparison (each against its own baseline"
+            + ("; ensemble means, Δ with 95 % intervals on common random numbers" if ensembles else "")
+            + f"; Δ against {_t(reference)})"
+        ),
+        title_justify="left",
+    )
+    out.add_column("")
+    for name in names:
+        out.add_column(_t(name), justify="right")
+    for name in names[1:]:
+        out.add_column(f"Δ {_t(name)}", justify="right")
+    for key, row in table.iterrows():
+        unit = row["unit"]
+        cells = []
+        for name in names:
+            value = row[name]
+            if key in ("start", "network", "seed", "replications"):
+                cells.append(_t(value))
+            elif key == "price":
+                cells.append(f"{float(value):,.2f} USD/bbl")
+            else:
+                cells.append(_cell(value, unit))
+        for name in names[1:]:
+            if key in cmp_settings():
+                cells.append("" if row[names[0]] == row[name] else "[yellow]differs[/]")
+                continue
+            text = _signed(float(row[f"Δ {name}"]), unit)
+            if ensembles and f"Δ {name} low" in row and row[f"Δ {name} low"] == row[f"Δ {name} low"]:
+                text += (
+                    f" [{_signed(float(row[f'Δ {name} low']), unit)}, {_signed(float(row[f'Δ {name} high']), unit)}]"
+                )
+            cells.append(_t(text, None))
+        out.add_row(_t(row["label"]), *cells)
+    return out
+
+
+def cmp_settings() -> tuple[str, ...]:
+    """The setting rows of a comparison (not metrics)."""
+    from sim.compare import SETTINGS
+
+    return SETTINGS
 
 
 @cli.command()
@@ -577,7 +706,9 @@ def backtest(
         _fail_input(exc)
         return
     try:
-        result = bt.run_backtest(episodes)
+        total = sum(max(e.scenario.replications, 1) for e in episodes)
+        with _progress_bar(total, "backtest") as progress:
+            result = bt.run_backtest(episodes, progress=progress)
     except MassBalanceError as exc:
         _fail_output(f"internal error (please report): {exc}")
         return
@@ -632,6 +763,91 @@ def backtest(
     if strict and result.disagreements:
         err.print(f"{len(result.disagreements)} figure(s) outside tolerance (--strict)")
         sys.exit(EXIT_OUTPUT)
+
+
+@cli.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def targets(file: Path) -> None:
+    """List what a shock in FILE (a scenario or a network file) can target, with the shock kinds each accepts.
+
+    \b
+    Example:
+      routesim targets scenarios/cpc_court_suspension_2022.yaml
+    """
+    from sim.scenario.targets import list_targets
+
+    try:
+        network = api.network_of(file)
+    except ScenarioError as exc:
+        _fail_input(exc)
+        return
+    table = Table(title=f"Shock targets in {_t(file)}", title_justify="left")
+    for name in ("target", "what", "shock kinds", "description"):
+        table.add_column(name, overflow="fold")
+    for info in list_targets(network):
+        short = info.description.split(". ")[0]
+        short = short if len(short) <= 90 else short[:89] + "…"
+        table.add_row(_t(info.name), info.component, ", ".join(info.shocks), _t(short))
+    console.print(table)
+
+
+TEMPLATE = """\
+# {name}: a scenario for routesim (check it with `routesim validate {file}`, run it with `routesim run {file}`).
+# Every value carries a unit: 67 Mt/yr, 180 kt/d, 30 d, 0.8 Mt, 100 USD/bbl. A bare number is an error.
+# `routesim targets {file}` lists what a shock can target; `routesim schema` gives the full JSON Schema.
+name: {name}
+description: >-
+  The question this scenario answers, in one or two sentences (printed with the results).
+
+# A shipped network by name (kazakhstan_2022, kazakhstan_2023, kazakhstan_2025), or a path to a network
+# file inside the scenarios folder, or an inline network.
+network: kazakhstan_2025
+# overrides:                                  # change the network by dotted paths, e.g.
+#   legs.cpc_pipeline.capacity: 60 Mt/yr
+
+start_date: 2026-01-01        # the first simulated day
+horizon: 180 d                # long enough for the shock, the fields' restart ramp and a margin
+seed: 1                       # fixes every random draw
+price: 65 USD/bbl             # for revenue lost
+# replications: 200           # an ensemble (or routesim run -n 200)
+
+shocks:
+  - name: CPC terminal closed
+    kind: outage              # outage | closure | slowdown | production | weather | derate
+    target: novorossiysk      # a leg, port, pump station, source, route or market
+    start: 2026-01-15         # a date, or a day offset such as "14 d"
+    duration: 30 d            # or a distribution: {{dist: lognormal, median: 30 d, sigma: 0.5}}
+    factor: 0                 # capacity left: 0 = closed, 0.5 = half
+    # probability: 0.3        # the shock happens in this share of replications
+    description: What happens and why (a source, or "assumption").
+"""
+
+
+@cli.command(name="new")
+@click.argument("name")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="File to write (default: NAME.yaml in the current folder).",
+)
+@click.option("--force", is_flag=True, help="Replace the file if it exists.")
+def new_scenario(name: str, out: Path | None, force: bool) -> None:
+    """Write a commented scenario template NAME.yaml on a shipped network (a 30-day CPC terminal closure).
+
+    \b
+    Example:
+      routesim new my_closure && routesim run my_closure.yaml
+    """
+    clean = "".join(c if c.isalnum() or c in "-_" else "_" for c in name) or "scenario"
+    path = out or Path(f"{clean}.yaml")
+    if path.exists() and not force:
+        _fail_output(f"{path} already exists; choose another name or --out, or pass --force to replace it")
+    try:
+        path.write_text(TEMPLATE.format(name=clean, file=path.name), encoding="utf-8")
+    except OSError as exc:
+        _fail_output(f"cannot write {path}: {exc.strerror or exc}")
+    console.print(f"Wrote [bold]{_t(path)}[/]: edit it, then `routesim validate {_t(path)}`")
 
 
 def main() -> None:

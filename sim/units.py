@@ -84,6 +84,9 @@ _EXAMPLES = {
     "count": "a whole number",
 }
 
+_UNIT_HINT = {"mass": "kt", "duration": "d", "rate": "kt/d", "price": "USD/bbl"}
+"""The unit suggested for a bare number, per dimension that needs one."""
+
 _NUMBER = r"[-+]?(?:\d+(?:[_,]\d{3})*(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
 _QUANTITY = re.compile(rf"^\s*(?P<num>{_NUMBER})\s*(?P<unit>\S.*?)?\s*$")
 
@@ -127,10 +130,13 @@ def _convert(unit: str, dimension: str, grade: Grade) -> float:
     raise UnitError(f"unit {unit!r} is not a {dimension}")
 
 
-def parse_quantity(value: object, dimension: str, grade: Grade | None = None) -> float:
+def parse_quantity(value: object, dimension: str, grade: Grade | None = None, require_unit: bool = False) -> float:
     """Read ``value`` (a number or a string with a unit) as a float in the canonical unit.
 
-    A bare number is taken to be in the canonical unit already (t, d, t/d, USD/t).
+    A bare number is in the canonical unit (t, d, t/d, USD/t) — unless ``require_unit`` (files
+    and ``--set``, see the loader): then a mass, duration, rate or price other than 0 given as a
+    bare number is refused with an example (``80 has no unit — give one, e.g. "80 USD/bbl"``),
+    since a silent USD per tonne is rarely what was meant. Fractions and counts are plain numbers.
     Raises UnitError with a message that says what was expected.
     """
     if dimension not in DIMENSIONS:
@@ -163,6 +169,10 @@ def parse_quantity(value: object, dimension: str, grade: Grade | None = None) ->
     result = number * factor
     if not math.isfinite(result):
         raise UnitError(f"{value!r} is not a finite number; {expected}")
+    bare = isinstance(value, int | float) or match["unit"] is None
+    if require_unit and bare and number != 0 and dimension in _UNIT_HINT:
+        shown = f"{number:g}"
+        raise UnitError(f'{shown} has no unit — give one, e.g. "{shown} {_UNIT_HINT[dimension]}"; {expected}')
     if dimension == "count" and result != int(result):
         raise UnitError(f"{value!r} is not a whole number; {expected}")
     return result

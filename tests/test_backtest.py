@@ -307,11 +307,11 @@ def test_ensemble_rows_in_the_csv_table_and_figure(result):
     assert float(parsed["share_agreeing"]) == rows[0].share_agreeing
     assert backtest.ensemble_text(rows[0]).endswith(f" · {rows[0].replications} · {rows[0].share_agreeing:.0%}")
     assert backtest.ensemble_text(result.episodes[0].rows[0]) == ""
-    # A non-zero reference: the P10-P90 band is drawn as a bar (two more lines than a single run).
+    # A non-zero reference: the P10-P90 band is drawn as a bar with its two ends (three more lines than a single run).
     band = dataclasses.replace(rows[0], reported=1e6, ratio=rows[0].model / 1e6)
     single = dataclasses.replace(band, replications=None, model_p10=None, model_p90=None, share_agreeing=None)
     lines = len(backtest.backtest_figure([band]).axes[0].lines)
-    assert lines == len(backtest.backtest_figure([single]).axes[0].lines) + 2
+    assert lines == len(backtest.backtest_figure([single]).axes[0].lines) + 3
 
 
 def _history(name: str) -> Path:

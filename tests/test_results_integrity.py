@@ -23,7 +23,12 @@ def outcome() -> api.Outcome:
 
 def test_folder_appears_complete_with_no_staging_left(tmp_path, outcome):
     folder = api.save(outcome, out=tmp_path / "run", plot=False)
-    assert sorted(p.name for p in folder.iterdir()) == ["manifest.json", "summary.json", "timeseries.csv"]
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "manifest.json",
+        "summary.json",
+        "timeseries.csv",
+        "timeseries.parquet",
+    ]
     assert [p.name for p in tmp_path.iterdir()] == ["run"]
 
 

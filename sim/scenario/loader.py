@@ -33,7 +33,27 @@ __all__ = [
     "load_scenario",
     "parse_set",
     "resolved_sha256",
+    "shipped_network",
+    "shipped_networks",
 ]
+
+SHIPPED_NETWORKS = Path(__file__).resolve().parents[2] / "scenarios" / "network"
+"""The networks that come with routesim (in a checkout or an editable install), named by file stem."""
+
+
+def shipped_networks() -> dict[str, Path]:
+    """Shipped network name -> file (``kazakhstan_2022`` -> ``scenarios/network/kazakhstan_2022.yaml``)."""
+    if not SHIPPED_NETWORKS.is_dir():
+        return {}
+    return {p.stem: p for p in sorted(SHIPPED_NETWORKS.glob("*.yaml"))}
+
+
+def shipped_network(name: str) -> Path | None:
+    """The shipped network a scenario's ``network: <name>`` means (a bare name, no folder or suffix), or None."""
+    if not name or "/" in name or "\\" in name or name.endswith((".yaml", ".yml")):
+        return None
+    return shipped_networks().get(name)
+
 
 MAX_INCLUDE_DEPTH = 8
 """Deepest chain of ``extends`` between network files."""
@@ -183,6 +203,15 @@ def _set_path(data: dict, dotted: str, value: Any, origin: tuple[str, int | None
     lines[full] = origin
 
 
+NETWORK_KEYS = ("legs", "ports", "sources", "routes", "markets", "grade")
+"""Top-level keys of a network: a --set path starting with one means the scenario's network."""
+
+
+def network_path_of(key: str) -> str:
+    """A --set path as a scenario path: ``legs.x.capacity`` (the spelling of ``overrides:``) is ``network.legs.x.capacity``."""
+    return f"network.{key}" if key.split(".", 1)[0] in NETWORK_KEYS else key
+
+
 def parse_set(assignment: str) -> tuple[str, Any]:
     """Split a ``key.path=value`` command-line override; the value is read as YAML."""
     key, sep, value = assignment.partition("=")
@@ -328,10 +357,12 @@ def load_scenario(path: str | Path, overrides: list[str] | tuple[str, ...] = ())
     files = [path]
     network = data.get("network")
     if isinstance(network, str):
-        network_path = _resolve_include(network, path, root, located, ("network",))
+        shipped = shipped_network(network)
+        net_root = root if shipped is None else shipped.parent
+        network_path = shipped or _resolve_include(network, path, root, located, ("network",))
         net_lines: dict = {}
         origin = (*located.where(("network",)), "network")
-        data["network"] = _read_network(network_path, root, ("network",), (path.resolve(),), net_lines, origin)
+        data["network"] = _read_network(network_path, net_root, ("network",), (path.resolve(),), net_lines, origin)
         lines.update({k: v for k, v in net_lines.items() if k != ("network",)})
         files.append(network_path)
     net_overrides = data.pop("overrides", None)
@@ -345,14 +376,15 @@ def load_scenario(path: str | Path, overrides: list[str] | tuple[str, ...] = ())
             )
         for key, value in net_overrides.items():
             origin = located.where(("overrides", key))
-            _set_path(data["network"], str(key), value, origin, lines, ("network",))
+            dotted = str(key).removeprefix("network.")  # the --set spelling is accepted here too
+            _set_path(data["network"], dotted, value, origin, lines, ("network",))
     for assignment in overrides:
         key, value = parse_set(assignment)
-        _set_path(data, key, value, ("<--set>", None), lines, ())
+        _set_path(data, network_path_of(key), value, ("<--set>", None), lines, ())
     resolved = copy.deepcopy(data)
     grade = _grade_of(data.get("network"))
     try:
-        scenario = Scenario.model_validate(data, context={"grade": grade})
+        scenario = Scenario.model_validate(data, context={"grade": grade, "require_units": True})
     except ValidationError as exc:
         raise ScenarioError(_problems_from(exc, data, lines, str(path))) from None
     return LoadedScenario(
@@ -387,6 +419,6 @@ def load_network(path: str | Path) -> Network:
     lines: dict = {}
     data = _read_network(path, scenarios_root(path), (), (), lines)
     try:
-        return Network.model_validate(data, context={"grade": _grade_of(data)})
+        return Network.model_validate(data, context={"grade": _grade_of(data), "require_units": True})
     except ValidationError as exc:
         raise ScenarioError(_problems_from(exc, data, lines, str(path), Network)) from None
