@@ -1,0 +1,152 @@
+"""Parameter sweeps: a grid of scenario points, an ensemble at each, metric percentiles per point.
+
+Every point runs replications 0..N-1 of the same seed (common random numbers): a shock drawn at
+one point is drawn with the same random numbers at every other, so the curve of a metric against
+a parameter is smooth where the model is, and a deterministic scenario gives its exact curve.
+
+The table has one row per point: the parameters' values (numbers in the unit of their spec, or
+the text of a listed value), ``replications``, ``seed``, then per metric its mean, its
+percentiles (numpy "linear", over the replications where it is defined) and ``defined``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sim.ensemble import PERCENTILE_METHOD, PERCENTILES, Ensemble, run_ensemble
+from sim.explore.params import Point, SweepParam, grid, with_overrides
+from sim.scenario.loader import LoadedScenario
+
+__all__ = ["evaluate", "point_stats", "run_sweep", "stat_column", "study_attrs", "validate_points"]
+
+Progress = Callable[[int, int], None]
+
+
+def stat_column(metric: str, stat: str) -> str:
+    """The table column of one statistic of a metric: ``lost_export_t_p50``."""
+    return f"{metric}_{stat}"
+
+
+def evaluate(loaded: LoadedScenario, n: int, seed: int, jobs: int = 1, **ensemble_options: Any) -> Ensemble:
+    """Replications 0..n-1 of ``seed`` at one point (``ensemble_options`` go to ``run_ensemble``)."""
+    return run_ensemble(loaded.scenario, n, seed=seed, jobs=jobs, **ensemble_options)
+
+
+def point_stats(
+    ens: Ensemble, metrics: Sequence[str], percentiles: Sequence[float] = PERCENTILES
+) -> dict[str, float | int]:
+    """Per metric: mean, the percentiles and how many replications define it (NaN if none)."""
+    out: dict[str, float | int] = {}
+    for metric in metrics:
+        values = np.asarray(ens[metric], dtype=float)
+        defined = values[~np.isnan(values)]
+        out[stat_column(metric, "mean")] = float(defined.mean()) if defined.size else np.nan
+        quantiles = (
+            np.percentile(defined, list(percentiles), method=PERCENTILE_METHOD)
+            if defined.size
+            else [np.nan] * len(percentiles)
+        )
+        for q, value in zip(percentiles, quantiles, strict=True):
+            out[stat_column(metric, f"p{q:g}")] = float(value)
+        out[stat_column(metric, "defined")] = int(defined.size)
+    return out
+
+
+def validate_points(loaded: LoadedScenario, params: Sequence[SweepParam]) -> None:
+    """Load every value of every parameter once (the others at their first value): a bad value
+    raises ScenarioError before anything runs, at the cost of one load per value, not per point."""
+    first = [f"{p.path}={p.texts[0]}" for p in params]
+    for k, param in enumerate(params):
+        for text in param.texts:
+            with_overrides(loaded, [*first[:k], f"{param.path}={text}", *first[k + 1 :]])
+
+
+def study_attrs(loaded: LoadedScenario, kind: str, seed: int, n: int, **extra: Any) -> dict[str, Any]:
+    """What a study's DataFrame carries in ``attrs``: enough to save it with a manifest."""
+    return {
+        "kind": kind,
+        "scenario": loaded.scenario.name,
+        "scenario_file": str(loaded.path),
+        "scenario_files": [str(p) for p in loaded.files],
+        "scenario_sha256": loaded.sha256,
+        "overrides": list(loaded.overrides),
+        "resolved_scenario": loaded.resolved,
+        "seed": int(seed),
+        "replications": int(n),
+        "percentile_method": PERCENTILE_METHOD,
+        **extra,
+    }
+
+
+def run_sweep(
+    loaded: LoadedScenario,
+    params: Sequence[SweepParam],
+    n: int = 1,
+    seed: int | None = None,
+    jobs: int = 1,
+    metrics: Sequence[str] | None = None,
+    percentiles: Sequence[float] = PERCENTILES,
+    progress: Progress | None = None,
+    **ensemble_options: Any,
+) -> pd.DataFrame:
+    """Run an ensemble of ``n`` replications of ``seed`` (default: the file's) at every point of the
+    grid of ``params``; return one row per point (parameters, then each metric's statistics).
+
+    ``metrics`` (default: all) picks the metrics; ``progress(done, total)`` is called per point.
+    The DataFrame's ``attrs`` hold the study's description (see ``study_attrs``).
+    """
+    if not params:
+        raise ValueError("a sweep needs at least one parameter")
+    seed = loaded.scenario.seed if seed is None else int(seed)
+    points: list[Point] = grid(params)
+    validate_points(loaded, params)
+    started = time.perf_counter()
+    rows: list[dict[str, Any]] = []
+    names: list[str] | None = None
+    units: dict[str, str] = {}
+    for done, point in enumerate(points, start=1):
+        ens = evaluate(with_overrides(loaded, point.overrides), n, seed, jobs, **ensemble_options)
+        if names is None:
+            names = _pick_metrics(ens, metrics)
+            units = {m: ens.units.get(m, "1") for m in names}
+        row: dict[str, Any] = {}
+        for param, value, text in zip(params, point.values, point.texts, strict=True):
+            row[param.path] = value if param.numeric else text
+        row["replications"] = n
+        row["seed"] = seed
+        row |= point_stats(ens, names, percentiles)
+        rows.append(row)
+        if progress:
+            progress(done, len(points))
+    table = pd.DataFrame(rows)
+    table.attrs = study_attrs(
+        loaded,
+        "sweep",
+        seed,
+        n,
+        params=[{"path": p.path, "spec": p.spec, "unit": p.unit, "numeric": p.numeric} for p in params],
+        metrics=names,
+        units=units,
+        percentiles=[float(q) for q in percentiles],
+        points=len(points),
+        wall_time_s=time.perf_counter() - started,
+    )
+    return table
+
+
+def _pick_metrics(ens: Ensemble, metrics: Sequence[str] | None) -> list[str]:
+    if metrics is None:
+        return list(ens.metrics)
+    unknown = [m for m in metrics if m not in ens.metrics]
+    if unknown:
+        from sim.scenario.errors import ScenarioError
+
+        raise ScenarioError.single(
+            "<--metric>", f"unknown metric {unknown[0]!r}; expected one of: {', '.join(ens.metrics)}"
+        )
+    return list(metrics)
