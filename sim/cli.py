@@ -15,6 +15,7 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -584,6 +585,426 @@ def backtest(
     if strict and result.disagreements:
         err.print(f"{len(result.disagreements)} figure(s) outside tolerance (--strict)")
         sys.exit(EXIT_OUTPUT)
+
+
+# --- studies: sweep, stress, sensitivity (sim.explore through sim.api) ------------------------------
+
+
+def study_options(func: Callable) -> Callable:
+    """Options every study takes: seed, overrides, replications per point, jobs, and where to write."""
+    options = [
+        click.option(
+            "--seed", type=click.IntRange(0, 2**63 - 1), default=None, help="Root seed (default: the file's)."
+        ),
+        click.option("--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE", help="Override a key first."),
+        click.option(
+            "-n",
+            "--replications",
+            type=int,
+            default=None,
+            metavar="N",
+            help="Replications per point, same seed at every point (default: the file's, else 1).",
+        ),
+        jobs_option("Worker processes per ensemble (results are identical for any J)."),
+        click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None, help="Folder to create."),
+        click.option(
+            "--results-root",
+            type=click.Path(file_okay=False, path_type=Path),
+            default=Path("results"),
+            show_default=True,
+            help="Where folders go when --out is not given.",
+        ),
+        click.option("--force", is_flag=True, help="Replace the --out folder if it exists."),
+        click.option("--no-plot", is_flag=True, help="Do not draw the plot."),
+        click.option("--no-save", is_flag=True, help="Print the table only; write nothing."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _run_study(run: Callable[[Callable[[int, int], None] | None], Any], total: int, label: str) -> Any:
+    """Run a study with a progress bar; bad input exits 2, a missing extra exits 2, internal errors 1."""
+    from sim.explore.sensitivity import MissingDependencyError
+
+    try:
+        with _progress_bar(total, label) as progress:
+            return run(progress)
+    except ScenarioError as exc:
+        _fail_input(exc)
+    except MissingDependencyError as exc:
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", emoji=False)
+        sys.exit(EXIT_INPUT)
+    except (MassBalanceError, EnsembleError) as exc:
+        _fail_output(f"internal error (please report): {escape(str(exc))}")
+    return None
+
+
+def _save_study(
+    table: Any, out: Path | None, root: Path, force: bool, no_plot: bool, no_save: bool, metric: str
+) -> None:
+    if no_save:
+        return
+    if out is not None and out.exists() and not force:
+        _fail_output(f"{escape(str(out))} already exists; choose another --out, or pass --force to replace it")
+    command = ["routesim", *sys.argv[1:]] if sys.argv else None
+    try:
+        folder = api.save_study(
+            table, out=out, root=root, force=force, plot=not no_plot, command=command, metric=metric
+        )
+    except OutputError as exc:
+        _fail_output(escape(str(exc)))
+        return
+    except ValueError as exc:  # a table the plot cannot draw (e.g. no percentiles of the metric)
+        _fail_output(escape(str(exc)))
+        return
+    console.print(f"Results written to [bold]{escape(str(folder))}[/]")
+
+
+def _check_out(out: Path | None, force: bool, no_save: bool) -> None:
+    if not no_save and out is not None and out.exists() and not force:
+        _fail_output(f"{escape(str(out))} already exists; choose another --out, or pass --force to replace it")
+
+
+def _number(value: Any, unit: str) -> str:
+    if value is None or (isinstance(value, float) and value != value):
+        return "—"
+    if isinstance(value, float) and value == float("inf"):
+        return "∞"
+    return _fmt(value, unit) if unit in ("t", "USD", "bbl", "t*d", "USD/bbl") else f"{value:,.4g} {unit}".rstrip(" 1")
+
+
+@cli.command()
+@click.argument("scenario_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--param",
+    "params",
+    multiple=True,
+    required=True,
+    metavar="PATH=SPEC",
+    help="A swept key: a range start:stop:step with units (shocks.0.duration=10d:180d:10d) or a list (a,b,c).",
+)
+@click.option(
+    "--metric",
+    "metrics",
+    multiple=True,
+    metavar="NAME",
+    help="Metrics in the table (default: all); the first is printed and plotted (default lost_export_t).",
+)
+@study_options
+def sweep(
+    scenario_file: Path,
+    params: tuple[str, ...],
+    metrics: tuple[str, ...],
+    seed: int | None,
+    overrides: tuple[str, ...],
+    replications: int | None,
+    jobs: int,
+    out: Path | None,
+    results_root: Path,
+    force: bool,
+    no_plot: bool,
+    no_save: bool,
+) -> None:
+    """Run an ensemble at every point of a grid of parameters, on common random numbers.
+
+    Writes sweep.csv (sweep.parquet with pyarrow): per point, each metric's mean and P10/P50/P90;
+    and sweep.png: the metric against one parameter with its P10-P90 band, or a heatmap of two.
+
+    \b
+    Examples:
+      routesim sweep scenarios/cpc_full_closure_90d_2025.yaml --param shocks.0.duration=10d:180d:10d
+      routesim sweep scenarios/cpc_full_closure_90d_2025.yaml --param shocks.0.duration=30d:120d:30d \\
+          --param network.legs.aktau_baku.fleet=2,4,8 -n 20
+    """
+    from sim.explore.params import grid, parse_param
+
+    _check_out(out, force, no_save)
+    metric = metrics[0] if metrics else "lost_export_t"
+    try:
+        points = len(grid([parse_param(p) for p in params]))
+    except ScenarioError as exc:
+        _fail_input(exc)
+        return
+    table = _run_study(
+        lambda progress: api.sweep(
+            scenario_file,
+            list(params),
+            replications,
+            seed,
+            overrides,
+            jobs,
+            list(metrics) or None,
+            progress=progress,
+        ),
+        points,
+        "sweep",
+    )
+    attrs = table.attrs
+    unit = attrs["units"].get(metric, "1")
+    shown = Table(
+        title=(
+            f"{escape(attrs['scenario'])}: {escape(metric)} over {len(table):,} points, "
+            f"{attrs['replications']:,} replication(s) each, seed {attrs['seed']} (common random numbers)"
+        ),
+        title_justify="left",
+    )
+    names = [p["path"] for p in attrs["params"]]
+    for p in attrs["params"]:
+        shown.add_column(escape(f"{p['path']} ({p['unit']})" if p["unit"] else p["path"]), justify="right")
+    stats = ["mean", *[f"p{q:g}" for q in attrs["percentiles"]]]
+    for stat in stats:
+        shown.add_column(stat.upper() if stat != "mean" else "mean", justify="right")
+    for i in range(len(table)):
+        row = table.iloc[i]
+        cells = [escape(f"{row[n]:g}" if isinstance(row[n], float) else str(row[n])) for n in names]
+        shown.add_row(*cells, *[_number(row[f"{metric}_{stat}"], unit) for stat in stats])
+    console.print(shown)
+    _save_study(table, out, results_root, force, no_plot, no_save, metric)
+    console.print(f"[dim]{len(table):,} points in {attrs['wall_time_s']:,.1f} s[/]")
+
+
+@cli.command()
+@click.argument("scenario_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--param", default=None, metavar="PATH", help="The key to stress, e.g. shocks.0.duration.")
+@click.option(
+    "--metric", default="lost_export_t", show_default=True, help="The metric that must stay under the threshold."
+)
+@click.option("--threshold", default=None, metavar="VALUE", help="The limit, with a unit: 1Mt, 30d, 2 bnUSD.")
+@click.option(
+    "--range",
+    "interval",
+    default=None,
+    metavar="LOW:HIGH",
+    help="Where to look, with units (default for a shock's duration or start: 0 d to the horizon).",
+)
+@click.option(
+    "--percentile", type=click.FloatRange(0, 100), default=50, show_default=True, help="Of the metric over N."
+)
+@click.option("--tol", default=None, metavar="WIDTH", help="Stop when the bracket is this narrow (default range/1000).")
+@click.option("--survival", is_flag=True, help="Instead: for each route, days it can be lost before shut-in starts.")
+@study_options
+def stress(
+    scenario_file: Path,
+    param: str | None,
+    metric: str,
+    threshold: str | None,
+    interval: str | None,
+    percentile: float,
+    tol: str | None,
+    survival: bool,
+    seed: int | None,
+    overrides: tuple[str, ...],
+    replications: int | None,
+    jobs: int,
+    out: Path | None,
+    results_root: Path,
+    force: bool,
+    no_plot: bool,
+    no_save: bool,
+) -> None:
+    """Reverse stress test: the smallest value of --param at which the metric's percentile crosses
+    --threshold, by bisection on common random numbers; prints the bracket, the precision reached
+    and the metric around the break. With --survival: how long each route can be lost, given the
+    others, before production is shut in.
+
+    \b
+    Examples:
+      routesim stress scenarios/cpc_full_closure_90d_2025.yaml --param shocks.0.duration --threshold 10Mt
+      routesim stress scenarios/cpc_full_closure_90d_2025.yaml --param shocks.0.duration \\
+          --set shocks.1.duration="1 d" --threshold 1Mt --range 0d:60d --tol 0.5d
+      routesim stress scenarios/cpc_full_closure_90d_2025.yaml --survival
+    """
+    _check_out(out, force, no_save)
+    if survival:
+        table = _run_study(
+            lambda progress: api.survival(
+                scenario_file, percentile, None, replications, seed, overrides, jobs, progress=progress
+            ),
+            0,
+            "survival",
+        )
+        attrs = table.attrs
+        shown = Table(
+            title=(
+                f"{escape(attrs['scenario'])}: days each route can be closed before shut-in starts (the others open; "
+                f"P{percentile:g} over {attrs['replications']:,} replication(s), seed {attrs['seed']})"
+            ),
+            title_justify="left",
+        )
+        for name in ("route", "normal flow", "survives", "shut-in in", "lost if closed all horizon (P50)"):
+            shown.add_column(name, justify="left" if name == "route" else "right")
+        for i in range(len(table)):
+            row = table.iloc[i]
+            days = row["survival_d"]
+            shown.add_row(
+                escape(str(row["route"])),
+                f"{row['normal_t_per_d'] / 1e3:,.1f} kt/d",
+                f"> {attrs['horizon_d']:g} d" if days == float("inf") else f"{days:g} d",
+                f"{row['share_shut_in']:.0%}",
+                _number(row["lost_export_t_p50"], "t"),
+            )
+        console.print(shown)
+        _save_study(table, out, results_root, force, no_plot, no_save, metric)
+        return
+    missing = [name for name, value in (("--param", param), ("--threshold", threshold)) if value is None]
+    if missing:
+        _fail_input(ScenarioError.single(f"<{missing[0]}>", f"{missing[0]} is required; expected it (or --survival)"))
+        return
+    table = _run_study(
+        lambda progress: api.stress(
+            scenario_file,
+            str(param),
+            str(threshold),
+            metric,
+            interval,
+            percentile,
+            replications,
+            seed,
+            overrides,
+            jobs,
+            tol,
+            progress=progress,
+        ),
+        0,
+        "stress",
+    )
+    attrs = table.attrs
+    unit = attrs["unit"]
+    munit = attrs["metric_unit"]
+    where = f"{escape(param or '')}" + (f" ({escape(unit)})" if unit else "")
+    console.print(
+        f"[bold]{escape(attrs['scenario'])}[/]: P{percentile:g} of {escape(metric)} over {attrs['replications']:,} "
+        f"replication(s) (seed {attrs['seed']}) against {escape(str(threshold))} "
+        f"({_number(attrs['threshold'], munit)}), {where} from {attrs['range'][0]:g} to {attrs['range'][1]:g}"
+    )
+    if attrs["crossed"]:
+        lo, hi = attrs["bracket"]
+        console.print(
+            f"Break: {escape(metric)} {attrs['direction']} the threshold at [bold]{hi:g} {escape(unit)}[/] "
+            f"(bracket {lo:g}–{hi:g}, precision {attrs['precision']:.3g} {escape(unit)}, "
+            f"{attrs['evaluations']} ensembles)"
+        )
+    else:
+        side = "above" if attrs["at_low"] >= attrs["threshold"] else "below"
+        console.print(
+            f"No break in the range: {escape(metric)} is {side} the threshold at both ends "
+            f"({_number(attrs['at_low'], munit)} and {_number(attrs['at_high'], munit)}); widen --range"
+        )
+    shown = Table(title="The metric around the break", title_justify="left")
+    shown.add_column(where, justify="right")
+    shown.add_column(f"P{percentile:g}", justify="right")
+    shown.add_column("beyond", justify="center")
+    shown.add_column("phase")
+    for i in range(len(table)):
+        row = table.iloc[i]
+        shown.add_row(
+            f"{row[str(param)]:g}",
+            _number(row["metric_value"], munit),
+            "yes" if row["at_or_above_threshold"] == (attrs["direction"] != "falls below") else "",
+            str(row["phase"]),
+        )
+    console.print(shown)
+    _save_study(table, out, results_root, force, no_plot, no_save, metric)
+
+
+@cli.command()
+@click.argument("scenario_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--method", type=click.Choice(["sobol", "morris"]), default="sobol", show_default=True)
+@click.option(
+    "-N",
+    "samples",
+    type=int,
+    default=None,
+    metavar="N",
+    help="SALib's N: Sobol base samples (a power of 2; default 64), Morris trajectories (default 10).",
+)
+@click.option(
+    "--bound",
+    "bounds",
+    multiple=True,
+    metavar="PATH=LOW:HIGH",
+    help="An input, uniform between two values with units: shocks.0.duration=10d:90d.",
+)
+@click.option("--metric", default="lost_export_t", show_default=True, help="The output whose variance is split.")
+@click.option("--second-order", is_flag=True, help="Sobol: also second-order indices (more samples).")
+@study_options
+def sensitivity(
+    scenario_file: Path,
+    method: str,
+    samples: int | None,
+    bounds: tuple[str, ...],
+    metric: str,
+    second_order: bool,
+    seed: int | None,
+    overrides: tuple[str, ...],
+    replications: int | None,
+    jobs: int,
+    out: Path | None,
+    results_root: Path,
+    force: bool,
+    no_plot: bool,
+    no_save: bool,
+) -> None:
+    """Global sensitivity of a metric to the scenario's uncertain inputs (fields given as
+    distributions, and --bound ranges): Sobol first-order and total indices with intervals, or
+    Morris mu*/sigma. Needs SALib: pip install "routesim[sensitivity]".
+
+    \b
+    Examples:
+      routesim sensitivity scenarios/bosporus_slowdown_2025.yaml -N 64
+      routesim sensitivity scenarios/cpc_full_closure_90d_2025.yaml --method morris \\
+          --bound shocks.0.duration=30d:120d --bound network.legs.aktau_baku.fleet=2:8
+    """
+    from sim.explore.params import parse_bound
+    from sim.explore.sensitivity import MissingDependencyError, plan_sensitivity, require_salib
+
+    _check_out(out, force, no_save)
+    try:
+        require_salib()
+        loaded = api.load(scenario_file, overrides)
+        n = loaded.scenario.replications if replications is None else replications
+        api.check_ensemble(loaded, n, jobs, names=("-n/--replications", "-j/--jobs"))
+        plan = plan_sensitivity(loaded, method, samples, [parse_bound(b) for b in bounds], n, second_order)
+    except ScenarioError as exc:
+        _fail_input(exc)
+        return
+    except MissingDependencyError as exc:
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", emoji=False)
+        sys.exit(EXIT_INPUT)
+    for item in plan.inputs:
+        err.print(f"[dim]input {escape(item.path)}: {escape(item.description)} ({item.kind})[/]")
+    seconds = ensemble_estimate(plan.runs, loaded.scenario.horizon).seconds / min(jobs, max(1, n))
+    err.print(
+        f"{method}: N = {plan.base:,}, {len(plan.inputs)} input(s) -> {plan.samples:,} samples x {n:,} replication(s) "
+        f"= {plan.runs:,} runs; about {_duration(seconds)} at the reference network's speed"
+    )
+    table = _run_study(
+        lambda progress: api.sensitivity(
+            loaded, method, plan.base, list(bounds), metric, n, seed, (), jobs, second_order, progress=progress
+        ),
+        plan.samples,
+        "sensitivity",
+    )
+    attrs = table.attrs
+    shown = Table(
+        title=(
+            f"{escape(attrs['scenario'])}: {method} indices of {escape(metric)} "
+            f"({attrs['samples_run']:,} samples x {n:,}, seed {attrs['seed']})"
+        ),
+        title_justify="left",
+    )
+    columns = ["S1", "S1_conf", "ST", "ST_conf"] if method == "sobol" else ["mu_star", "mu_star_conf", "sigma", "mu"]
+    shown.add_column("input")
+    for column in columns:
+        shown.add_column(column.replace("_conf", " ±"), justify="right")
+    munit = "t" if metric.endswith("_t") else ("d" if metric.endswith("_d") else "1")
+    for i in range(len(table)):
+        row = table.iloc[i]
+        cells = [f"{row[c]:.3f}" for c in columns] if method == "sobol" else [_number(row[c], munit) for c in columns]
+        shown.add_row(escape(str(row["input"])), *cells)
+    console.print(shown)
+    _save_study(table, out, results_root, force, no_plot, no_save, metric)
 
 
 def main() -> None:

@@ -220,7 +220,8 @@ def sensitivity_figure(table: pd.DataFrame) -> Figure:
         axis.set_xlabel(
             f"Sobol index of {attrs.get('metric')} (share of its variance; bars: {attrs.get('conf_level', 0.95):.0%} interval)"
         )
-        axis.set_xlim(min(0.0, float(np.nanmin(table["S1"])) - 0.05), 1.05)
+        top = float(np.nanmax(np.append((table["ST"] + table["ST_conf"]).to_numpy(dtype=float), 1.0)))
+        axis.set_xlim(min(0.0, float(np.nanmin(table["S1"])) - 0.05), top + 0.05)
     axis.set_yticks(rows, names, fontsize=8)
     axis.axvline(0, color="grey", linewidth=0.8)
     axis.legend(fontsize=8, loc="lower right")

@@ -179,7 +179,7 @@ def run_stress(
                 param: x,
                 "phase": phase,
                 "metric_value": value,
-                "past_threshold": bool(value >= limit),
+                "at_or_above_threshold": bool(value >= limit),
                 **point_stats(ens, [metric], PERCENTILES),
             }
             if progress:
