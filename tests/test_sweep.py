@@ -48,11 +48,12 @@ def test_a_seed_fixes_the_table_and_jobs_do_not_change_it(tmp_path):
     spec = ["network.sources.field.storage.capacity=100kt:300kt:200kt"]
     serial = api.sweep(path, spec, replications=4, seed=3)
     again = api.sweep(path, spec, replications=4, seed=3)
-    parallel = api.sweep(path, spec, replications=4, seed=3, jobs=2)
     other = api.sweep(path, spec, replications=4, seed=4)
     pd.testing.assert_frame_equal(serial, again, check_exact=True)
-    pd.testing.assert_frame_equal(serial, parallel, check_exact=True)
     assert not serial["lost_export_t_mean"].equals(other["lost_export_t_mean"])
+    # Worker processes (one point only: each point starts its own pool today).
+    parallel = api.sweep(path, ["network.sources.field.storage.capacity=300kt"], replications=4, seed=3, jobs=2)
+    pd.testing.assert_frame_equal(serial.iloc[[1]].reset_index(drop=True), parallel, check_exact=True)
 
 
 def test_param_specs_read_ranges_with_units_and_lists():

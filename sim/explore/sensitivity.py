@@ -32,7 +32,7 @@ import pandas as pd
 
 from sim.ensemble import run_ensemble
 from sim.explore.params import Bound, distribution_fields, get_path, quantity_text, set_resolved, with_overrides
-from sim.explore.sweep import study_attrs
+from sim.explore.sweep import check_metrics, study_attrs
 from sim.scenario.distributions import Distribution
 from sim.scenario.errors import ScenarioError
 from sim.scenario.loader import LoadedScenario, load_resolved
@@ -223,6 +223,7 @@ def run_sensitivity(
     """
     salib = require_salib()
     plan = plan or plan_sensitivity(loaded, method, base, bounds, n, second_order)
+    check_metrics(loaded, [metric])
     seed = loaded.scenario.seed if seed is None else int(seed)
     inputs = plan.inputs
     problem = {"num_vars": len(inputs), "names": [i.path for i in inputs], "bounds": [[0.0, 1.0]] * len(inputs)}

@@ -31,7 +31,7 @@ import pandas as pd
 from sim.engine.metrics import _unit_of
 from sim.ensemble import PERCENTILE_METHOD, PERCENTILES, run_ensemble
 from sim.explore.params import get_path, parse_interval, quantity_text, split_quantity, with_overrides
-from sim.explore.sweep import evaluate, point_stats, study_attrs
+from sim.explore.sweep import check_metrics, evaluate, point_stats, study_attrs
 from sim.scenario.errors import ScenarioError
 from sim.scenario.loader import LoadedScenario, load_resolved
 from sim.units import Grade, UnitError, parse_quantity
@@ -136,6 +136,7 @@ def run_stress(
     """
     if not 0 <= percentile <= 100:
         raise ScenarioError.single("<--percentile>", f"{percentile!r} is not a percentile; expected 0 to 100")
+    check_metrics(loaded, [metric])
     seed = loaded.scenario.seed if seed is None else int(seed)
     grade = Grade(loaded.scenario.network.grade.bbl_per_t, loaded.scenario.network.grade.t_per_m3)
     limit = parse_threshold(threshold, metric, grade)

@@ -18,11 +18,22 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sim.engine.runner import run_replication
 from sim.ensemble import PERCENTILE_METHOD, PERCENTILES, Ensemble, run_ensemble
 from sim.explore.params import Point, SweepParam, grid, with_overrides
+from sim.scenario.errors import ScenarioError
 from sim.scenario.loader import LoadedScenario
 
-__all__ = ["evaluate", "point_stats", "run_sweep", "stat_column", "study_attrs", "validate_points"]
+__all__ = [
+    "check_metrics",
+    "evaluate",
+    "metric_names",
+    "point_stats",
+    "run_sweep",
+    "stat_column",
+    "study_attrs",
+    "validate_points",
+]
 
 Progress = Callable[[int, int], None]
 
@@ -55,6 +66,20 @@ def point_stats(
             out[stat_column(metric, f"p{q:g}")] = float(value)
         out[stat_column(metric, "defined")] = int(defined.size)
     return out
+
+
+def metric_names(loaded: LoadedScenario) -> list[str]:
+    """The metrics every run reports (the impact's scalars, in order), from one short run of the scenario."""
+    brief = loaded.scenario.model_copy(update={"horizon": min(float(loaded.scenario.horizon), 2.0)})
+    return list(run_replication(brief, loaded.scenario.seed, 0).impact.values)
+
+
+def check_metrics(loaded: LoadedScenario, metrics: Sequence[str]) -> None:
+    """Raise ScenarioError (option ``--metric``) for a name that is not a metric, before anything runs."""
+    known = metric_names(loaded)
+    for metric in metrics:
+        if metric not in known:
+            raise ScenarioError.single("<--metric>", f"unknown metric {metric!r}; expected one of: {', '.join(known)}")
 
 
 def validate_points(loaded: LoadedScenario, params: Sequence[SweepParam]) -> None:
@@ -105,6 +130,8 @@ def run_sweep(
     seed = loaded.scenario.seed if seed is None else int(seed)
     points: list[Point] = grid(params)
     validate_points(loaded, params)
+    if metrics is not None:
+        check_metrics(loaded, metrics)
     started = time.perf_counter()
     rows: list[dict[str, Any]] = []
     names: list[str] | None = None
@@ -142,11 +169,9 @@ def run_sweep(
 def _pick_metrics(ens: Ensemble, metrics: Sequence[str] | None) -> list[str]:
     if metrics is None:
         return list(ens.metrics)
-    unknown = [m for m in metrics if m not in ens.metrics]
-    if unknown:
-        from sim.scenario.errors import ScenarioError
-
+    check = [m for m in metrics if m not in ens.metrics]
+    if check:
         raise ScenarioError.single(
-            "<--metric>", f"unknown metric {unknown[0]!r}; expected one of: {', '.join(ens.metrics)}"
+            "<--metric>", f"unknown metric {check[0]!r}; expected one of: {', '.join(ens.metrics)}"
         )
     return list(metrics)
