@@ -12,7 +12,7 @@ from study_cases import hand_loss_t, line_file
 
 from sim import api
 from sim.explore.figures import sweep_figure
-from sim.explore.params import parse_param
+from sim.explore.params import grid, parse_param
 from sim.results import OutputError
 from sim.scenario.errors import ScenarioError
 
@@ -150,3 +150,13 @@ def test_study_folders_are_atomic_and_never_replaced_silently(tmp_path):
         api.save_study(table, out=first, plot=False)
     assert api.save_study(table, out=first, plot=False, force=True) == first
     assert not [p for p in first.parent.iterdir() if p.name.startswith(".")]  # no staging left behind
+
+
+def test_tied_keys_take_the_same_value_at_every_point():
+    tied = parse_param("shocks.0.duration + shocks.1.duration=30d:60d:30d")
+    assert tied.path == "shocks.0.duration+shocks.1.duration"
+    points = grid([tied, parse_param("price=50,60")])
+    assert points[0].overrides == ("shocks.0.duration=30 d", "shocks.1.duration=30 d", "price=50")
+    assert len(points) == 4 and points[-1].values == (60, 60)
+    with pytest.raises(ScenarioError, match="empty key"):
+        parse_param("shocks.0.duration+=1d:2d:1d")

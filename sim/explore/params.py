@@ -8,6 +8,9 @@ A parameter is a dotted key path, as ``routesim run --set`` takes it (``shocks.0
 * a list: ``2,4,8`` or ``40 Mt/yr,50 Mt/yr`` (commas separate values: write thousands as 1_000);
 * for stress tests and sensitivity bounds, an interval ``10d:90d`` (low:high).
 
+Keys joined with ``+`` are tied: they take the same value at every point
+(``shocks.0.duration+shocks.1.duration=30d:120d:30d``: a pipeline and its terminal closed together).
+
 A point of a study is a set of overrides (``shocks.0.duration=60 d``) applied to the base
 scenario exactly as ``--set`` applies them, so a sweep point is the run ``routesim run --set ...``
 would make. Bad specs raise ``ScenarioError`` naming the option and the key.
@@ -36,6 +39,7 @@ __all__ = [
     "Bound",
     "Point",
     "SweepParam",
+    "assignments",
     "distribution_fields",
     "get_path",
     "grid",
@@ -117,12 +121,20 @@ class SweepParam:
         return f"{self.path} ({self.unit})" if self.unit else self.path
 
 
+def assignments(path: str, text: str) -> list[str]:
+    """The ``--set`` overrides that give ``path`` the value ``text``: one per key of a tied path
+    (``shocks.0.duration+shocks.1.duration``: both shocks last the same)."""
+    return [f"{key}={text}" for key in path.split("+")]
+
+
 def _split_assignment(assignment: str, option: str) -> tuple[str, str]:
     key, sep, spec = assignment.partition("=")
     key, spec = key.strip(), spec.strip()
     if not sep or not key or not spec:
         raise _refuse(option, key, f"expected KEY.PATH=SPEC, got {assignment!r}")
-    return key, spec
+    if any(not part.strip() for part in key.split("+")):
+        raise _refuse(option, key, f"an empty key in {key!r}; expected KEY.PATH or KEY.PATH+KEY.PATH (tied keys)")
+    return "+".join(part.strip() for part in key.split("+")), spec
 
 
 def parse_param(assignment: str, option: str = "--param") -> SweepParam:
@@ -215,7 +227,7 @@ def grid(params: Sequence[SweepParam]) -> list[Point]:
         raise ScenarioError.single("<--param>", "a parameter is given twice; expected each key path once")
     points = []
     for combo in itertools.product(*[range(len(p.texts)) for p in params]):
-        overrides = tuple(f"{p.path}={p.texts[i]}" for p, i in zip(params, combo, strict=True))
+        overrides = tuple(a for p, i in zip(params, combo, strict=True) for a in assignments(p.path, p.texts[i]))
         values = tuple(p.values[i] for p, i in zip(params, combo, strict=True))
         texts = tuple(p.texts[i] for p, i in zip(params, combo, strict=True))
         points.append(Point(overrides, values, texts))

@@ -31,7 +31,15 @@ import numpy as np
 import pandas as pd
 
 from sim.ensemble import run_ensemble
-from sim.explore.params import Bound, distribution_fields, get_path, quantity_text, set_resolved, with_overrides
+from sim.explore.params import (
+    Bound,
+    assignments,
+    distribution_fields,
+    get_path,
+    quantity_text,
+    set_resolved,
+    with_overrides,
+)
 from sim.explore.sweep import check_metrics, study_attrs
 from sim.scenario.distributions import Distribution
 from sim.scenario.errors import ScenarioError
@@ -151,7 +159,7 @@ def _inputs(loaded: LoadedScenario, bounds: Sequence[Bound]) -> list[Input]:
     by_path: dict[str, Input] = {path: Input(path, distribution=d) for path, d in found.items()}
     for bound in bounds:
         try:
-            current = get_path(loaded.resolved, bound.path)
+            current = get_path(loaded.resolved, bound.path.split("+")[0])
         except ScenarioError:
             current = None
         integer = not bound.unit and isinstance(current, int) and not isinstance(current, bool)
@@ -187,7 +195,7 @@ def plan_sensitivity(
     for item in inputs:  # every bound's ends must make a valid scenario
         if item.bound is not None:
             for u in (0.0, 1.0):
-                with_overrides(loaded, [f"{item.path}={item.value(u)}"])
+                with_overrides(loaded, assignments(item.path, str(item.value(u))))
     d = len(inputs)
     samples = base * (2 * d + 2 if second_order else d + 2) if method == "sobol" else base * (d + 1)
     if samples * n > MAX_RUNS:
@@ -239,7 +247,8 @@ def run_sensitivity(
         data = copy.deepcopy(loaded.resolved)
         point = [item.value(float(u)) for item, u in zip(inputs, row, strict=True)]
         for item, value in zip(inputs, point, strict=True):
-            set_resolved(data, item.path, value)
+            for key in item.path.split("+"):
+                set_resolved(data, key, value)
         scenario = load_resolved(data, loaded.path).scenario
         ens = run_ensemble(scenario, n, seed=seed, jobs=jobs, **ensemble_options)
         if metric not in ens.metrics:

@@ -30,7 +30,7 @@ import pandas as pd
 
 from sim.engine.metrics import _unit_of
 from sim.ensemble import PERCENTILE_METHOD, PERCENTILES, run_ensemble
-from sim.explore.params import get_path, parse_interval, quantity_text, split_quantity, with_overrides
+from sim.explore.params import assignments, get_path, parse_interval, quantity_text, split_quantity, with_overrides
 from sim.explore.sweep import check_metrics, evaluate, point_stats, study_attrs
 from sim.scenario.errors import ScenarioError
 from sim.scenario.loader import LoadedScenario, load_resolved
@@ -100,7 +100,7 @@ def _default_interval(loaded: LoadedScenario, param: str) -> tuple[float, float,
 def _integer_parameter(loaded: LoadedScenario, param: str, low: float, high: float, unit: str) -> bool:
     """Whether the parameter takes whole numbers: given as one in the file, and the range is whole."""
     try:
-        current = get_path(loaded.resolved, param)
+        current = get_path(loaded.resolved, param.split("+")[0])
     except ScenarioError:
         return False
     return (
@@ -116,7 +116,7 @@ def run_stress(
     loaded: LoadedScenario,
     param: str,
     metric: str,
-    threshold: str | float,
+    threshold: str | float,  # with a unit, e.g. "1Mt"
     interval: str | None = None,
     percentile: float = 50,
     n: int = 1,
@@ -155,8 +155,8 @@ def run_stress(
         step = float(tol)
     if not step > 0:
         raise ScenarioError.single("<--tol>", f"the tolerance must be > 0, got {tol!r}", None, param)
-    ends = [with_overrides(loaded, [f"{param}={quantity_text(x, unit)}"]) for x in (low, high)]  # bad values fail here
-    del ends
+    for x in (low, high):  # bad values fail here, before anything runs
+        with_overrides(loaded, assignments(param, quantity_text(x, unit)))
     started = time.perf_counter()
     evaluated: dict[float, dict[str, Any]] = {}
     names: list[str] = []
@@ -165,7 +165,7 @@ def run_stress(
     def f(x: float, phase: str) -> float:
         x = float(round(x)) if integer else float(f"{x:.12g}")
         if x not in evaluated:
-            point = with_overrides(loaded, [f"{param}={quantity_text(x, unit)}"])
+            point = with_overrides(loaded, assignments(param, quantity_text(x, unit)))
             ens = evaluate(point, n, seed, jobs, **ensemble_options)
             if metric not in ens.metrics:
                 raise ScenarioError.single(

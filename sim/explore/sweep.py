@@ -20,7 +20,7 @@ import pandas as pd
 
 from sim.engine.runner import run_replication
 from sim.ensemble import PERCENTILE_METHOD, PERCENTILES, Ensemble, run_ensemble
-from sim.explore.params import Point, SweepParam, grid, with_overrides
+from sim.explore.params import Point, SweepParam, assignments, grid, with_overrides
 from sim.scenario.errors import ScenarioError
 from sim.scenario.loader import LoadedScenario
 
@@ -85,10 +85,11 @@ def check_metrics(loaded: LoadedScenario, metrics: Sequence[str]) -> None:
 def validate_points(loaded: LoadedScenario, params: Sequence[SweepParam]) -> None:
     """Load every value of every parameter once (the others at their first value): a bad value
     raises ScenarioError before anything runs, at the cost of one load per value, not per point."""
-    first = [f"{p.path}={p.texts[0]}" for p in params]
+    first = [assignments(p.path, p.texts[0]) for p in params]
     for k, param in enumerate(params):
         for text in param.texts:
-            with_overrides(loaded, [*first[:k], f"{param.path}={text}", *first[k + 1 :]])
+            chosen = [*first[:k], assignments(param.path, text), *first[k + 1 :]]
+            with_overrides(loaded, [a for group in chosen for a in group])
 
 
 def study_attrs(loaded: LoadedScenario, kind: str, seed: int, n: int, **extra: Any) -> dict[str, Any]:
