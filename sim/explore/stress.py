@@ -225,7 +225,7 @@ def run_stress(
         threshold=limit,
         threshold_text=str(threshold),
         percentile=float(percentile),
-        direction="rises to or above" if at_high else "falls below",
+        direction=("rises to or above" if at_high else "falls below") if crossed else None,
         crossed=crossed,
         at_low=f(low, "end"),
         at_high=f(high, "end"),
