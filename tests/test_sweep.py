@@ -160,3 +160,9 @@ def test_tied_keys_take_the_same_value_at_every_point():
     assert len(points) == 4 and points[-1].values == (60, 60)
     with pytest.raises(ScenarioError, match="empty key"):
         parse_param("shocks.0.duration+=1d:2d:1d")
+
+
+def test_help_of_the_study_commands_shows_examples():
+    for command in ("sweep", "stress", "sensitivity"):
+        proc = routesim(command, "--help")
+        assert proc.returncode == 0 and "Example" in proc.stdout, command
