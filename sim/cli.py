@@ -755,10 +755,14 @@ def sweep(
     stats = ["mean", *[f"p{q:g}" for q in attrs["percentiles"]]]
     for stat in stats:
         shown.add_column(stat.upper() if stat != "mean" else "mean", justify="right")
-    for i in range(len(table)):
+    rows = list(range(len(table)))
+    if len(rows) > 40:  # the rest is in sweep.csv
+        rows = rows[:20] + rows[-20:]
+        shown.caption = f"{len(table) - 40:,} rows between these two halves are in the table (sweep.csv)"
+    for k, i in enumerate(rows):
         row = table.iloc[i]
         cells = [escape(f"{row[n]:g}" if isinstance(row[n], float) else str(row[n])) for n in names]
-        shown.add_row(*cells, *[_number(row[f"{metric}_{stat}"], unit) for stat in stats])
+        shown.add_row(*cells, *[_number(row[f"{metric}_{stat}"], unit) for stat in stats], end_section=k == 19)
     console.print(shown)
     _save_study(table, out, results_root, force, no_plot, no_save, metric)
     console.print(f"[dim]{len(table):,} points in {attrs['wall_time_s']:,.1f} s[/]")

@@ -95,3 +95,18 @@ def test_cli_stress_prints_the_break_and_refuses_bad_input(tmp_path):
         assert proc.returncode == 2, (args, proc.stderr)
         assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
         assert says in proc.stderr, proc.stderr
+
+
+def test_a_time_to_survive_that_never_comes_counts_as_infinitely_late(tmp_path):
+    # Storage fills at 80 kt/d during the 20-day cut: first shut-in after S / 80 days, none from S = 1.6 Mt
+    # (undefined, read as infinite). Ten days of survival need S = 800 kt.
+    table = api.stress(
+        line_file(tmp_path),
+        "network.sources.field.storage.capacity",
+        "10d",
+        metric="time_to_survive_d",
+        interval="0kt:2000kt",
+        tol="5kt",
+    )
+    assert table.attrs["at_high"] == math.inf and table.attrs["crossed"]
+    assert abs(table.attrs["break"] - 800) <= 80  # within a day of filling

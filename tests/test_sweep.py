@@ -166,3 +166,10 @@ def test_help_of_the_study_commands_shows_examples():
     for command in ("sweep", "stress", "sensitivity"):
         proc = routesim(command, "--help")
         assert proc.returncode == 0 and "Example" in proc.stdout, command
+
+
+def test_whole_numbers_without_a_unit_stay_whole_in_the_table(tmp_path):
+    table = api.sweep(line_file(tmp_path), ["network.sources.field.storage.capacity=160000,320000"])
+    column = table["network.sources.field.storage.capacity"]
+    assert column.dtype.kind == "i" and column.tolist() == [160_000, 320_000]
+    assert table["lost_export_t_p50"].tolist() == [hand_loss_t(20) + 160e3, hand_loss_t(20)]

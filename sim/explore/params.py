@@ -116,6 +116,11 @@ class SweepParam:
         return all(v is not None for v in self.values)
 
     @property
+    def whole(self) -> bool:
+        """Whether every value is a whole number without a unit (a count: fleet, berths)."""
+        return self.numeric and not self.unit and all(float(v).is_integer() for v in self.values)  # type: ignore[arg-type]
+
+    @property
     def label(self) -> str:
         """The axis label: path and unit."""
         return f"{self.path} ({self.unit})" if self.unit else self.path

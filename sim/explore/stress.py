@@ -112,6 +112,20 @@ def _integer_parameter(loaded: LoadedScenario, param: str, low: float, high: flo
     )
 
 
+NEVER_METRICS = ("time_to_survive_d", "time_to_recover_d")
+"""Metrics undefined when the event never happens within the horizon: read as infinitely late."""
+
+
+def _percentile(values: np.ndarray, metric: str, q: float) -> float:
+    """The ``q`` percentile of a metric over replications. A time to survive or recover that is undefined
+    (never within the horizon) counts as infinite, and the percentile is then numpy's "lower" (an observed
+    value, never inf - inf); other undefined values are left out."""
+    if metric in NEVER_METRICS and np.isnan(values).any():
+        return float(np.percentile(np.where(np.isnan(values), math.inf, values), q, method="lower"))
+    defined = values[~np.isnan(values)]
+    return float(np.percentile(defined, q, method=PERCENTILE_METHOD)) if defined.size else math.nan
+
+
 def run_stress(
     loaded: LoadedScenario,
     param: str,
@@ -159,7 +173,6 @@ def run_stress(
         with_overrides(loaded, assignments(param, quantity_text(x, unit)))
     started = time.perf_counter()
     evaluated: dict[float, dict[str, Any]] = {}
-    names: list[str] = []
     budget = MAX_EVALUATIONS + curve_points + 2
 
     def f(x: float, phase: str) -> float:
@@ -171,11 +184,7 @@ def run_stress(
                 raise ScenarioError.single(
                     "<--metric>", f"unknown metric {metric!r}; expected one of: {', '.join(ens.metrics)}"
                 )
-            if not names:
-                names.append(metric)
-            values = np.asarray(ens[metric], dtype=float)
-            defined = values[~np.isnan(values)]
-            value = float(np.percentile(defined, percentile, method=PERCENTILE_METHOD)) if defined.size else math.nan
+            value = _percentile(np.asarray(ens[metric], dtype=float), metric, percentile)
             evaluated[x] = {
                 param: x,
                 "phase": phase,

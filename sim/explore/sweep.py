@@ -144,7 +144,7 @@ def run_sweep(
             units = {m: ens.units.get(m, "1") for m in names}
         row: dict[str, Any] = {}
         for param, value, text in zip(params, point.values, point.texts, strict=True):
-            row[param.path] = value if param.numeric else text
+            row[param.path] = (int(value) if param.whole else value) if param.numeric else text
         row["replications"] = n
         row["seed"] = seed
         row |= point_stats(ens, names, percentiles)
