@@ -363,6 +363,7 @@ def sweep(
     metrics: list[str] | tuple[str, ...] | None = None,
     progress: Callable[[int, int], None] | None = None,
     executor: str | None = None,
+    journal: str | Path | None = None,
     **ensemble_options: Any,
 ) -> pd.DataFrame:
     """A grid of ensembles on common random numbers: one row per point (a pandas DataFrame).
@@ -372,6 +373,8 @@ def sweep(
     replications 0..N-1 of the same seed (N: ``replications``, default the file's). Columns: the
     parameters, then per metric its mean, P10/P50/P90 and how many replications define it;
     ``attrs`` describe the study (``api.save_study`` writes it). Raises ScenarioError first.
+    ``journal`` (a file) records finished points: a sweep stopped half-way, run again with the
+    same settings, resumes where it was (delete the file when the study is saved).
 
     >>> table = api.sweep("scenarios/cpc_full_closure_90d_2025.yaml",
     ...                   ["shocks.0.duration=30d:120d:30d"])          # doctest: +SKIP
@@ -382,7 +385,15 @@ def sweep(
     parsed = [parse_param(p) for p in params]
     loaded, n = _study_input(scenario, overrides, replications, jobs)
     return run_sweep(
-        loaded, parsed, n, seed, jobs, metrics, progress=progress, **_executor_options(executor, ensemble_options)
+        loaded,
+        parsed,
+        n,
+        seed,
+        jobs,
+        metrics,
+        progress=progress,
+        journal=journal,
+        **_executor_options(executor, ensemble_options),
     )
 
 

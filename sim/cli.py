@@ -661,6 +661,13 @@ def _save_study(
     console.print(f"Results written to [bold]{escape(str(folder))}[/]")
 
 
+def _digest(value: Any) -> str:
+    """A short stable hash of plain data (names a sweep's journal after its command)."""
+    import hashlib
+
+    return hashlib.sha256(json.dumps(value, default=str).encode()).hexdigest()[:16]
+
+
 def _check_out(out: Path | None, force: bool, no_save: bool) -> None:
     if not no_save and out is not None and out.exists() and not force:
         _fail_output(f"{escape(str(out))} already exists; choose another --out, or pass --force to replace it")
@@ -726,6 +733,9 @@ def sweep(
     except ScenarioError as exc:
         _fail_input(exc)
         return
+    # Finished points are journalled under the results root: the same command run again resumes.
+    what = [str(scenario_file.resolve()), params, overrides, replications, seed, metrics]
+    journal = None if no_save else results_root / ".journal" / f"sweep-{_digest(what)}.jsonl"
     table = _run_study(
         lambda progress: api.sweep(
             scenario_file,
@@ -736,11 +746,14 @@ def sweep(
             jobs,
             list(metrics) or None,
             progress=progress,
+            journal=journal,
         ),
         points,
         "sweep",
     )
     attrs = table.attrs
+    if attrs.get("resumed"):
+        err.print(f"[dim]resumed {attrs['resumed']:,} of {len(table):,} points from {escape(str(journal))}[/]")
     unit = attrs["units"].get(metric, "1")
     shown = Table(
         title=(
@@ -765,6 +778,8 @@ def sweep(
         shown.add_row(*cells, *[_number(row[f"{metric}_{stat}"], unit) for stat in stats], end_section=k == 19)
     console.print(shown)
     _save_study(table, out, results_root, force, no_plot, no_save, metric)
+    if journal is not None:
+        journal.unlink(missing_ok=True)
     console.print(f"[dim]{len(table):,} points in {attrs['wall_time_s']:,.1f} s[/]")
 
 

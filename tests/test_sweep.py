@@ -173,3 +173,41 @@ def test_whole_numbers_without_a_unit_stay_whole_in_the_table(tmp_path):
     column = table["network.sources.field.storage.capacity"]
     assert column.dtype.kind == "i" and column.tolist() == [160_000, 320_000]
     assert table["lost_export_t_p50"].tolist() == [hand_loss_t(20) + 160e3, hand_loss_t(20)]
+
+
+def test_a_stopped_sweep_resumes_from_its_journal_with_identical_rows(tmp_path, monkeypatch):
+    from sim.explore import sweep as sweep_module
+
+    path = line_file(tmp_path, duration={"dist": "uniform", "low": "5 d", "high": "40 d"})
+    spec = ["network.sources.field.storage.capacity=100kt:500kt:100kt"]
+    fresh = api.sweep(path, spec, replications=3)
+    journal = tmp_path / "sweep.jsonl"
+
+    class Stop(Exception):
+        pass
+
+    def stop_after_two(done, total):
+        if done == 2:
+            raise Stop
+
+    with pytest.raises(Stop):
+        api.sweep(path, spec, replications=3, journal=journal, progress=stop_after_two)
+    calls = []
+    real = sweep_module.evaluate
+    monkeypatch.setattr(sweep_module, "evaluate", lambda *a, **k: calls.append(1) or real(*a, **k))
+    resumed = api.sweep(path, spec, replications=3, journal=journal)
+    assert resumed.attrs["resumed"] == 2 and len(calls) == 3
+    pd.testing.assert_frame_equal(resumed, fresh, check_exact=True)
+    # Other settings do not reuse it.
+    other = api.sweep(path, spec, replications=3, seed=99, journal=journal)
+    assert other.attrs["resumed"] == 0
+
+
+def test_cli_sweep_journal_is_removed_once_the_folder_is_written(tmp_path):
+    root = tmp_path / "results"
+    proc = routesim(
+        "sweep", str(line_file(tmp_path)), "--param", "shocks.0.duration=0d:10d:10d", "--results-root", str(root)
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert not list((root / ".journal").glob("*.jsonl"))
+    assert len(list((root / "line").glob("sweep-*"))) == 1

@@ -11,20 +11,27 @@ percentiles (numpy "linear", over the replications where it is defined) and ``de
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from sim import results
+from sim.engine.metrics import _unit_of
 from sim.engine.runner import run_replication
 from sim.ensemble import PERCENTILE_METHOD, PERCENTILES, Ensemble, run_ensemble
 from sim.explore.params import Point, SweepParam, assignments, grid, with_overrides
 from sim.scenario.errors import ScenarioError
-from sim.scenario.loader import LoadedScenario
+from sim.scenario.loader import LoadedScenario, resolved_sha256
 
 __all__ = [
+    "Journal",
     "check_metrics",
     "evaluate",
     "metric_names",
@@ -32,6 +39,7 @@ __all__ = [
     "run_sweep",
     "stat_column",
     "study_attrs",
+    "study_key",
     "validate_points",
 ]
 
@@ -109,6 +117,68 @@ def study_attrs(loaded: LoadedScenario, kind: str, seed: int, n: int, **extra: A
     }
 
 
+def study_key(
+    loaded: LoadedScenario,
+    params: Sequence[SweepParam],
+    n: int,
+    seed: int,
+    metrics: Sequence[str] | None,
+    percentiles: Sequence[float],
+) -> str:
+    """A hash of everything a sweep's rows depend on (the resolved scenario, the parameters, N, the
+    seed, the metrics, the code's version and commit): a journal is reused only for the same key."""
+    from sim import __version__
+
+    what = {
+        "resolved": resolved_sha256(loaded.resolved),
+        "params": [(p.path, list(p.texts)) for p in params],
+        "n": int(n),
+        "seed": int(seed),
+        "metrics": None if metrics is None else list(metrics),
+        "percentiles": [float(q) for q in percentiles],
+        "routesim": __version__,
+        "commit": results._git_commit(Path(__file__)),
+    }
+    return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()
+
+
+class Journal:
+    """Finished points of a sweep, one JSON line each, appended and synced as they finish, so a sweep
+    that was stopped (killed, out of time) resumes where it was: ``run_sweep(..., journal=path)`` again.
+
+    The first line holds the study's key; a journal with another key (other settings or code) is
+    started afresh. Floats are written by ``repr`` (exact), so resumed rows are bit for bit the rows.
+    """
+
+    def __init__(self, path: str | Path, key: str):
+        self.path = Path(path)
+        self.rows: dict[int, dict[str, Any]] = {}
+        if self.path.exists():
+            try:
+                lines = self.path.read_text(encoding="utf-8").splitlines()
+                if lines and json.loads(lines[0]).get("key") == key:
+                    for line in lines[1:]:
+                        entry = json.loads(line)
+                        self.rows[int(entry["point"])] = entry["row"]
+            except (OSError, ValueError, KeyError, TypeError, AttributeError):
+                self.rows = {}  # a torn or foreign file: start again
+        if not self.rows:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.write_text(json.dumps({"key": key}) + "\n", encoding="utf-8")
+
+    def add(self, point: int, row: dict[str, Any]) -> None:
+        """Record a finished point (appended and synced to disk)."""
+        with open(self.path, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps({"point": point, "row": row}) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        self.rows[point] = row
+
+    def remove(self) -> None:
+        """Delete the journal (the study's folder is written)."""
+        self.path.unlink(missing_ok=True)
+
+
 def run_sweep(
     loaded: LoadedScenario,
     params: Sequence[SweepParam],
@@ -118,13 +188,16 @@ def run_sweep(
     metrics: Sequence[str] | None = None,
     percentiles: Sequence[float] = PERCENTILES,
     progress: Progress | None = None,
+    journal: str | Path | None = None,
     **ensemble_options: Any,
 ) -> pd.DataFrame:
     """Run an ensemble of ``n`` replications of ``seed`` (default: the file's) at every point of the
     grid of ``params``; return one row per point (parameters, then each metric's statistics).
 
     ``metrics`` (default: all) picks the metrics; ``progress(done, total)`` is called per point.
-    The DataFrame's ``attrs`` hold the study's description (see ``study_attrs``).
+    With ``journal`` (a file), finished points are recorded there and a rerun with the same settings
+    skips them (``attrs['resumed']`` counts them); the caller removes it when done. The DataFrame's
+    ``attrs`` hold the study's description (see ``study_attrs``).
     """
     if not params:
         raise ValueError("a sweep needs at least one parameter")
@@ -133,15 +206,17 @@ def run_sweep(
     validate_points(loaded, params)
     if metrics is not None:
         check_metrics(loaded, metrics)
+    names = list(metrics) if metrics is not None else metric_names(loaded)
+    units = {m: _unit_of(m) for m in names}
+    book = None if journal is None else Journal(journal, study_key(loaded, params, n, seed, metrics, percentiles))
+    resumed = 0 if book is None else len(book.rows)
     started = time.perf_counter()
     rows: list[dict[str, Any]] = []
-    names: list[str] | None = None
-    units: dict[str, str] = {}
-    for done, point in enumerate(points, start=1):
+    for index, point in enumerate(points):
+        if book is not None and index in book.rows:
+            rows.append(book.rows[index])
+            continue
         ens = evaluate(with_overrides(loaded, point.overrides), n, seed, jobs, **ensemble_options)
-        if names is None:
-            names = _pick_metrics(ens, metrics)
-            units = {m: ens.units.get(m, "1") for m in names}
         row: dict[str, Any] = {}
         for param, value, text in zip(params, point.values, point.texts, strict=True):
             row[param.path] = (int(value) if param.whole else value) if param.numeric else text
@@ -149,8 +224,10 @@ def run_sweep(
         row["seed"] = seed
         row |= point_stats(ens, names, percentiles)
         rows.append(row)
+        if book is not None:
+            book.add(index, row)
         if progress:
-            progress(done, len(points))
+            progress(index + 1, len(points))
     table = pd.DataFrame(rows)
     table.attrs = study_attrs(
         loaded,
@@ -162,17 +239,7 @@ def run_sweep(
         units=units,
         percentiles=[float(q) for q in percentiles],
         points=len(points),
+        resumed=resumed,
         wall_time_s=time.perf_counter() - started,
     )
     return table
-
-
-def _pick_metrics(ens: Ensemble, metrics: Sequence[str] | None) -> list[str]:
-    if metrics is None:
-        return list(ens.metrics)
-    check = [m for m in metrics if m not in ens.metrics]
-    if check:
-        raise ScenarioError.single(
-            "<--metric>", f"unknown metric {check[0]!r}; expected one of: {', '.join(ens.metrics)}"
-        )
-    return list(metrics)
