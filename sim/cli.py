@@ -733,6 +733,18 @@ def sweep(
     except ScenarioError as exc:
         _fail_input(exc)
         return
+    try:
+        loaded = api.load(scenario_file, overrides)
+        n = loaded.scenario.replications if replications is None else replications
+        api.check_ensemble(loaded, n, jobs, names=("-n/--replications", "-j/--jobs"))
+    except ScenarioError as exc:
+        _fail_input(exc)
+        return
+    seconds = ensemble_estimate(max(1, n), loaded.scenario.horizon).seconds * points / min(jobs, max(1, n))
+    err.print(
+        f"[dim]{points:,} points x {n:,} replication(s) = {points * n:,} runs; "
+        f"about {_duration(seconds)} at the reference network's speed[/]"
+    )
     # Finished points are journalled under the results root: the same command run again resumes.
     what = [str(scenario_file.resolve()), params, overrides, replications, seed, metrics]
     journal = None if no_save else results_root / ".journal" / f"sweep-{_digest(what)}.jsonl"
