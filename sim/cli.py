@@ -725,18 +725,18 @@ def sweep(
           --param network.legs.aktau_baku.fleet=2,4,8 -n 20
     """
     from sim.explore.params import grid, parse_param
+    from sim.explore.sweep import check_metrics, validate_points
 
     _check_out(out, force, no_save)
     metric = metrics[0] if metrics else "lost_export_t"
-    try:
-        points = len(grid([parse_param(p) for p in params]))
-    except ScenarioError as exc:
-        _fail_input(exc)
-        return
-    try:
+    try:  # every bad input is refused before the estimate is printed and anything runs
+        parsed = [parse_param(p) for p in params]
+        points = len(grid(parsed))
         loaded = api.load(scenario_file, overrides)
         n = loaded.scenario.replications if replications is None else replications
         api.check_ensemble(loaded, n, jobs, names=("-n/--replications", "-j/--jobs"))
+        validate_points(loaded, parsed)
+        check_metrics(loaded, metrics)
     except ScenarioError as exc:
         _fail_input(exc)
         return
