@@ -51,8 +51,10 @@ __all__ = [
     "Input",
     "MissingDependencyError",
     "Plan",
+    "inputs_of",
     "plan_sensitivity",
     "require_salib",
+    "run_samples",
     "run_sensitivity",
 ]
 
@@ -120,6 +122,13 @@ class Input:
             return f"discrete {list(d.values)} weights {[round(w, 4) for w in d.weights]} (canonical units)"
         return f"{d.dist}({', '.join(f'{k}={v:g}' for k, v in d.params)}) (canonical units)"
 
+    def number(self, u: float) -> float:
+        """The input's value at ``u`` as a number: in the bound's unit, or the field's canonical unit."""
+        value = self.value(u)
+        if self.bound is not None and not self.integer:
+            return self.bound.low + u * (self.bound.high - self.bound.low)
+        return float(value)
+
     def value(self, u: float) -> Any:
         """The input's value at unit-cube coordinate ``u``: scenario data for its field."""
         if self.bound is not None:
@@ -154,7 +163,8 @@ class Plan:
         return self.samples * self.replications
 
 
-def _inputs(loaded: LoadedScenario, bounds: Sequence[Bound]) -> list[Input]:
+def inputs_of(loaded: LoadedScenario, bounds: Sequence[Bound]) -> list[Input]:
+    """The uncertain inputs: fields given as distributions, and ``bounds`` (which replace a distribution)."""
     found = distribution_fields(loaded)
     by_path: dict[str, Input] = {path: Input(path, distribution=d) for path, d in found.items()}
     for bound in bounds:
@@ -185,7 +195,7 @@ def plan_sensitivity(
         raise ScenarioError.single(
             "<-N>", f"{base} is not a power of 2; expected a power of 2 for Sobol' sequences (e.g. 64, 128, 256)"
         )
-    inputs = _inputs(loaded, bounds)
+    inputs = inputs_of(loaded, bounds)
     if not inputs:
         raise ScenarioError.single(
             str(loaded.path),
@@ -203,6 +213,42 @@ def plan_sensitivity(
             "<-N>", f"{samples:,} samples x {n:,} replications is over {MAX_RUNS:,} runs; expected a smaller -N or -n"
         )
     return Plan(method, inputs, base, samples, n)
+
+
+def run_samples(
+    loaded: LoadedScenario,
+    inputs: Sequence[Input],
+    unit: np.ndarray,
+    metric: str,
+    n: int,
+    seed: int,
+    jobs: int = 1,
+    progress: Progress | None = None,
+    **ensemble_options: Any,
+) -> tuple[list[list[Any]], np.ndarray]:
+    """Run every row of ``unit`` (unit-cube coordinates, one column per input): the inputs' values as
+    scenario data, and the mean of ``metric`` over replications 0..n-1 of ``seed`` per row."""
+    outputs = np.empty(unit.shape[0])
+    values: list[list[Any]] = []
+    for k, row in enumerate(unit):
+        data = copy.deepcopy(loaded.resolved)
+        point = [item.value(float(u)) for item, u in zip(inputs, row, strict=True)]
+        for item, value in zip(inputs, point, strict=True):
+            for key in item.path.split("+"):
+                set_resolved(data, key, value)
+        scenario = load_resolved(data, loaded.path).scenario
+        ens = run_ensemble(scenario, n, seed=seed, jobs=jobs, **ensemble_options)
+        result = np.asarray(ens[metric], dtype=float)
+        if np.isnan(result).all():
+            raise ScenarioError.single(
+                "<--metric>",
+                f"{metric} is undefined in sample {k} (e.g. no shut-in, no recovery); expected a metric every run defines",
+            )
+        outputs[k] = float(np.nanmean(result))
+        values.append(point)
+        if progress:
+            progress(k + 1, unit.shape[0])
+    return values, outputs
 
 
 def run_sensitivity(
@@ -241,30 +287,7 @@ def run_sensitivity(
     else:
         unit = sampler.sample(problem, plan.base, num_levels=num_levels, seed=seed)
     started = time.perf_counter()
-    outputs = np.empty(unit.shape[0])
-    values: list[list[Any]] = []
-    for k, row in enumerate(unit):
-        data = copy.deepcopy(loaded.resolved)
-        point = [item.value(float(u)) for item, u in zip(inputs, row, strict=True)]
-        for item, value in zip(inputs, point, strict=True):
-            for key in item.path.split("+"):
-                set_resolved(data, key, value)
-        scenario = load_resolved(data, loaded.path).scenario
-        ens = run_ensemble(scenario, n, seed=seed, jobs=jobs, **ensemble_options)
-        if metric not in ens.metrics:
-            raise ScenarioError.single(
-                "<--metric>", f"unknown metric {metric!r}; expected one of: {', '.join(ens.metrics)}"
-            )
-        result = np.asarray(ens[metric], dtype=float)
-        if np.isnan(result).all():
-            raise ScenarioError.single(
-                "<--metric>",
-                f"{metric} is undefined in sample {k} (e.g. no shut-in, no recovery); expected a metric every run defines",
-            )
-        outputs[k] = float(np.nanmean(result))
-        values.append(point)
-        if progress:
-            progress(k + 1, unit.shape[0])
+    values, outputs = run_samples(loaded, inputs, unit, metric, n, seed, jobs, progress, **ensemble_options)
     if plan.method == "sobol":
         si = analyzer.analyze(
             problem, outputs, calc_second_order=second_order, conf_level=conf_level, seed=seed, print_to_console=False
