@@ -503,6 +503,45 @@ def sensitivity(
     )
 
 
+def discover(
+    scenario: str | Path | LoadedScenario,
+    threshold: str | float,
+    bounds: list[str] | tuple[str, ...] = (),
+    metric: str = "lost_export_t",
+    samples: int = 256,
+    replications: int | None = None,
+    seed: int | None = None,
+    overrides: list[str] | tuple[str, ...] = (),
+    jobs: int = 1,
+    density: float = 0.8,
+    progress: Callable[[int, int], None] | None = None,
+    executor: str | None = None,
+    **ensemble_options: Any,
+) -> pd.DataFrame:
+    """Scenario discovery: a Latin hypercube of the uncertain inputs (as for ``sensitivity``), then
+    PRIM (the EMA Workbench's) for the box where ``metric`` reaches ``threshold``; one row per input
+    (restricted or not, the box's low/high). Needs ``routesim[discovery]``."""
+    from sim.explore.discovery import require_prim, run_discovery
+    from sim.explore.params import parse_bound
+
+    require_prim()
+    parsed = [parse_bound(b) for b in bounds]
+    loaded, n = _study_input(scenario, overrides, replications, jobs)
+    return run_discovery(
+        loaded,
+        threshold,
+        parsed,
+        metric,
+        samples,
+        n,
+        seed,
+        jobs,
+        density,
+        progress=progress,
+        **_executor_options(executor, ensemble_options),
+    )
+
+
 def save_study(
     table: pd.DataFrame,
     out: str | Path | None = None,
@@ -519,10 +558,10 @@ def save_study(
 
 
 def study_figure(table: pd.DataFrame, metric: str = "lost_export_t"):
-    """The figure of a study's table (sweep, stress, survival or sensitivity)."""
+    """The figure of a study's table (sweep, stress, survival, sensitivity or discovery)."""
     from sim.explore.figures import study_figure as figure
 
     return figure(table, metric)
 
 
-__all__ += ["save_study", "sensitivity", "stress", "study_figure", "survival", "sweep"]
+__all__ += ["discover", "save_study", "sensitivity", "stress", "study_figure", "survival", "sweep"]

@@ -625,7 +625,7 @@ def study_options(func: Callable) -> Callable:
 
 def _run_study(run: Callable[[Callable[[int, int], None] | None], Any], total: int, label: str) -> Any:
     """Run a study with a progress bar; bad input exits 2, a missing extra exits 2, internal errors 1."""
-    from sim.explore.sensitivity import MissingDependencyError
+    from sim.explore.sensitivity import MissingDependencyError  # also what discovery raises
 
     try:
         with _progress_bar(total, label) as progress:
@@ -1034,6 +1034,117 @@ def sensitivity(
         row = table.iloc[i]
         cells = [f"{row[c]:.3f}" for c in columns] if method == "sobol" else [_number(row[c], munit) for c in columns]
         shown.add_row(escape(str(row["input"])), *cells)
+    console.print(shown)
+    _save_study(table, out, results_root, force, no_plot, no_save, metric)
+
+
+@cli.command()
+@click.argument("scenario_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--threshold", required=True, metavar="VALUE", help="Cases of interest: the metric at or above this (1Mt)."
+)
+@click.option("--metric", default="lost_export_t", show_default=True, help="The output the threshold applies to.")
+@click.option("-N", "samples", type=int, default=256, show_default=True, metavar="N", help="Latin-hypercube points.")
+@click.option(
+    "--bound",
+    "bounds",
+    multiple=True,
+    metavar="PATH=LOW:HIGH",
+    help="An input, uniform between two values with units: shocks.0.duration=10d:90d.",
+)
+@click.option(
+    "--density", type=click.FloatRange(0, 1, min_open=True), default=0.8, show_default=True, help="PRIM's box density."
+)
+@study_options
+def discover(
+    scenario_file: Path,
+    threshold: str,
+    metric: str,
+    samples: int,
+    bounds: tuple[str, ...],
+    density: float,
+    seed: int | None,
+    overrides: tuple[str, ...],
+    replications: int | None,
+    jobs: int,
+    out: Path | None,
+    results_root: Path,
+    force: bool,
+    no_plot: bool,
+    no_save: bool,
+) -> None:
+    """Scenario discovery: where in the uncertain inputs (fields given as distributions, and --bound
+    ranges) does the metric pass the threshold? A Latin hypercube of N points, then PRIM (the EMA
+    Workbench's) for the box. Needs pip install "routesim[discovery]".
+
+    \b
+    Example:
+      routesim discover scenarios/cpc_full_closure_90d_2025.yaml --threshold 10Mt -N 200 \\
+          --bound shocks.0.duration+shocks.1.duration=30d:120d --bound network.legs.rail_aktau.trains_per_day=2:16
+    """
+    from sim.explore.discovery import require_prim
+    from sim.explore.params import parse_bound
+    from sim.explore.sensitivity import MissingDependencyError
+
+    _check_out(out, force, no_save)
+    try:
+        require_prim()
+        loaded = api.load(scenario_file, overrides)
+        n = loaded.scenario.replications if replications is None else replications
+        api.check_ensemble(loaded, n, jobs, names=("-n/--replications", "-j/--jobs"))
+        for bound in bounds:
+            parse_bound(bound)
+    except ScenarioError as exc:
+        _fail_input(exc)
+        return
+    except MissingDependencyError as exc:
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", emoji=False)
+        sys.exit(EXIT_INPUT)
+    seconds = ensemble_estimate(max(1, n), loaded.scenario.horizon).seconds * samples / min(jobs, max(1, n))
+    err.print(
+        f"[dim]{samples:,} points x {n:,} replication(s) = {samples * n:,} runs, then PRIM at density {density:g}; "
+        f"about {_duration(seconds)} at the reference network's speed[/]"
+    )
+    table = _run_study(
+        lambda progress: api.discover(
+            loaded,
+            threshold,
+            list(bounds),
+            metric,
+            samples,
+            n,
+            seed,
+            (),
+            jobs,
+            density,
+            progress=progress,
+        ),
+        samples,
+        "discover",
+    )
+    attrs = table.attrs
+    box = attrs["box"]
+    console.print(
+        f"[bold]{escape(attrs['scenario'])}[/]: {attrs['cases_of_interest']:,} of {attrs['samples_run']:,} points have "
+        f"{escape(metric)} ≥ {escape(threshold)}"
+        + (
+            f"; box: coverage {box['coverage']:.2f}, density {box['density']:.2f}, mass {box['mass']:.2f}"
+            if box["coverage"] is not None
+            else "; no box (no point, or every point, passes)"
+        )
+    )
+    shown = Table(title="The box (restricted inputs first)", title_justify="left")
+    for name in ("input", "restricted", "low", "high", "sampled"):
+        shown.add_column(name, justify="left" if name == "input" else "right")
+    for i in range(len(table)):
+        row = table.iloc[i]
+        shown.add_row(
+            escape(str(row["input"])),
+            "yes" if row["restricted"] else "",
+            f"{row['low']:.4g}",
+            f"{row['high']:.4g}",
+            f"{row['sampled_low']:.4g} to {row['sampled_high']:.4g}",
+        )
     console.print(shown)
     _save_study(table, out, results_root, force, no_plot, no_save, metric)
 

@@ -85,10 +85,10 @@ def test_without_salib_the_package_imports_and_the_command_says_how_to_install(t
     assert proc.stderr.strip() == 'error: sensitivity analysis needs SALib: pip install "routesim[sensitivity]"'
 
 
-def test_the_package_never_imports_salib_or_dask_on_its_own():
+def test_the_package_never_imports_salib_dask_or_the_workbench_on_its_own():
     code = (
         "import sys, sim, sim.api, sim.cli, sim.explore.sweep, sim.explore.stress, sim.explore.sensitivity, "
-        "sim.explore.output; print(sorted(m for m in sys.modules if m.split('.')[0] in ('SALib', 'dask')))"
+        "sim.explore.output, sim.explore.discovery; print(sorted(m for m in sys.modules if m.split('.')[0] in ('SALib', 'dask', 'ema_workbench')))"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr

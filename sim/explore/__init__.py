@@ -9,6 +9,8 @@ not from the draws, and a seed fixes every table bit for bit.
 * ``sim.explore.sweep``       grids of ensembles, metric percentiles per point;
 * ``sim.explore.stress``      bisection for the break of a threshold, and route survival times;
 * ``sim.explore.sensitivity`` Sobol and Morris indices with SALib (optional extra);
+* ``sim.explore.discovery``   the box of inputs where a metric passes a threshold (PRIM, from the
+  EMA Workbench, optional extra);
 * ``sim.explore.figures``     their plots;
 * ``sim.explore.output``      their run folders (table, plot, manifest), written atomically.
 

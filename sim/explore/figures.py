@@ -16,7 +16,15 @@ from matplotlib.figure import Figure
 from sim.engine.metrics import _unit_of
 from sim.explore.sweep import stat_column
 
-__all__ = ["scale_of", "sensitivity_figure", "stress_figure", "study_figure", "survival_figure", "sweep_figure"]
+__all__ = [
+    "discovery_figure",
+    "scale_of",
+    "sensitivity_figure",
+    "stress_figure",
+    "study_figure",
+    "survival_figure",
+    "sweep_figure",
+]
 
 
 def scale_of(unit: str, values: np.ndarray) -> tuple[float, str]:
@@ -234,6 +242,54 @@ def sensitivity_figure(table: pd.DataFrame) -> Figure:
     return fig
 
 
+def discovery_figure(table: pd.DataFrame) -> Figure:
+    """Left: PRIM's peeling trajectory (coverage against density, coloured by restricted inputs).
+    Right: the box on each input, as a share of its sampled range (restricted inputs in red)."""
+    attrs = table.attrs
+    fig = Figure(figsize=(12, 0.45 * len(table) + 3), layout="constrained")
+    left, right = fig.subplots(1, 2, width_ratios=(2, 3))
+    trajectory = pd.DataFrame(attrs.get("trajectory", []))
+    if len(trajectory):
+        points = left.scatter(
+            trajectory["coverage"], trajectory["density"], c=trajectory["res_dim"], cmap="viridis", s=14
+        )
+        fig.colorbar(points, ax=left, label="inputs restricted")
+        box = attrs["box"]
+        left.scatter([box["coverage"]], [box["density"]], s=90, facecolors="none", edgecolors="tab:red", label="box")
+        left.legend(fontsize=8)
+    left.set_xlabel("coverage (share of the cases of interest inside)")
+    left.set_ylabel("density (share of the box that is of interest)")
+    left.set_xlim(0, 1.02)
+    left.set_ylim(0, 1.02)
+    left.grid(alpha=0.3)
+    left.set_title("PRIM peeling trajectory", fontsize=10)
+    rows = np.arange(len(table))[::-1]
+    span = (table["sampled_high"] - table["sampled_low"]).replace(0, np.nan)
+    start = ((table["low"] - table["sampled_low"]) / span).fillna(0)
+    width = ((table["high"] - table["low"]) / span).fillna(1)
+    colors = ["tab:red" if r else "lightgrey" for r in table["restricted"]]
+    right.barh(rows, width, left=start, color=colors)
+    for row, (_, item) in zip(rows, table.iterrows(), strict=True):
+        if item["restricted"]:
+            right.text(1.01, row, f"{item['low']:.4g} to {item['high']:.4g}", va="center", fontsize=8)
+    right.set_yticks(rows, list(table["input"]), fontsize=8)
+    right.set_xlim(0, 1.3)
+    right.set_xlabel("the box on each input, as a share of its sampled range")
+    right.grid(alpha=0.3, axis="x")
+    box = attrs.get("box", {})
+    summary = (
+        f"coverage {box['coverage']:.2f}, density {box['density']:.2f}, mass {box['mass']:.2f}"
+        if box.get("coverage") is not None
+        else "no box (no case, or every case, passes the threshold)"
+    )
+    fig.suptitle(
+        f"{attrs.get('scenario', '')}: where {attrs.get('metric')} ≥ {attrs.get('threshold_text')} — "
+        f"{attrs.get('cases_of_interest', 0):,} of {attrs.get('samples_run', 0):,} points; {summary}",
+        fontsize=10,
+    )
+    return fig
+
+
 def study_figure(table: pd.DataFrame, metric: str = "lost_export_t") -> Figure:
     """The figure of any study, by its ``attrs['kind']``."""
     kind = table.attrs.get("kind")
@@ -245,4 +301,6 @@ def study_figure(table: pd.DataFrame, metric: str = "lost_export_t") -> Figure:
         return survival_figure(table)
     if kind == "sensitivity":
         return sensitivity_figure(table)
+    if kind == "discovery":
+        return discovery_figure(table)
     raise ValueError(f"not a study table (attrs kind {kind!r})")

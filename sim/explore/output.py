@@ -2,8 +2,8 @@
 atomically, never over an existing folder unless asked, with a manifest.
 
 ``<root>/<scenario>/<kind>-<run-id>/`` holds ``<kind>.csv`` (and ``<kind>.parquet`` when pyarrow
-is installed), ``<kind>.png``, ``manifest.json`` and, for a sensitivity study, ``samples.csv``
-(each sample's inputs, unit-cube coordinates and output). The manifest records the command,
+is installed), ``<kind>.png``, ``manifest.json`` and, for a sensitivity or discovery study,
+``samples.csv`` (each sample's inputs and output). The manifest records the command,
 seed, replications, the study's settings, the resolved scenario and the versions; its marker is
 ``routesim_study_manifest: 1`` (``routesim rerun`` reruns single runs and ensembles, not studies).
 """
@@ -52,7 +52,7 @@ def _optional_versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     out = {}
-    for name in ("SALib", "pyarrow"):
+    for name in ("SALib", "pyarrow", "ema_workbench"):
         try:
             out[name] = version(name)
         except PackageNotFoundError:
