@@ -163,7 +163,7 @@ def test_tied_keys_take_the_same_value_at_every_point():
 
 
 def test_help_of_the_study_commands_shows_examples():
-    for command in ("sweep", "stress", "sensitivity"):
+    for command in ("sweep", "stress", "sensitivity", "discover"):
         proc = routesim(command, "--help")
         assert proc.returncode == 0 and "Example" in proc.stdout, command
 
