@@ -11,6 +11,7 @@ from run_cli import routesim
 from study_cases import hand_loss_t, line_file
 
 from sim import api
+from sim.ensemble import run_ensemble
 from sim.explore.figures import sweep_figure
 from sim.explore.params import grid, parse_param
 from sim.results import OutputError
@@ -211,3 +212,26 @@ def test_cli_sweep_journal_is_removed_once_the_folder_is_written(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert not list((root / ".journal").glob("*.jsonl"))
     assert len(list((root / "line").glob("sweep-*"))) == 1
+
+
+def test_every_study_hands_jobs_and_executor_options_to_run_ensemble(tmp_path, monkeypatch):
+    # The executor is run_ensemble's business: each study passes jobs and any executor option through.
+    from sim.explore import sensitivity, stress, sweep
+
+    seen = []
+
+    def recording(scenario, n, seed=None, jobs=1, **options):
+        seen.append((jobs, options))
+        return run_ensemble(scenario, n, seed=seed)
+
+    for module in (sweep, stress, sensitivity):
+        monkeypatch.setattr(module, "run_ensemble", recording)
+    path = line_file(tmp_path, duration={"dist": "uniform", "low": "5 d", "high": "40 d"})
+    options = {"jobs": 2, "executor": "dask", "batch": 7}
+    api.sweep(path, ["shocks.0.duration=5d:10d:5d"], **options)
+    api.stress(path, "shocks.0.duration", "1Mt", tol="5d", **options)
+    api.survival(path, **options)
+    pytest.importorskip("SALib")
+    api.sensitivity(path, "morris", 2, **options)
+    assert len(seen) > 10
+    assert all(entry == (2, {"executor": "dask", "batch": 7}) for entry in seen)
