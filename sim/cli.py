@@ -989,6 +989,7 @@ def sensitivity(
     """
     from sim.explore.params import parse_bound
     from sim.explore.sensitivity import MissingDependencyError, plan_sensitivity, require_salib
+    from sim.explore.sweep import check_metrics
 
     _check_out(out, force, no_save)
     try:
@@ -997,6 +998,7 @@ def sensitivity(
         n = loaded.scenario.replications if replications is None else replications
         api.check_ensemble(loaded, n, jobs, names=("-n/--replications", "-j/--jobs"))
         plan = plan_sensitivity(loaded, method, samples, [parse_bound(b) for b in bounds], n, second_order)
+        check_metrics(loaded, [metric])
     except ScenarioError as exc:
         _fail_input(exc)
         return
@@ -1084,7 +1086,9 @@ def discover(
     """
     from sim.explore.discovery import require_prim
     from sim.explore.params import parse_bound
-    from sim.explore.sensitivity import MissingDependencyError
+    from sim.explore.sensitivity import MissingDependencyError, checked_inputs
+    from sim.explore.stress import parse_threshold
+    from sim.explore.sweep import check_metrics
 
     _check_out(out, force, no_save)
     try:
@@ -1092,8 +1096,9 @@ def discover(
         loaded = api.load(scenario_file, overrides)
         n = loaded.scenario.replications if replications is None else replications
         api.check_ensemble(loaded, n, jobs, names=("-n/--replications", "-j/--jobs"))
-        for bound in bounds:
-            parse_bound(bound)
+        checked_inputs(loaded, [parse_bound(b) for b in bounds])
+        check_metrics(loaded, [metric])
+        parse_threshold(threshold, metric)
     except ScenarioError as exc:
         _fail_input(exc)
         return

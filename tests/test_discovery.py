@@ -51,3 +51,11 @@ def test_without_the_workbench_discovery_says_how_to_install(tmp_path, monkeypat
     proc = routesim("discover", str(path), "--threshold", "2Mt", "--no-save")
     assert proc.returncode == 2
     assert proc.stderr.strip() == 'error: scenario discovery needs the EMA Workbench: pip install "routesim[discovery]"'
+
+
+def test_bad_bounds_are_refused_before_anything_runs(tmp_path):
+    path = line_file(tmp_path)
+    for bound, says in (("shocks.0.duration=-9d:9d", "shocks.0.duration"), ("shocks.0.duratio=1d:9d", "duratio")):
+        proc = routesim("discover", str(path), "--threshold", "1Mt", "--bound", bound, "--no-save")
+        assert proc.returncode == 2 and says in proc.stderr
+        assert "Traceback" not in proc.stderr and "points x" not in proc.stderr

@@ -25,7 +25,7 @@ import pandas as pd
 from scipy.stats import qmc
 
 from sim.explore.params import Bound
-from sim.explore.sensitivity import MissingDependencyError, inputs_of, run_samples
+from sim.explore.sensitivity import MissingDependencyError, checked_inputs, run_samples
 from sim.explore.stress import parse_threshold
 from sim.explore.sweep import check_metrics, study_attrs
 from sim.scenario.errors import ScenarioError
@@ -82,13 +82,7 @@ def run_discovery(
     check_metrics(loaded, [metric])
     grade = Grade(loaded.scenario.network.grade.bbl_per_t, loaded.scenario.network.grade.t_per_m3)
     limit = parse_threshold(threshold, metric, grade)
-    inputs = inputs_of(loaded, bounds)
-    if not inputs:
-        raise ScenarioError.single(
-            str(loaded.path),
-            "no uncertain inputs: no field is given as a distribution; expected some, "
-            "or bounds such as --bound shocks.0.duration=10d:90d",
-        )
+    inputs = checked_inputs(loaded, bounds)
     seed = loaded.scenario.seed if seed is None else int(seed)
     unit = qmc.LatinHypercube(d=len(inputs), seed=np.random.default_rng(seed)).random(samples)
     started = time.perf_counter()

@@ -51,6 +51,7 @@ __all__ = [
     "Input",
     "MissingDependencyError",
     "Plan",
+    "checked_inputs",
     "inputs_of",
     "plan_sensitivity",
     "require_salib",
@@ -124,10 +125,10 @@ class Input:
 
     def number(self, u: float) -> float:
         """The input's value at ``u`` as a number: in the bound's unit, or the field's canonical unit."""
-        value = self.value(u)
-        if self.bound is not None and not self.integer:
-            return self.bound.low + u * (self.bound.high - self.bound.low)
-        return float(value)
+        if self.bound is not None:
+            x = self.bound.low + u * (self.bound.high - self.bound.low)
+            return float(round(x)) if self.integer else x
+        return float(self.value(u))
 
     def value(self, u: float) -> Any:
         """The input's value at unit-cube coordinate ``u``: scenario data for its field."""
@@ -177,6 +178,23 @@ def inputs_of(loaded: LoadedScenario, bounds: Sequence[Bound]) -> list[Input]:
     return list(by_path.values())
 
 
+def checked_inputs(loaded: LoadedScenario, bounds: Sequence[Bound]) -> list[Input]:
+    """``inputs_of``, refusing (ScenarioError) a study without inputs and a bound whose ends do not make a
+    valid scenario (an unknown key, a negative duration), before anything runs."""
+    inputs = inputs_of(loaded, bounds)
+    if not inputs:
+        raise ScenarioError.single(
+            str(loaded.path),
+            "no uncertain inputs: no field is given as a distribution; expected some, "
+            "or bounds such as --bound shocks.0.duration=10d:90d",
+        )
+    for item in inputs:
+        if item.bound is not None:
+            for u in (0.0, 1.0):
+                with_overrides(loaded, assignments(item.path, str(item.value(u))))
+    return inputs
+
+
 def plan_sensitivity(
     loaded: LoadedScenario,
     method: str = "sobol",
@@ -195,17 +213,7 @@ def plan_sensitivity(
         raise ScenarioError.single(
             "<-N>", f"{base} is not a power of 2; expected a power of 2 for Sobol' sequences (e.g. 64, 128, 256)"
         )
-    inputs = inputs_of(loaded, bounds)
-    if not inputs:
-        raise ScenarioError.single(
-            str(loaded.path),
-            "no uncertain inputs: no field is given as a distribution; expected some, "
-            "or bounds such as --bound shocks.0.duration=10d:90d",
-        )
-    for item in inputs:  # every bound's ends must make a valid scenario
-        if item.bound is not None:
-            for u in (0.0, 1.0):
-                with_overrides(loaded, assignments(item.path, str(item.value(u))))
+    inputs = checked_inputs(loaded, bounds)
     d = len(inputs)
     samples = base * (2 * d + 2 if second_order else d + 2) if method == "sobol" else base * (d + 1)
     if samples * n > MAX_RUNS:
