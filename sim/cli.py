@@ -674,11 +674,14 @@ def _check_out(out: Path | None, force: bool, no_save: bool) -> None:
 
 
 def _number(value: Any, unit: str) -> str:
+    """A study's value for a table: as the run tables show it (Mt, bn USD), else 4 significant digits."""
     if value is None or (isinstance(value, float) and value != value):
         return "—"
     if isinstance(value, float) and value == float("inf"):
         return "∞"
-    return _fmt(value, unit) if unit in ("t", "USD", "bbl", "t*d", "USD/bbl") else f"{value:,.4g} {unit}".rstrip(" 1")
+    if unit in ("t", "USD", "bbl", "t*d", "USD/bbl"):
+        return _fmt(value, unit)
+    return f"{value:,.4g}" if unit in ("", "1") else f"{value:,.4g} {unit}"
 
 
 @cli.command()
