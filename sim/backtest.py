@@ -71,7 +71,15 @@ from sim.engine.record import RunRecord
 from sim.engine.runner import Replication, run_replication
 from sim.ensemble import describe
 from sim.scenario.loader import LoadedScenario, load_scenario
-from sim.scenario.schema import OBSERVED_METRICS, WINDOW_METRICS, ObservedFigure, Scenario
+from sim.scenario.schema import (
+    CHANGE_METRICS,
+    OBSERVED_METRICS,
+    WINDOW_METRICS,
+    ObservedFigure,
+    ObservedWindow,
+    Scenario,
+)
+from sim.textsafe import figure_text
 
 __all__ = [
     "ENSEMBLE_AGREEMENT",
@@ -228,11 +236,28 @@ def loadings(record: RunRecord, scenario: Scenario, leg: str) -> np.ndarray:
     return loaded
 
 
-def _window(scenario: Scenario, figure: ObservedFigure) -> slice:
-    assert figure.window is not None
-    first = (figure.window.start - scenario.start_date).days
-    last = (figure.window.end - scenario.start_date).days
+def _window(scenario: Scenario, window: ObservedWindow | None) -> slice:
+    """The days of a window (both dates included) as a slice of the daily series."""
+    assert window is not None
+    first = (window.start - scenario.start_date).days
+    last = (window.end - scenario.start_date).days
     return slice(first, last + 1)
+
+
+def _routes(record: RunRecord, figure: ObservedFigure) -> list[int]:
+    return [record.route_names.index(n) for n in figure.targets()]
+
+
+def _mean_rate(kind: str, figure: ObservedFigure, record: RunRecord, scenario: Scenario, days: slice) -> float | None:
+    """Mean t/d over ``days`` of the run: loaded aboard a leg, produced by sources, or sent into routes."""
+    if kind == "loading":
+        series = loadings(record, scenario, figure.targets()[0])[days]
+        series = series[~np.isnan(series)]
+    elif kind == "route":
+        series = record.intake[days][:, _routes(record, figure)].sum(axis=1)
+    else:
+        series = record.produced[days][:, _sources(record, figure)].sum(axis=1)
+    return float(series.mean()) if series.size else None
 
 
 def _sources(record: RunRecord, figure: ObservedFigure) -> list[int]:
@@ -255,8 +280,19 @@ def measure(figure: ObservedFigure, rep: Replication, scenario: Scenario) -> flo
         value = rep.impact.values[metric]
         return None if value is None else float(value)
     kind = WINDOW_METRICS[metric][1]
-    days = _window(scenario, figure)
+    days = _window(scenario, figure.window)
     s, b = rep.scenario, rep.baseline
+    if metric in CHANGE_METRICS:
+        now = _mean_rate(kind, figure, s, scenario, days)
+        before = _mean_rate(kind, figure, s, scenario, _window(scenario, figure.versus))
+        return None if now is None or not before else now / before
+    if kind == "route":
+        sent = s.intake[days][:, _routes(s, figure)].sum(axis=1)
+        if metric == "intake_t":
+            return float(sent.sum())
+        if metric == "intake_rate":
+            return float(sent.mean())
+        return float(_longest_run(sent <= 1.0))  # intake_stop_d
     if kind == "loading":
         leg = figure.targets()[0]
         ls, lb = loadings(s, scenario, leg)[days], loadings(b, scenario, leg)[days]
@@ -536,12 +572,14 @@ def backtest_figure(rows: Sequence[BacktestRow], title: str = "") -> Figure:
             p10, p90 = format_value(row.model_p10, row.unit), format_value(row.model_p90, row.unit)
             share = "—" if row.share_agreeing is None else f"{row.share_agreeing:.0%}"
             label = f"P50 {label} (P10–P90 {p10} – {p90}; {share} of {row.replications} agree)"
-        ax.annotate(label, (x, y), xytext=(6, 0), textcoords="offset points", va="center", fontsize=7)
+        ax.annotate(
+            figure_text(label, None), (x, y), xytext=(6, 0), textcoords="offset points", va="center", fontsize=7
+        )
     ax.axvline(1.0, color="black", linewidth=0.8)
     ax.set_xscale("log")
     ax.set_xlim(left / 1.6, right * 3)
     ax.set_yticks(range(n))
-    ax.set_yticklabels([f"{r.episode}: {r.figure}" for r in reversed(rows)], fontsize=8)
+    ax.set_yticklabels([f"{figure_text(r.episode)}: {figure_text(r.figure)}" for r in reversed(rows)], fontsize=8)
     ax.set_ylim(-0.7, n - 0.3)
     xlabel = "model / reported (log); grey: accepted by the tolerance; x: no model value; ◆: reported zero"
     if any(r.ensemble for r in rows):

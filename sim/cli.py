@@ -22,9 +22,11 @@ from rich.table import Table
 from sim import __version__, api
 from sim.engine.record import MassBalanceError
 from sim.ensemble import EnsembleError
-from sim.results import OutputError
+from sim.results import OutputError, not_replaceable_message, replaceable
+from sim.runfolder import read_manifest
 from sim.scenario.errors import ScenarioError
 from sim.scenario.schema import ensemble_estimate
+from sim.textsafe import MAX_SHOWN, plain
 from sim.units import format_quantity
 
 __all__ = ["cli", "main"]
@@ -36,14 +38,55 @@ EXIT_OUTPUT = 1
 EXIT_INPUT = 2
 
 
+def _t(value: object, limit: int | None = MAX_SHOWN) -> str:
+    """Text from a file or the user (a name, path, key, value) as console text: data, never markup.
+
+    One printable line (control characters escaped), shortened to about ``limit`` characters,
+    with rich markup escaped, so that ``[/]`` or an escape sequence in a name prints as itself.
+    """
+    return escape(plain(value, limit))
+
+
+class SafePath(click.Path):
+    """click.Path whose refusals print the path as text: control characters escaped, long paths shortened."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        try:
+            return super().convert(value, param, ctx)
+        except click.BadParameter as exc:
+            raise click.BadParameter(plain(exc.message, 1000), ctx, param) from None
+
+
+MAX_PROBLEMS_SHOWN = 50
+"""Most problems printed for one file (a stranger's file may hold a million)."""
+
+
+def _print_problems(exc: ScenarioError) -> None:
+    """One line per problem (at most MAX_PROBLEMS_SHOWN, then how many more)."""
+    for problem in exc.problems[:MAX_PROBLEMS_SHOWN]:
+        err.print(f"[bold red]error:[/] {escape(str(problem))}", emoji=False)
+    if len(exc.problems) > MAX_PROBLEMS_SHOWN:
+        err.print(f"[bold red]error:[/] … and {len(exc.problems) - MAX_PROBLEMS_SHOWN:,} more problems", emoji=False)
+
+
 def _fail_input(exc: ScenarioError) -> None:
-    for problem in exc.problems:
-        err.print(f"[bold red]error:[/] {problem}", markup=True, emoji=False)
+    _print_problems(exc)
     sys.exit(EXIT_INPUT)
 
 
+def _check_out(out: Path | None, force: bool, no_save: bool) -> None:
+    """Refuse before running: an --out that exists without --force (exit 1), or that --force must not replace (exit 2)."""
+    if no_save or out is None or not out.exists():
+        return
+    if not force:
+        _fail_output(f"{out} already exists; choose another --out, or pass --force to replace it")
+    if not replaceable(out):
+        err.print(f"[bold red]error:[/] {_t(not_replaceable_message(out), 1000)}", emoji=False)
+        sys.exit(EXIT_INPUT)
+
+
 def _fail_output(message: str) -> None:
-    err.print(f"[bold red]error:[/] {message}", emoji=False)
+    err.print(f"[bold red]error:[/] {_t(message, 1000)}", emoji=False)
     sys.exit(EXIT_OUTPUT)
 
 
@@ -97,7 +140,9 @@ def impact_table(outcome: api.Outcome) -> Table:
     sc = outcome.loaded.scenario
     metrics = outcome.summary()["metrics"]
     table = Table(
-        title=f"Impact of {sc.name} vs baseline — {sc.start_date} + {sc.horizon:g} d, seed {outcome.replication.seed}",
+        title=(
+            f"Impact of {_t(sc.name)} vs baseline — {sc.start_date} + {sc.horizon:g} d, seed {outcome.replication.seed}"
+        ),
         title_justify="left",
     )
     table.add_column("metric")
@@ -121,7 +166,9 @@ def routes_table(outcome: api.Outcome) -> Table:
         now = impact.exports_by_route_t[route]
         if base == 0 and now == 0:
             continue
-        table.add_row(route, format_quantity(base, "t"), format_quantity(now, "t"), f"{(now - base) / 1e3:+,.0f} kt")
+        table.add_row(
+            _t(route), format_quantity(base, "t"), format_quantity(now, "t"), f"{(now - base) / 1e3:+,.0f} kt"
+        )
     return table
 
 
@@ -132,7 +179,7 @@ def ensemble_table(outcome: api.Outcome) -> Table:
     sc = outcome.loaded.scenario
     table = Table(
         title=(
-            f"Impact of {sc.name} vs baseline over {ens.n:,} replications — {sc.start_date} + {sc.horizon:g} d, "
+            f"Impact of {_t(sc.name)} vs baseline over {ens.n:,} replications — {sc.start_date} + {sc.horizon:g} d, "
             f"seed {ens.seed}"
         ),
         title_justify="left",
@@ -159,7 +206,7 @@ def ensemble_table(outcome: api.Outcome) -> Table:
 def _ensemble_shocks_line(outcome: api.Outcome) -> str:
     ens = outcome.ensemble
     assert ens is not None
-    parts = [f"{s['name']}: happened in {s['happened']:,} of {ens.n:,}" for s in ens.shock_shares()]
+    parts = [f"{_t(s['name'])}: happened in {s['happened']:,} of {ens.n:,}" for s in ens.shock_shares()]
     return "; ".join(parts) or "no shocks"
 
 
@@ -191,12 +238,12 @@ def _shocks_line(outcome: api.Outcome) -> str:
             continue
         state = "" if s.happened else " (did not happen: probability draw)"
         extra = " (background: in the baseline too)" if s.background else ""
-        parts.append(f"{s.name}: day {s.start_d:g} for {s.duration_d:g} d{state}{extra}")
+        parts.append(f"{_t(s.name)}: day {s.start_d:g} for {s.duration_d:g} d{state}{extra}")
     for occurrences in recurring.values():
         first = occurrences[0]
         extra = " (background: in the baseline too)" if first.background else ""
         total = sum(s.duration_d for s in occurrences)
-        parts.append(f"{first.name}: {len(occurrences)} occurrences, {total:.1f} d in all{extra}")
+        parts.append(f"{_t(first.name)}: {len(occurrences)} occurrences, {total:.1f} d in all{extra}")
     return "; ".join(parts) or "no shocks"
 
 
@@ -221,17 +268,17 @@ def cli() -> None:
 
 
 @cli.command()
-@click.argument("scenario_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("scenario_file", type=SafePath(path_type=Path))
 @click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=None, help="Root seed (default: the file's).")
 @click.option(
     "--out",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=SafePath(file_okay=False, path_type=Path),
     default=None,
     help="Run folder to create (must not exist).",
 )
 @click.option(
     "--results-root",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=SafePath(file_okay=False, path_type=Path),
     default=Path("results"),
     show_default=True,
     help="Where run folders go when --out is not given.",
@@ -291,8 +338,7 @@ def run(
     except ScenarioError as exc:
         _fail_input(exc)
         return
-    if not no_save and out is not None and out.exists() and not force:
-        _fail_output(f"{out} already exists; choose another --out, or pass --force to replace it")
+    _check_out(out, force, no_save)
     if n > 1:
         seconds = ensemble_estimate(n, loaded.scenario.horizon).seconds / min(jobs, n)
         err.print(
@@ -300,7 +346,7 @@ def run(
             f"about {_duration(seconds)} at the reference network's speed[/]"
         )
     try:
-        with _progress_bar(n, f"{loaded.scenario.name}") as progress:
+        with _progress_bar(n, _t(loaded.scenario.name, 40)) as progress:
             outcome = api.run(loaded, seed=seed, command=command, replications=n, jobs=jobs, progress=progress)
     except ScenarioError as exc:
         _fail_input(exc)
@@ -321,7 +367,7 @@ def run(
         click.echo(json.dumps(outcome.summary(), indent=2))
     elif outcome.ensemble is not None:
         ens = outcome.ensemble
-        console.print(f"[bold]{outcome.name}[/]: {_ensemble_shocks_line(outcome)}")
+        console.print(f"[bold]{_t(outcome.name)}[/]: {_ensemble_shocks_line(outcome)}")
         console.print(ensemble_table(outcome))
         lost0 = outcome.impact["lost_export_t"]
         console.print(
@@ -330,7 +376,7 @@ def run(
         )
         if folder is not None:
             console.print(
-                f"Results written to [bold]{folder}[/] (summary.json, timeseries.csv, manifest.json, ensemble.csv"
+                f"Results written to [bold]{_t(folder, None)}[/] (summary.json, timeseries.csv, manifest.json, ensemble.csv"
                 + ("" if no_plot else ", disruption.png, ensemble.png")
                 + ")"
             )
@@ -339,12 +385,12 @@ def run(
             f"({outcome.wall_time_s / ens.n * 1e3:,.0f} ms per replication)[/]"
         )
     else:
-        console.print(f"[bold]{outcome.name}[/]: {_shocks_line(outcome)}")
+        console.print(f"[bold]{_t(outcome.name)}[/]: {_shocks_line(outcome)}")
         console.print(impact_table(outcome))
         console.print(routes_table(outcome))
         if folder is not None:
             console.print(
-                f"Results written to [bold]{folder}[/] (summary.json, timeseries.csv, manifest.json"
+                f"Results written to [bold]{_t(folder, None)}[/] (summary.json, timeseries.csv, manifest.json"
                 + ("" if no_plot else ", disruption.png")
                 + ")"
             )
@@ -355,7 +401,7 @@ def run(
 
 
 @cli.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("files", nargs=-1, required=True, type=SafePath(path_type=Path))
 @click.option("--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE", help="Check with these overrides applied.")
 def validate(files: tuple[Path, ...], overrides: tuple[str, ...]) -> None:
     """Check scenario FILES without running them (exit 2 if any is invalid).
@@ -368,11 +414,10 @@ def validate(files: tuple[Path, ...], overrides: tuple[str, ...]) -> None:
     bad = 0
     for path, error in results.items():
         if error is None:
-            console.print(f"[green]ok[/]    {path}")
+            console.print(f"[green]ok[/]    {_t(path, None)}")
         else:
             bad += 1
-            for problem in error.problems:
-                err.print(f"[bold red]error:[/] {problem}", emoji=False)
+            _print_problems(error)
     if bad:
         err.print(f"{bad} of {len(results)} file(s) invalid")
         sys.exit(EXIT_INPUT)
@@ -382,7 +427,7 @@ def validate(files: tuple[Path, ...], overrides: tuple[str, ...]) -> None:
 @click.option(
     "--output",
     "-o",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=SafePath(dir_okay=False, path_type=Path),
     default=None,
     help="Write to this file instead of standard output.",
 )
@@ -403,13 +448,15 @@ def schema(output: Path | None) -> None:
 
 
 @cli.command()
-@click.argument("manifest", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("manifest", type=SafePath(path_type=Path))
 @jobs_option("Worker processes to rerun an ensemble (results are identical for any J).")
 def rerun(manifest: Path, jobs: int) -> None:
     """Run again from a run folder's MANIFEST and check the result is identical.
 
     An ensemble is rerun with all its replications and ensemble.csv is compared too.
-    Exit 0 when identical (or nothing stored to compare), 1 when it differs.
+    The manifest and its folder are checked first (a run folder from someone else is
+    untrusted input); nothing the manifest names is run or read. Exit 0 when identical,
+    1 when it differs, 2 when the manifest or its folder is not valid.
 
     \b
     Example:
@@ -417,7 +464,7 @@ def rerun(manifest: Path, jobs: int) -> None:
     """
     try:
         with _progress_bar(_manifest_replications(manifest), "rerun") as progress:
-            report = api.rerun(manifest, jobs=jobs, progress=progress)
+            report = api.rerun(manifest, jobs=jobs, progress=progress, jobs_name="-j/--jobs")
     except ScenarioError as exc:
         _fail_input(exc)
         return
@@ -425,34 +472,33 @@ def rerun(manifest: Path, jobs: int) -> None:
         _fail_output(f"internal error (please report): {exc}")
         return
     for name, (then, now) in report.version_changes.items():
-        err.print(f"[yellow]warning:[/] {name} was {then} when the run was made, now {now}; results may differ")
+        err.print(
+            f"[yellow]warning:[/] {_t(name)} was {_t(then)} when the run was made, now {_t(now)}; results may differ"
+        )
     console.print(impact_table(report.outcome))
     if report.outcome.ensemble is not None:
         console.print(ensemble_table(report.outcome))
     what = "summary metrics and every daily series"
     if report.outcome.ensemble is not None:
         what = "summary metrics, every daily series and every row of ensemble.csv"
-    if report.identical is None:
-        console.print("No stored summary/timeseries next to the manifest: nothing to compare.")
-    elif report.identical:
+    if report.identical:
         console.print(f"[green]identical[/]: {what} match bit for bit.")
     else:
         for line in report.differences[:20]:
-            err.print(f"[red]differs:[/] {line}")
+            err.print(f"[red]differs:[/] {_t(line, 500)}")
         sys.exit(EXIT_OUTPUT)
 
 
 def _manifest_replications(path: Path) -> int:
-    """The replication count a manifest records (1 if it cannot be read: api.rerun reports why)."""
+    """The replication count a manifest records (1 if it is not valid: api.rerun reports why)."""
     try:
-        value = json.loads(path.read_text(encoding="utf-8")).get("replications", 1)
-        return value if isinstance(value, int) else 1
-    except (OSError, UnicodeDecodeError, ValueError, AttributeError):
+        return read_manifest(path).replications
+    except ScenarioError:
         return 1
 
 
 @cli.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("files", nargs=-1, required=True, type=SafePath(dir_okay=False, path_type=Path))
 @click.option(
     "--seed", type=click.IntRange(0, 2**63 - 1), default=None, help="Seed for every file (default: each file's)."
 )
@@ -475,7 +521,7 @@ def compare(files: tuple[Path, ...], seed: int | None) -> None:
     table = Table(title="Scenario comparison (each against its own baseline)", title_justify="left")
     table.add_column("metric")
     for outcome in outcomes:
-        table.add_column(outcome.name, justify="right")
+        table.add_column(_t(outcome.name), justify="right")
     summaries = [o.summary()["metrics"] for o in outcomes]
     for label, key in ROWS:
         table.add_row(label, *[_fmt(s[key]["value"], s[key]["unit"]) for s in summaries])
@@ -483,17 +529,17 @@ def compare(files: tuple[Path, ...], seed: int | None) -> None:
 
 
 @cli.command()
-@click.argument("files", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("files", nargs=-1, type=SafePath(dir_okay=False, path_type=Path))
 @click.option("--strict", is_flag=True, help="Exit 1 if any reported figure is outside its tolerance.")
 @click.option(
     "--out",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=SafePath(file_okay=False, path_type=Path),
     default=None,
     help="Folder to create (default: <results-root>/backtest/<run-id>).",
 )
 @click.option(
     "--results-root",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=SafePath(file_okay=False, path_type=Path),
     default=Path("results"),
     show_default=True,
     help="Where the backtest folder goes when --out is not given.",
@@ -519,6 +565,7 @@ def backtest(
     """
     from sim import backtest as bt
 
+    _check_out(out, force, no_save)
     command = ["routesim", *sys.argv[1:]] if sys.argv else None
     paths = list(files) or bt.history_files()
     if not paths:
@@ -568,19 +615,19 @@ def backtest(
         table.caption_justify = "left"
     for row in rows:
         table.add_row(
-            row.episode,
-            row.figure,
+            _t(row.episode),
+            _t(row.figure),
             bt.format_value(row.model, row.unit),
-            row.reported_text(),
+            _t(row.reported_text()),
             "—" if row.ratio is None else f"{row.ratio:.2f}",
             f"±{row.tolerance:.0%}",
             row.confidence,
             "[green]yes[/]" if row.inside else "[red]no[/]",
-            *([bt.ensemble_text(row)] if ensembles else []),
+            *([_t(bt.ensemble_text(row))] if ensembles else []),
         )
     console.print(table)
     if folder is not None:
-        console.print(f"Results written to [bold]{folder}[/] (backtest.csv, backtest.png, manifest.json)")
+        console.print(f"Results written to [bold]{_t(folder, None)}[/] (backtest.csv, backtest.png, manifest.json)")
     console.print(f"[dim]{len(result.episodes)} episode(s), {result.wall_time_s * 1e3:,.0f} ms[/]")
     if strict and result.disagreements:
         err.print(f"{len(result.disagreements)} figure(s) outside tolerance (--strict)")

@@ -23,14 +23,16 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import json
 import math
 import os
 import platform
+import re
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -38,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from sim import runfolder
 from sim.engine.runner import Replication
 from sim.ensemble import PERCENTILE_METHOD, PERCENTILES, Ensemble
 from sim.scenario.loader import LoadedScenario
@@ -45,12 +48,17 @@ from sim.scenario.loader import LoadedScenario
 __all__ = [
     "DEPENDENCIES",
     "OutputError",
+    "clean_stale_staging",
     "ensemble_csv_writer",
     "ensemble_summary",
+    "git_commit",
     "manifest_dict",
     "new_run_id",
+    "not_replaceable_message",
+    "package_versions",
     "read_ensemble_csv",
     "read_run",
+    "replaceable",
     "summary_dict",
     "timeseries_columns",
     "timeseries_csv",
@@ -193,22 +201,15 @@ def ensemble_csv_writer(ens: Ensemble) -> Callable[[Path], None]:
 
 
 def read_ensemble_csv(path: str | Path) -> dict[str, np.ndarray]:
-    """Read ensemble.csv back as named columns (integers for the first three, NaN for empty cells)."""
-    with open(path, newline="", encoding="utf-8") as handle:
-        reader = csv.reader(handle)
-        names = next(reader)
-        rows = list(reader)
-    columns: dict[str, np.ndarray] = {}
-    for j, name in enumerate(names):
-        values = [row[j] for row in rows]
-        if name in ("replication", "seed", "shocks_happened"):
-            columns[name] = np.array([int(v) for v in values], dtype=np.int64)
-        else:
-            columns[name] = np.array([float(v) if v else math.nan for v in values])
-    return columns
+    """Read ensemble.csv back as named columns (integers for the first three, NaN for empty cells).
+
+    Every cell is checked (RunFolderError naming the file, line and column otherwise).
+    """
+    return runfolder.read_ensemble_csv(path)
 
 
-def _versions() -> dict[str, str]:
+def package_versions() -> dict[str, str]:
+    """Python's and every recorded package's version (what a manifest's ``versions`` holds)."""
     out = {"python": platform.python_version()}
     for name in ("routesim", *DEPENDENCIES):
         try:
@@ -218,22 +219,49 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def _git_commit(path: Path) -> str | None:
-    """The git commit of the checkout holding ``path`` (with '+dirty' if modified), or None."""
+GIT_SAFE = (
+    "-c",
+    "core.fsmonitor=false",
+    "-c",
+    "core.hooksPath=/dev/null",
+    "-c",
+    "core.untrackedCache=false",
+    "-c",
+    "protocol.allow=never",
+)
+"""Options that stop git from running any program a repository's config names (fsmonitor, hooks)."""
+
+
+def git_commit(folder: Path | None = None) -> str | None:
+    """The git commit of the checkout the user runs from (``folder``, default the working directory), or None.
+
+    '+dirty' is added if tracked files are modified. Git is told to run no fsmonitor and no hooks and
+    to ignore the system config; a rerun never calls this, so a manifest never chooses where git runs.
+    """
+    folder = Path.cwd() if folder is None else folder
+    env = {**os.environ, "GIT_CONFIG_NOSYSTEM": "1", "GIT_OPTIONAL_LOCKS": "0", "GIT_TERMINAL_PROMPT": "0"}
     try:
-        folder = path.resolve().parent
         commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True, timeout=5, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
+            ["git", *GIT_SAFE, "rev-parse", "HEAD"],
             cwd=folder,
             capture_output=True,
             text=True,
             timeout=5,
             check=True,
+            env=env,
+            stdin=subprocess.DEVNULL,
         ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
+        dirty = subprocess.run(
+            ["git", *GIT_SAFE, "status", "--porcelain", "--untracked-files=no", "--ignore-submodules=all"],
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+            env=env,
+            stdin=subprocess.DEVNULL,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError, UnicodeDecodeError):
         return None
     return commit + ("+dirty" if dirty else "")
 
@@ -264,8 +292,8 @@ def manifest_dict(
             "seed": rep.seed,
             "replication": rep.replication,
             **extra,
-            "versions": _versions(),
-            "git_commit": _git_commit(loaded.path),
+            "versions": package_versions(),
+            "git_commit": git_commit(),
             "command": command if command is not None else [Path(sys.argv[0]).name, *sys.argv[1:]],
             "created_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "wall_time_s": wall_time_s,
@@ -282,6 +310,127 @@ def new_run_id(seed: int) -> str:
 Writer = Callable[[Path], None]
 
 
+STALE_AFTER_S = 24 * 3600.0
+"""Age after which a staging folder is stale whoever made it (a write takes seconds to minutes)."""
+
+_STAGING = re.compile(r"^\..*\.pid(?P<pid>\d+)@(?P<host>[A-Za-z0-9-]*)\.[^.]+\.(?:partial|old)$")
+"""Names of our staging and trash folders: ``.<name>.pid<pid>@<host>.<random>.partial`` (or ``.old``)."""
+
+_LEGACY_STAGING = re.compile(r"^\..+\.[a-z0-9_]{8}\.(?:partial|old)$")
+"""Names of staging folders from before they recorded their process: removed only when old."""
+
+
+def _host() -> str:
+    return re.sub(r"[^A-Za-z0-9-]", "", platform.node())[:32]
+
+
+def _temp_folder(target: Path, suffix: str) -> Path:
+    """A new hidden folder beside ``target`` whose name says which process on which host made it."""
+    prefix = f".{target.name}.pid{os.getpid()}@{_host()}."
+    return Path(tempfile.mkdtemp(prefix=prefix, suffix=suffix, dir=target.parent))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError, OverflowError):
+        return True
+    return True
+
+
+def clean_stale_staging(folder: Path) -> list[Path]:
+    """Remove staging folders in ``folder`` left by a killed run; return those removed.
+
+    A staging folder is stale when the process that made it on this host has exited, or when
+    it is older than STALE_AFTER_S (the only test for folders named before names held the
+    process). Only our own folders (by name pattern and owner) are touched.
+    """
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    now = time.time()
+    for entry in entries:
+        match = _STAGING.match(entry.name)
+        if match is None and not (_LEGACY_STAGING.match(entry.name) and _holds_only_results(Path(entry.path))):
+            continue
+        try:
+            info = entry.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        if not stat.S_ISDIR(info.st_mode) or (hasattr(os, "getuid") and info.st_uid != os.getuid()):
+            continue
+        dead = match is not None and os.name == "posix" and match["host"] == _host() and not _alive(int(match["pid"]))
+        if dead or now - info.st_mtime > STALE_AFTER_S:
+            shutil.rmtree(entry.path, ignore_errors=True)
+            removed.append(Path(entry.path))
+    return removed
+
+
+RESULT_FILES = frozenset(
+    {
+        "summary.json",
+        "timeseries.csv",
+        "manifest.json",
+        "ensemble.csv",
+        "disruption.png",
+        "ensemble.png",
+        "backtest.csv",
+        "backtest.png",
+        "run",
+    }
+)
+"""Names a staging or trash folder holds (``run``: a replaced run folder in the trash)."""
+
+
+def _holds_only_results(folder: Path) -> bool:
+    """Whether ``folder`` holds nothing but result files (so it is ours to remove)."""
+    try:
+        return all(entry.name in RESULT_FILES for entry in os.scandir(folder))
+    except OSError:
+        return False
+
+
+def replaceable(folder: Path) -> bool:
+    """Whether ``force`` may replace ``folder``: an empty folder, or recognisably a routesim run folder.
+
+    A routesim run or backtest folder holds a valid manifest.json; anything else (the scenarios
+    folder, a home directory) is never deleted.
+    """
+    folder = Path(folder)
+    try:
+        if folder.is_dir() and not any(folder.iterdir()):
+            return True
+    except OSError:
+        return False
+    return runfolder.is_run_folder(folder)
+
+
+def not_replaceable_message(folder: Path) -> str:
+    """Why ``--force`` does not replace ``folder``."""
+    return (
+        f"{folder} is not a routesim run folder (no valid manifest.json in it); --force replaces only "
+        "a run folder or an empty folder: choose another --out"
+    )
+
+
+def _umask() -> int:
+    """The process's umask (read without changing it where the system allows)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_run_folder(
     target: Path, files: dict[str, str | bytes | Writer], force: bool = False, unique: bool = False
 ) -> Path:
@@ -289,14 +438,19 @@ def write_run_folder(
 
     Values are text, bytes, or a function that writes the file at the path it is given.
     With ``unique``, a taken name gets a suffix (-2, -3, ...) instead of an error; with
-    ``force``, an existing folder is replaced. Raises OutputError, leaving nothing behind.
+    ``force``, an existing run folder (or empty folder) is replaced, never anything else.
+    Stale staging folders of killed runs beside ``target`` are removed first. The folder
+    gets the user's usual permissions (umask). Raises OutputError, leaving nothing behind.
     """
     target = Path(target)
     if target.exists() and not (force or unique):
         raise OutputError(f"{target} already exists; choose another --out, or pass --force to replace it")
+    if force and target.exists() and not replaceable(target):
+        raise OutputError(not_replaceable_message(target))
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
+        clean_stale_staging(target.parent)
+        staging = _temp_folder(target, ".partial")
     except OSError as exc:
         raise OutputError(f"cannot create the results folder {target.parent}: {exc.strerror or exc}") from None
     try:
@@ -309,6 +463,7 @@ def write_run_folder(
             else:
                 path.write_text(content, encoding="utf-8")
         _fsync_dir(staging)
+        os.chmod(staging, 0o777 & ~_umask())  # mkdtemp made it 0700
         return _place(staging, target, force, unique)
     except OutputError:
         shutil.rmtree(staging, ignore_errors=True)
@@ -330,7 +485,9 @@ def _fsync_dir(folder: Path) -> None:
 def _place(staging: Path, target: Path, force: bool, unique: bool) -> Path:
     """Rename the staging folder into place without ever clobbering a finished run."""
     if force and target.exists():
-        trash = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
+        if not replaceable(target):
+            raise OutputError(not_replaceable_message(target))
+        trash = _temp_folder(target, ".old")
         os.rename(target, trash / "run")
         os.rename(staging, target)
         shutil.rmtree(trash, ignore_errors=True)
@@ -350,22 +507,9 @@ def _place(staging: Path, target: Path, force: bool, unique: bool) -> Path:
 
 
 def read_run(folder: str | Path) -> dict[str, Any]:
-    """Read a run folder: ``summary`` and ``manifest`` dicts, ``timeseries`` (and ``ensemble``) as columns."""
-    folder = Path(folder)
-    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
-    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-    with open(folder / "timeseries.csv", newline="", encoding="utf-8") as handle:
-        reader = csv.reader(handle)
-        names = next(reader)
-        rows = list(reader)
-    columns: dict[str, Any] = {}
-    for j, name in enumerate(names):
-        values = [row[j] for row in rows]
-        if name == "date":
-            columns[name] = values
-        else:
-            columns[name] = np.array([float(v) for v in values])
-    out = {"summary": summary, "manifest": manifest, "timeseries": columns, "path": folder}
-    if (folder / "ensemble.csv").exists():
-        out["ensemble"] = read_ensemble_csv(folder / "ensemble.csv")
-    return out
+    """Read a run folder: ``summary`` and ``manifest`` dicts, ``timeseries`` (and ``ensemble``) as columns.
+
+    The folder is input from whoever wrote it: every file is checked (sim.runfolder), and a
+    missing or invalid one raises RunFolderError naming it.
+    """
+    return runfolder.read_run(folder)

@@ -30,6 +30,8 @@ AGREE = {
     ("e02_storm_spm_damage_2022", "march_output_loss_all"),
     ("e02_storm_spm_damage_2022", "march_output_loss_tengiz"),
     ("e02_storm_spm_damage_2022", "export_loss_upper_bound"),
+    ("e02_storm_spm_damage_2022", "march_output_change_tengiz"),
+    ("e02_storm_spm_damage_2022", "cpc_intake_stopped"),
     ("e03_ordnance_search_2022", "requests_met_no_cut"),
     ("e03_ordnance_search_2022", "loadings_continued"),
     ("e04_court_suspension_as_happened_2022", "no_export_lost"),
@@ -42,6 +44,7 @@ AGREE = {
     ("e06_e07_spm_repairs_kashagan_leak_2022", "kashagan_full_by_6_november"),
     ("e08_black_sea_storms_2023", "first_stop_days"),
     ("e08_black_sea_storms_2023", "tanks_full_in_first_storm"),
+    ("e08_black_sea_storms_2023", "tengiz_intake_stopped"),
     ("e11_november_storm_2023", "stop_days"),
     ("e11_november_storm_2023", "tanks_virtually_full"),
 }

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import os
 import types
 import typing
 from dataclasses import dataclass, field
@@ -18,9 +19,10 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from sim.fileio import FileRefused, read_limited
 from sim.scenario.errors import Problem, ScenarioError
 from sim.scenario.schema import GradeSpec, Network, Scenario
-from sim.scenario.yamlio import Located, parse_scalar, read_yaml
+from sim.scenario.yamlio import MAX_FILE_BYTES, Located, parse_scalar, read_yaml
 from sim.units import Grade
 
 __all__ = [
@@ -115,12 +117,15 @@ def _resolve_include(ref: Any, including: Path, root: Path, located: Located, pa
         target = (including.parent / ref).resolve()
         inside = root in target.parents
         exists = target.is_file()
+        special = not exists and target.exists()  # a directory, FIFO or device: never opened
     except (OSError, ValueError, UnicodeError) as exc:
         raise ScenarioError.single(file, f"{ref!r} is not a usable file path ({exc})", line, key) from None
     if not inside:
         raise ScenarioError.single(
             file, f"{ref!r} points outside the scenarios folder {root}; includes must stay inside it", line, key
         )
+    if special:
+        raise ScenarioError.single(file, f"{ref!r} is not a regular file; expected a network file (YAML)", line, key)
     if not exists:
         raise ScenarioError.single(file, f"included file {ref!r} does not exist (looked for {target})", line, key)
     return target
@@ -301,10 +306,13 @@ def _grade_of(network: Any) -> Grade:
 def _hash_files(files: list[Path], overrides: list[str]) -> str:
     digest = hashlib.sha256()
     for path in files:
-        digest.update(path.name.encode())
-        digest.update(path.read_bytes())
+        digest.update(os.fsencode(path.name))
+        try:  # read again: the same limits, in case the file was swapped for a device meanwhile
+            digest.update(read_limited(path, MAX_FILE_BYTES, "scenario or network file (YAML)"))
+        except FileRefused as exc:
+            raise ScenarioError.single(path, str(exc)) from None
     for item in overrides:
-        digest.update(b"--set " + item.encode())
+        digest.update(b"--set " + item.encode("utf-8", "surrogateescape"))
     return digest.hexdigest()
 
 
