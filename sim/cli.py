@@ -680,10 +680,10 @@ def _run_study(run: Callable[[Callable[[int, int], None] | None], Any], total: i
     except ScenarioError as exc:
         _fail_input(exc)
     except MissingDependencyError as exc:
-        err.print(f"[bold red]error:[/] {escape(str(exc))}", emoji=False)
+        err.print(f"[bold red]error:[/] {_t(str(exc))}", emoji=False)
         sys.exit(EXIT_INPUT)
     except (MassBalanceError, EnsembleError) as exc:
-        _fail_output(f"internal error (please report): {escape(str(exc))}")
+        _fail_output(f"internal error (please report): {exc}")
     return None
 
 
@@ -692,20 +692,19 @@ def _save_study(
 ) -> None:
     if no_save:
         return
-    if out is not None and out.exists() and not force:
-        _fail_output(f"{escape(str(out))} already exists; choose another --out, or pass --force to replace it")
+    _check_out(out, force, no_save)  # again: the folder may have appeared while the study ran
     command = ["routesim", *sys.argv[1:]] if sys.argv else None
     try:
         folder = api.save_study(
             table, out=out, root=root, force=force, plot=not no_plot, command=command, metric=metric
         )
     except OutputError as exc:
-        _fail_output(escape(str(exc)))
+        _fail_output(str(exc))
         return
     except ValueError as exc:  # a table the plot cannot draw (e.g. no percentiles of the metric)
-        _fail_output(escape(str(exc)))
+        _fail_output(str(exc))
         return
-    console.print(f"Results written to [bold]{escape(str(folder))}[/]")
+    console.print(f"Results written to [bold]{_t(str(folder))}[/]")
 
 
 def _digest(value: Any) -> str:
@@ -713,11 +712,6 @@ def _digest(value: Any) -> str:
     import hashlib
 
     return hashlib.sha256(json.dumps(value, default=str).encode()).hexdigest()[:16]
-
-
-def _check_out(out: Path | None, force: bool, no_save: bool) -> None:
-    if not no_save and out is not None and out.exists() and not force:
-        _fail_output(f"{escape(str(out))} already exists; choose another --out, or pass --force to replace it")
 
 
 def _number(value: Any, unit: str) -> str:
@@ -815,18 +809,18 @@ def sweep(
     )
     attrs = table.attrs
     if attrs.get("resumed"):
-        err.print(f"[dim]resumed {attrs['resumed']:,} of {len(table):,} points from {escape(str(journal))}[/]")
+        err.print(f"[dim]resumed {attrs['resumed']:,} of {len(table):,} points from {_t(str(journal))}[/]")
     unit = attrs["units"].get(metric, "1")
     shown = Table(
         title=(
-            f"{escape(attrs['scenario'])}: {escape(metric)} over {len(table):,} points, "
+            f"{_t(attrs['scenario'])}: {_t(metric)} over {len(table):,} points, "
             f"{attrs['replications']:,} replication(s) each, seed {attrs['seed']} (common random numbers)"
         ),
         title_justify="left",
     )
     names = [p["path"] for p in attrs["params"]]
     for p in attrs["params"]:
-        shown.add_column(escape(f"{p['path']} ({p['unit']})" if p["unit"] else p["path"]), justify="right")
+        shown.add_column(_t(f"{p['path']} ({p['unit']})" if p["unit"] else p["path"]), justify="right")
     stats = ["mean", *[f"p{q:g}" for q in attrs["percentiles"]]]
     for stat in stats:
         shown.add_column(stat.upper() if stat != "mean" else "mean", justify="right")
@@ -836,7 +830,7 @@ def sweep(
         shown.caption = f"{len(table) - 40:,} rows between these two halves are in the table (sweep.csv)"
     for k, i in enumerate(rows):
         row = table.iloc[i]
-        cells = [escape(f"{row[n]:g}" if isinstance(row[n], float) else str(row[n])) for n in names]
+        cells = [_t(f"{row[n]:g}" if isinstance(row[n], float) else str(row[n])) for n in names]
         shown.add_row(*cells, *[_number(row[f"{metric}_{stat}"], unit) for stat in stats], end_section=k == 19)
     console.print(shown)
     _save_study(table, out, results_root, force, no_plot, no_save, metric)
@@ -908,7 +902,7 @@ def stress(
         attrs = table.attrs
         shown = Table(
             title=(
-                f"{escape(attrs['scenario'])}: days each route can be closed before shut-in starts (the others open; "
+                f"{_t(attrs['scenario'])}: days each route can be closed before shut-in starts (the others open; "
                 f"P{percentile:g} over {attrs['replications']:,} replication(s), seed {attrs['seed']})"
             ),
             title_justify="left",
@@ -919,7 +913,7 @@ def stress(
             row = table.iloc[i]
             days = row["survival_d"]
             shown.add_row(
-                escape(str(row["route"])),
+                _t(str(row["route"])),
                 f"{row['normal_t_per_d'] / 1e3:,.1f} kt/d",
                 f"> {attrs['horizon_d']:g} d" if days == float("inf") else f"{days:g} d",
                 f"{row['share_shut_in']:.0%}",
@@ -953,23 +947,23 @@ def stress(
     attrs = table.attrs
     unit = attrs["unit"]
     munit = attrs["metric_unit"]
-    where = f"{escape(param or '')}" + (f" ({escape(unit)})" if unit else "")
+    where = f"{_t(param or '')}" + (f" ({_t(unit)})" if unit else "")
     console.print(
-        f"[bold]{escape(attrs['scenario'])}[/]: P{percentile:g} of {escape(metric)} over {attrs['replications']:,} "
-        f"replication(s) (seed {attrs['seed']}) against {escape(str(threshold))} "
+        f"[bold]{_t(attrs['scenario'])}[/]: P{percentile:g} of {_t(metric)} over {attrs['replications']:,} "
+        f"replication(s) (seed {attrs['seed']}) against {_t(str(threshold))} "
         f"({_number(attrs['threshold'], munit)}), {where} from {attrs['range'][0]:g} to {attrs['range'][1]:g}"
     )
     if attrs["crossed"]:
         lo, hi = attrs["bracket"]
         console.print(
-            f"Break: {escape(metric)} {attrs['direction']} the threshold at [bold]{hi:g} {escape(unit)}[/] "
-            f"(bracket {lo:g}–{hi:g}, precision {attrs['precision']:.3g} {escape(unit)}, "
+            f"Break: {_t(metric)} {attrs['direction']} the threshold at [bold]{hi:g} {_t(unit)}[/] "
+            f"(bracket {lo:g}–{hi:g}, precision {attrs['precision']:.3g} {_t(unit)}, "
             f"{attrs['evaluations']} ensembles)"
         )
     else:
         side = "above" if attrs["at_low"] >= attrs["threshold"] else "below"
         console.print(
-            f"No break in the range: {escape(metric)} is {side} the threshold at both ends "
+            f"No break in the range: {_t(metric)} is {side} the threshold at both ends "
             f"({_number(attrs['at_low'], munit)} and {_number(attrs['at_high'], munit)}); widen --range"
         )
     shown = Table(title="The metric around the break", title_justify="left")
@@ -1053,10 +1047,10 @@ def sensitivity(
         _fail_input(exc)
         return
     except MissingDependencyError as exc:
-        err.print(f"[bold red]error:[/] {escape(str(exc))}", emoji=False)
+        err.print(f"[bold red]error:[/] {_t(str(exc))}", emoji=False)
         sys.exit(EXIT_INPUT)
     for item in plan.inputs:
-        err.print(f"[dim]input {escape(item.path)}: {escape(item.description)} ({item.kind})[/]")
+        err.print(f"[dim]input {_t(item.path)}: {_t(item.description)} ({item.kind})[/]")
     seconds = ensemble_estimate(plan.runs, loaded.scenario.horizon).seconds / min(jobs, max(1, n))
     err.print(
         f"{method}: N = {plan.base:,}, {len(plan.inputs)} input(s) -> {plan.samples:,} samples x {n:,} replication(s) "
@@ -1072,7 +1066,7 @@ def sensitivity(
     attrs = table.attrs
     shown = Table(
         title=(
-            f"{escape(attrs['scenario'])}: {method} indices of {escape(metric)} "
+            f"{_t(attrs['scenario'])}: {method} indices of {_t(metric)} "
             f"({attrs['samples_run']:,} samples x {n:,}, seed {attrs['seed']})"
         ),
         title_justify="left",
@@ -1085,7 +1079,7 @@ def sensitivity(
     for i in range(len(table)):
         row = table.iloc[i]
         cells = [f"{row[c]:.3f}" for c in columns] if method == "sobol" else [_number(row[c], munit) for c in columns]
-        shown.add_row(escape(str(row["input"])), *cells)
+        shown.add_row(_t(str(row["input"])), *cells)
     console.print(shown)
     _save_study(table, out, results_root, force, no_plot, no_save, metric)
 
@@ -1153,7 +1147,7 @@ def discover(
         _fail_input(exc)
         return
     except MissingDependencyError as exc:
-        err.print(f"[bold red]error:[/] {escape(str(exc))}", emoji=False)
+        err.print(f"[bold red]error:[/] {_t(str(exc))}", emoji=False)
         sys.exit(EXIT_INPUT)
     seconds = ensemble_estimate(max(1, n), loaded.scenario.horizon).seconds * samples / min(jobs, max(1, n))
     err.print(
@@ -1180,8 +1174,8 @@ def discover(
     attrs = table.attrs
     box = attrs["box"]
     console.print(
-        f"[bold]{escape(attrs['scenario'])}[/]: {attrs['cases_of_interest']:,} of {attrs['samples_run']:,} points have "
-        f"{escape(metric)} ≥ {escape(threshold)}"
+        f"[bold]{_t(attrs['scenario'])}[/]: {attrs['cases_of_interest']:,} of {attrs['samples_run']:,} points have "
+        f"{_t(metric)} ≥ {_t(threshold)}"
         + (
             f"; box: coverage {box['coverage']:.2f}, density {box['density']:.2f}, mass {box['mass']:.2f}"
             if box["coverage"] is not None
@@ -1194,7 +1188,7 @@ def discover(
     for i in range(len(table)):
         row = table.iloc[i]
         shown.add_row(
-            escape(str(row["input"])),
+            _t(str(row["input"])),
             "yes" if row["restricted"] else "",
             f"{row['low']:.4g}",
             f"{row['high']:.4g}",

@@ -33,15 +33,14 @@ def _safe(name: str) -> str:
 def study_manifest(table: pd.DataFrame, command: list[str] | None = None) -> dict[str, Any]:
     """Provenance of a study: its settings (the table's attrs), versions, git commit, command, time."""
     attrs = {k: v for k, v in table.attrs.items() if k not in _NOT_IN_MANIFEST}
-    scenario_file = Path(str(attrs.get("scenario_file", ".")))
     return results._clean(
         {
             "routesim_study_manifest": 1,
             **attrs,
             "rows": len(table),
             "columns": list(map(str, table.columns)),
-            "versions": results._versions() | {"pandas": pd.__version__, **_optional_versions()},
-            "git_commit": results._git_commit(scenario_file),
+            "versions": results.package_versions() | {"pandas": pd.__version__, **_optional_versions()},
+            "git_commit": results.git_commit(),
             "command": command if command is not None else [Path(sys.argv[0]).name, *sys.argv[1:]],
             "created_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         }

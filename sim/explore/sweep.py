@@ -137,7 +137,7 @@ def study_key(
         "metrics": None if metrics is None else list(metrics),
         "percentiles": [float(q) for q in percentiles],
         "routesim": __version__,
-        "commit": results._git_commit(Path(__file__)),
+        "commit": results.git_commit(Path(__file__).resolve().parent),
     }
     return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()
 
