@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 
 import pandas as pd
@@ -12,11 +13,14 @@ from study_cases import line_file
 from sim import api
 from sim.explore.sensitivity import MissingDependencyError
 
-pytest.importorskip("ema_workbench")
+needs_workbench = pytest.mark.skipif(
+    importlib.util.find_spec("ema_workbench") is None, reason="optional extra not installed"
+)
 
 BOUNDS = ["price=40 USD/bbl:120 USD/bbl", "network.sources.field.storage.capacity=100kt:600kt"]
 
 
+@needs_workbench
 def test_prim_boxes_the_outage_length_and_leaves_the_price_free(tmp_path):
     # loss = 80 D - S kt on the storage-full segment: 2 Mt needs D >= 25 + S / 80, i.e. 26 to 33 d.
     path = line_file(tmp_path, duration={"dist": "uniform", "low": "5 d", "high": "45 d"})
@@ -32,6 +36,7 @@ def test_prim_boxes_the_outage_length_and_leaves_the_price_free(tmp_path):
     pd.testing.assert_frame_equal(table, again, check_exact=True)
 
 
+@needs_workbench
 def test_cli_discover_writes_the_box_and_the_samples(tmp_path):
     path = line_file(tmp_path)
     out = tmp_path / "box"
@@ -53,6 +58,7 @@ def test_without_the_workbench_discovery_says_how_to_install(tmp_path, monkeypat
     assert proc.stderr.strip() == 'error: scenario discovery needs the EMA Workbench: pip install "routesim[discovery]"'
 
 
+@needs_workbench
 def test_bad_bounds_are_refused_before_anything_runs(tmp_path):
     path = line_file(tmp_path)
     for bound, says in (("shocks.0.duration=-9d:9d", "shocks.0.duration"), ("shocks.0.duratio=1d:9d", "duratio")):

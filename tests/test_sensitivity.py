@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 
@@ -13,12 +14,13 @@ from study_cases import line_file
 from sim import api
 from sim.explore.sensitivity import MissingDependencyError
 
-pytest.importorskip("SALib")
+needs_salib = pytest.mark.skipif(importlib.util.find_spec("SALib") is None, reason="optional extra not installed")
 
 DURATION = {"dist": "uniform", "low": "10 d", "high": "40 d"}
 """The cut's length as a distribution: the input that matters (loss = 80 D - 320 kt there)."""
 
 
+@needs_salib
 def test_sobol_puts_at_least_0_9_on_the_only_input_that_matters(tmp_path):
     path = line_file(tmp_path, duration=DURATION)
     table = api.sensitivity(path, "sobol", 32, bounds=["price=40 USD/bbl:120 USD/bbl"], seed=11)
@@ -34,6 +36,7 @@ def test_sobol_puts_at_least_0_9_on_the_only_input_that_matters(tmp_path):
     pd.testing.assert_frame_equal(table, again, check_exact=True)
 
 
+@needs_salib
 def test_morris_screens_out_the_input_that_does_not_matter(tmp_path):
     path = line_file(tmp_path)
     table = api.sensitivity(
@@ -45,6 +48,7 @@ def test_morris_screens_out_the_input_that_does_not_matter(tmp_path):
     assert table.loc["price", "mu_star"] == 0
 
 
+@needs_salib
 def test_cli_prints_sample_sizes_before_running_and_writes_the_study(tmp_path):
     path = line_file(tmp_path, duration=DURATION)
     out = tmp_path / "si"
@@ -64,6 +68,7 @@ def test_cli_prints_sample_sizes_before_running_and_writes_the_study(tmp_path):
         (("--bound", "shocks.0.duration=-9d:9d"), "shocks.0.duration"),
     ],
 )
+@needs_salib
 def test_cli_refuses_bad_input_in_one_line_with_exit_2(tmp_path, args, says):
     proc = routesim("sensitivity", str(line_file(tmp_path)), *args, "--no-save")
     assert proc.returncode == 2, proc.stderr
@@ -71,6 +76,7 @@ def test_cli_refuses_bad_input_in_one_line_with_exit_2(tmp_path, args, says):
     assert says in proc.stderr
 
 
+@needs_salib
 def test_a_scenario_without_uncertain_inputs_is_refused(tmp_path):
     proc = routesim("sensitivity", str(line_file(tmp_path)), "--no-save")
     assert proc.returncode == 2 and "no uncertain inputs" in proc.stderr
