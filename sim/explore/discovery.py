@@ -25,7 +25,7 @@ import pandas as pd
 from scipy.stats import qmc
 
 from sim.explore.params import Bound
-from sim.explore.sensitivity import MissingDependencyError, checked_inputs, run_samples
+from sim.explore.sensitivity import MAX_RUNS, MissingDependencyError, checked_inputs, run_samples
 from sim.explore.stress import parse_threshold
 from sim.explore.sweep import check_metrics, study_attrs
 from sim.scenario.errors import ScenarioError
@@ -77,6 +77,10 @@ def run_discovery(
     prim = require_prim()
     if isinstance(samples, bool) or not isinstance(samples, int) or not 10 <= samples <= MAX_SAMPLES:
         raise ScenarioError.single("<-N>", f"{samples!r} points; expected a whole number from 10 to {MAX_SAMPLES:,}")
+    if samples * n > MAX_RUNS:
+        raise ScenarioError.single(
+            "<-N>", f"{samples:,} points x {n:,} replications is over {MAX_RUNS:,} runs; expected a smaller -N or -n"
+        )
     if not 0 < density <= 1:
         raise ScenarioError.single("<--density>", f"{density!r} is not a share; expected a number in (0, 1]")
     check_metrics(loaded, [metric])
@@ -86,7 +90,7 @@ def run_discovery(
     seed = loaded.scenario.seed if seed is None else int(seed)
     unit = qmc.LatinHypercube(d=len(inputs), seed=np.random.default_rng(seed)).random(samples)
     started = time.perf_counter()
-    values, outputs = run_samples(loaded, inputs, unit, metric, n, seed, jobs, progress, **ensemble_options)
+    _, outputs = run_samples(loaded, inputs, unit, metric, n, seed, jobs, progress, **ensemble_options)
     names = [item.path for item in inputs]
     x = pd.DataFrame(
         {
@@ -147,5 +151,4 @@ def run_discovery(
         samples=points,
         wall_time_s=time.perf_counter() - started,
     )
-    del values
     return table
