@@ -1128,7 +1128,7 @@ def discover(
       routesim discover scenarios/cpc_full_closure_90d_2025.yaml --threshold 10Mt -N 200 \\
           --bound shocks.0.duration+shocks.1.duration=30d:120d --bound network.legs.rail_aktau.trains_per_day=2:16
     """
-    from sim.explore.discovery import require_prim
+    from sim.explore.discovery import check_sizes, require_prim
     from sim.explore.params import parse_bound
     from sim.explore.sensitivity import MissingDependencyError, checked_inputs
     from sim.explore.stress import parse_threshold
@@ -1140,6 +1140,7 @@ def discover(
         loaded = api.load(scenario_file, overrides)
         n = loaded.scenario.replications if replications is None else replications
         api.check_ensemble(loaded, n, jobs, names=("-n/--replications", "-j/--jobs"))
+        check_sizes(samples, n, density)
         checked_inputs(loaded, [parse_bound(b) for b in bounds])
         check_metrics(loaded, [metric])
         parse_threshold(threshold, metric)

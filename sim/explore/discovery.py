@@ -32,7 +32,7 @@ from sim.scenario.errors import ScenarioError
 from sim.scenario.loader import LoadedScenario
 from sim.units import Grade
 
-__all__ = ["DISCOVERY_INSTALL", "MAX_SAMPLES", "require_prim", "run_discovery"]
+__all__ = ["DISCOVERY_INSTALL", "MAX_SAMPLES", "check_sizes", "require_prim", "run_discovery"]
 
 DISCOVERY_INSTALL = 'pip install "routesim[discovery]"'
 """How to install the EMA Workbench for scenario discovery."""
@@ -52,6 +52,18 @@ def require_prim() -> Any:
     except ImportError:
         raise MissingDependencyError(f"scenario discovery needs the EMA Workbench: {DISCOVERY_INSTALL}") from None
     return prim
+
+
+def check_sizes(samples: int, n: int, density: float) -> None:
+    """Refuse (ScenarioError) a point count, run count or PRIM density out of range, before anything runs."""
+    if isinstance(samples, bool) or not isinstance(samples, int) or not 10 <= samples <= MAX_SAMPLES:
+        raise ScenarioError.single("<-N>", f"{samples!r} points; expected a whole number from 10 to {MAX_SAMPLES:,}")
+    if samples * n > MAX_RUNS:
+        raise ScenarioError.single(
+            "<-N>", f"{samples:,} points x {n:,} replications is over {MAX_RUNS:,} runs; expected a smaller -N or -n"
+        )
+    if not 0 < density <= 1:
+        raise ScenarioError.single("<--density>", f"{density!r} is not a share; expected a number in (0, 1]")
 
 
 def run_discovery(
@@ -75,14 +87,7 @@ def run_discovery(
     every point's inputs and output. Raises MissingDependencyError or ScenarioError before running.
     """
     prim = require_prim()
-    if isinstance(samples, bool) or not isinstance(samples, int) or not 10 <= samples <= MAX_SAMPLES:
-        raise ScenarioError.single("<-N>", f"{samples!r} points; expected a whole number from 10 to {MAX_SAMPLES:,}")
-    if samples * n > MAX_RUNS:
-        raise ScenarioError.single(
-            "<-N>", f"{samples:,} points x {n:,} replications is over {MAX_RUNS:,} runs; expected a smaller -N or -n"
-        )
-    if not 0 < density <= 1:
-        raise ScenarioError.single("<--density>", f"{density!r} is not a share; expected a number in (0, 1]")
+    check_sizes(samples, n, density)
     check_metrics(loaded, [metric])
     grade = Grade(loaded.scenario.network.grade.bbl_per_t, loaded.scenario.network.grade.t_per_m3)
     limit = parse_threshold(threshold, metric, grade)
