@@ -966,7 +966,14 @@ def stress(
             f"No break in the range: {_t(metric)} is {side} the threshold at both ends "
             f"({_number(attrs['at_low'], munit)} and {_number(attrs['at_high'], munit)}); widen --range"
         )
-    shown = Table(title="The metric around the break", title_justify="left")
+    if not attrs["monotone"]:
+        err.print(
+            f"[yellow]warning:[/] {_t(metric)} rises and falls as {_t(param or '')} grows: bisection assumes one "
+            "crossing, so a smaller break may exist; read the curve (or run routesim sweep over the range)"
+        )
+    shown = Table(
+        title="The metric around the break" if attrs["crossed"] else "The metric over the range", title_justify="left"
+    )
     shown.add_column(where, justify="right")
     shown.add_column(f"P{percentile:g}", justify="right")
     shown.add_column("beyond", justify="center")

@@ -110,3 +110,12 @@ def test_a_time_to_survive_that_never_comes_counts_as_infinitely_late(tmp_path):
     )
     assert table.attrs["at_high"] == math.inf and table.attrs["crossed"]
     assert abs(table.attrs["break"] - 800) <= 80  # within a day of filling
+
+
+def test_bisection_says_whether_the_points_it_tried_were_monotone(tmp_path):
+    from sim.explore.stress import monotone
+
+    assert monotone([0, 1, 1, 3]) and monotone([5, 2, 2, 0]) and monotone([1, float("nan"), 2])
+    assert not monotone([13.9, 13.5, 13.6, 13.3])  # Trans-Caspian trains on the 2025 network do this
+    table = api.stress(line_file(tmp_path), "shocks.0.duration", "2Mt", tol="1d")
+    assert table.attrs["monotone"]

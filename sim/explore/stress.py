@@ -8,7 +8,8 @@ range and it says so. Otherwise it halves the bracket until it is narrower than 
 whole-number parameter: until its ends are neighbours), then evaluates the metric's curve around
 the break. The break is the upper end of the final bracket: the smallest value tried at which the
 metric is on the far side of the threshold. Bisection assumes one crossing in the range (a
-metric monotone in the parameter, as lost volume is in an outage's length).
+metric monotone in the parameter, as lost volume is in an outage's length); ``attrs['monotone']``
+says whether the points it tried bear that out, and the command warns when they do not.
 
 A parameter that lowers the metric (a bypass capacity against lost volume) works the same way:
 the break is then the smallest value at which the metric has fallen below the threshold.
@@ -36,7 +37,7 @@ from sim.scenario.errors import ScenarioError
 from sim.scenario.loader import LoadedScenario, load_resolved
 from sim.units import Grade, UnitError, parse_quantity
 
-__all__ = ["parse_threshold", "run_stress", "run_survival"]
+__all__ = ["monotone", "parse_threshold", "run_stress", "run_survival"]
 
 Progress = Callable[[int, int], None]
 
@@ -124,6 +125,13 @@ def _percentile(values: np.ndarray, metric: str, q: float) -> float:
         return float(np.percentile(np.where(np.isnan(values), math.inf, values), q, method="lower"))
     defined = values[~np.isnan(values)]
     return float(np.percentile(defined, q, method=PERCENTILE_METHOD)) if defined.size else math.nan
+
+
+def monotone(values: Sequence[float]) -> bool:
+    """Whether ``values`` (in the parameter's order) never rise and fall both, ignoring undefined ones:
+    bisection's premise. Equal neighbours are allowed."""
+    steps = np.diff([v for v in values if not math.isnan(v)])
+    return not (np.any(steps > 0) and np.any(steps < 0))
 
 
 def run_stress(
@@ -216,6 +224,7 @@ def run_stress(
         f(float(x), "curve")
     table = pd.DataFrame(sorted(evaluated.values(), key=lambda row: row[param])).reset_index(drop=True)
     table.insert(0, "metric", metric)
+    ordered = monotone(list(table["metric_value"]))
     table.attrs = study_attrs(
         loaded,
         "stress",
@@ -238,6 +247,7 @@ def run_stress(
         bracket=[lo, hi] if crossed else None,
         precision=(hi - lo) if crossed else None,
         tolerance=step,
+        monotone=ordered,
         evaluations=len(evaluated),
         bisection_steps=evaluations,
         wall_time_s=time.perf_counter() - started,
