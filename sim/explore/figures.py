@@ -77,7 +77,13 @@ def sweep_figure(table: pd.DataFrame, metric: str = "lost_export_t") -> Figure:
     if len(params) == 2:
         second = params[1]
         pivot = table.pivot_table(index=second["path"], columns=first["path"], values=mid, sort=False)
-        image = axis.imshow(pivot.to_numpy(dtype=float) / scale, origin="lower", aspect="auto", cmap="magma_r")
+        cells = pivot.to_numpy(dtype=float) / scale
+        image = axis.imshow(cells, origin="lower", aspect="auto", cmap="magma_r")
+        if cells.size <= 150:  # the value in each cell, where it stays legible
+            middle = np.nanmean(cells) if np.isfinite(cells).any() else 0.0
+            for (row, col), value in np.ndenumerate(cells):
+                color = "white" if value > middle else "black"
+                axis.text(col, row, f"{value:.3g}", ha="center", va="center", fontsize=7, color=color)
         axis.set_xticks(range(pivot.shape[1]), [f"{v:g}" if isinstance(v, float) else str(v) for v in pivot.columns])
         axis.set_yticks(range(pivot.shape[0]), [f"{v:g}" if isinstance(v, float) else str(v) for v in pivot.index])
         axis.tick_params(axis="x", labelrotation=45)
