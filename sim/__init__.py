@@ -4,6 +4,7 @@ The layers, each importing only those below it::
 
     cli        command line (thin)
     api        load -> run -> save: what a notebook calls
+    explore    sweeps, stress tests, sensitivity (beside api: imports ensemble/results, never api/cli)
     plots      disruption curves (matplotlib)
     results    result files, manifests, atomic writes; runfolder: reading them back, checked
     ensemble   N replications (serial or in processes), what is kept, statistics

@@ -370,6 +370,9 @@ def clean_stale_staging(folder: Path) -> list[Path]:
     return removed
 
 
+STUDY_KINDS = ("sweep", "stress", "survival", "sensitivity", "discovery")
+"""The studies of ``sim.explore``; their folders are run folders too (``routesim_study_manifest: 1``)."""
+
 RESULT_FILES = frozenset(
     {
         "summary.json",
@@ -381,6 +384,9 @@ RESULT_FILES = frozenset(
         "backtest.csv",
         "backtest.png",
         "run",
+        # studies (sim.explore): <kind>.csv/.parquet/.png and the samples of sensitivity and discovery
+        *(f"{kind}.{ext}" for kind in STUDY_KINDS for ext in ("csv", "parquet", "png")),
+        "samples.csv",
     }
 )
 """Names a staging or trash folder holds (``run``: a replaced run folder in the trash)."""

@@ -349,13 +349,13 @@ def read_run(folder: str | Path) -> dict[str, Any]:
 
 
 def is_run_folder(folder: str | Path) -> bool:
-    """Whether ``folder`` is recognisably a routesim run or backtest folder (a valid manifest.json in it)."""
+    """Whether ``folder`` is recognisably a routesim run, backtest or study folder (a valid manifest.json in it)."""
     path = Path(folder) / "manifest.json"
     try:
         data = read_json(path, MANIFEST)
     except RunFolderError:
         return False
-    if data.get("routesim_backtest") == 1:
+    if data.get("routesim_backtest") == 1 or data.get("routesim_study_manifest") == 1:
         return True
     try:
         validate_manifest(path, data)

@@ -16,7 +16,13 @@ from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-EXPECTED = ["01_quickstart.ipynb", "02_compare_scenarios.ipynb", "03_uncertainty.ipynb", "04_history.ipynb"]
+EXPECTED = [
+    "01_quickstart.ipynb",
+    "02_compare_scenarios.ipynb",
+    "03_uncertainty.ipynb",
+    "04_history.ipynb",
+    "05_what_drives_the_loss.ipynb",
+]
 PLOTS = re.compile(r"figure\(|\.plot\(|\.hist\(|\.barh?\(|\.errorbar\(|\.scatter\(|\.imshow\(")
 
 
