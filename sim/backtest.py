@@ -79,6 +79,7 @@ from sim.scenario.schema import (
     Scenario,
 )
 from sim.textsafe import figure_text
+from sim.units import format_quantity
 
 if TYPE_CHECKING:  # matplotlib is imported where the plot is drawn
     from matplotlib.figure import Figure
@@ -200,19 +201,8 @@ def history_files(pattern: str = HISTORY_GLOB) -> list[Path]:
 
 
 def format_value(value: float | None, unit: str) -> str:
-    """A compact form of a value in a canonical unit ("3.41 Mt", "102.0 kt/d", "5 d", "0.71")."""
-    if value is None:
-        return "none"
-    if unit == "t":
-        for scale, name in ((1e6, "Mt"), (1e3, "kt")):
-            if abs(value) >= scale:
-                return f"{value / scale:,.2f} {name}"
-        return f"{value:,.0f} t"
-    if unit == "t/d":
-        return f"{value / 1e3:,.1f} kt/d"
-    if unit == "d":
-        return f"{value:,.1f} d" if value != round(value) else f"{value:,.0f} d"
-    return f"{value:.2f}"
+    """A compact form of a value in a canonical unit ("3.41 Mt", "102.0 kt/d", "5 d", "0.71"; "none")."""
+    return format_quantity(value, unit, missing="none")
 
 
 def ensemble_text(row: BacktestRow) -> str:

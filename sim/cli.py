@@ -102,17 +102,7 @@ def _duration(seconds: float) -> str:
 
 
 def _fmt(value: Any, unit: str) -> str:
-    if value is None:
-        return "—"
-    if unit in ("t", "USD", "bbl"):
-        return format_quantity(float(value), unit)
-    if unit == "d":
-        return f"{value:g} d"
-    if unit == "t*d":
-        return f"{float(value) / 1e6:,.1f} Mt·d"
-    if unit == "USD/bbl":
-        return f"{float(value):,.2f} USD/bbl"
-    return f"{value}"
+    return format_quantity(value, unit)
 
 
 ROWS = [

@@ -178,21 +178,34 @@ def parse_quantity(value: object, dimension: str, grade: Grade | None = None, re
     return result
 
 
-def format_quantity(value: float, unit: str) -> str:
-    """A compact human-readable form of ``value`` in ``unit`` ("1.23 Mt", "45.0 d")."""
-    if unit == "t":
-        for scale, name in ((1e6, "Mt"), (1e3, "kt")):
+def format_quantity(value: float | None, unit: str, missing: str = "—") -> str:
+    """A compact human-readable form of ``value`` in a canonical ``unit`` ("1.23 Mt", "102.0 kt/d", "5 d", "0.71").
+
+    The one formatter for tables, plots and messages; ``missing`` stands for a value that is not defined.
+    """
+    if value is None:
+        return missing
+    if isinstance(value, bool) or (isinstance(value, int) and unit in ("1", "")):
+        return f"{value}"
+    value = float(value)
+    scales = {
+        "t": ((1e6, "Mt"), (1e3, "kt")),
+        "bbl": ((1e6, "Mbbl"), (1e3, "kbbl")),
+        "USD": ((1e9, "bn USD"), (1e6, "M USD"), (1e3, "k USD")),
+    }
+    if unit in scales:
+        for scale, name in scales[unit]:
             if abs(value) >= scale:
                 return f"{value / scale:,.2f} {name}"
-        return f"{value:,.0f} t"
-    if unit == "bbl":
-        for scale, name in ((1e6, "Mbbl"), (1e3, "kbbl")):
-            if abs(value) >= scale:
-                return f"{value / scale:,.2f} {name}"
-        return f"{value:,.0f} bbl"
-    if unit == "USD":
-        for scale, name in ((1e9, "bn USD"), (1e6, "M USD"), (1e3, "k USD")):
-            if abs(value) >= scale:
-                return f"{value / scale:,.2f} {name}"
-        return f"{value:,.0f} USD"
+        return f"{value:,.0f} {unit}"
+    if unit == "t/d":
+        return f"{value / 1e3:,.1f} kt/d"
+    if unit == "d":
+        return f"{value:,.0f} d" if value == round(value) else f"{value:,.1f} d"
+    if unit == "t*d":
+        return f"{value / 1e6:,.1f} Mt·d"
+    if unit == "USD/bbl":
+        return f"{value:,.2f} USD/bbl"
+    if unit in ("1", ""):
+        return f"{value:.2f}"
     return f"{value:,.1f} {unit}"
