@@ -18,7 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sim.engine import MassBalanceError, Model, realize_shocks
-from sim.engine.components import Pipeline, Rail, SeaLeg, SharedPipeline
+from sim.engine.pipelines import Pipeline, SharedPipeline
+from sim.engine.rail import Rail
+from sim.engine.sea import SeaLeg
 from sim.engine.shocks import STEPS_PER_DAY
 from sim.scenario.schema import PipelineLeg, Scenario
 from sim.scenario.schema import SeaLeg as SeaLegSpec
