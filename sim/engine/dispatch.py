@@ -149,6 +149,7 @@ class Dispatcher:
         self.tanks = tanks
         self.daily = sorted((leg for leg in legs if leg.steps_daily), key=lambda leg: -depth[leg.name])
         self.pulling = [leg for leg in self.daily if leg.inlet is not None]
+        self.ending = [leg for leg in self.daily if type(leg).end_day is not Leg.end_day]  # (others: nothing to do)
         normal = sorted((r for r in routes if r.normal > 0), key=lambda r: (r.priority, r.index))
         groups: dict[tuple[int, int], list[Route]] = {}
         for route in normal:
@@ -182,14 +183,15 @@ class Dispatcher:
             want = entry.normal_cap * entry.factor_list[day]
             if want < amount:
                 amount = want
-            if amount <= EPS:
-                continue
-            amount = send(entry, amount, day)
-            flows[entry.index] += amount
-            allocated[source] += amount
-        if any(supply[i] - allocated[i] > EPS for i in range(len(sources))):
-            self._divert(supply, allocated, flows, day)
-        for leg in self.daily:
+            if amount > EPS:
+                amount = send(entry, amount, day)
+                flows[entry.index] += amount
+                allocated[source] += amount
+        for i in range(len(sources)):
+            if supply[i] - allocated[i] > EPS:  # oil left somewhere: divert it
+                self._divert(supply, allocated, flows, day)
+                break
+        for leg in self.ending:
             leg.end_day(day)
         self._store_and_shut_in(production_cap, supply, allocated, day)
         rows = self.rows

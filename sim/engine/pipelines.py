@@ -275,6 +275,10 @@ class SharedPipeline(Leg):
         """Tonnes of our oil in the line, travelling or waiting at the outlet."""
         return self.linefill
 
+    def transit_on(self, day: int) -> float:
+        """``in_transit`` (the same at any time of the day)."""
+        return self.linefill
+
 
 def our_capacity(spec: PipelineLeg) -> float:
     """Capacity left for our oil on a line shared with third parties (normal conditions)."""
