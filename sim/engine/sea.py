@@ -22,6 +22,7 @@ import simpy
 from sim.engine.legs import Leg, LegContext, register_leg_kind
 from sim.engine.parcels import EPS, Parcel
 from sim.engine.ports import Port
+from sim.engine.shock_kinds import BERTHS
 from sim.engine.shocks import STEPS_PER_DAY
 from sim.engine.tanks import Market, Tank
 from sim.scenario.schema import SeaLeg as SeaLegSpec
@@ -117,6 +118,10 @@ class SeaFleet(SeaLeg):
     market takes it whenever it comes), and ``arrivals[k]`` keeps the tonnes that arrive in
     (k-1, k] for the in-transit series.
     """
+
+    HANDLES = frozenset({BERTHS})
+    """Behaviours changed by shocks that the fleet reproduces exactly: berths blocked at its port
+    (blocks queue ahead of its tankers as they do ahead of tanker processes)."""
 
     def __init__(self, env: simpy.Environment, name: str, port: Port, tank: Tank, outlet: Market, *args, **kwargs):
         self.returns: list[float] = []  # when each tanker at sea is back in port
@@ -357,17 +362,16 @@ class SeaTankers(SeaLeg):
         self.settle(before=horizon)
 
 
-def fleet_eligible(ctx: LegContext, name: str) -> bool:
-    """Whether the leg's fleet may run as callbacks: the fast path is allowed, it delivers to a market
-    that never closes, and no shock touches the leg's capacity, transit or cargoes."""
-    if not ctx.fast or not isinstance(ctx.outlet, Market) or ctx.outlet.hourly is not None:
+def fleet_eligible(ctx: LegContext, name: str, port: str) -> bool:
+    """Whether the leg's fleet may run as callbacks (``SeaFleet``): the fast path is allowed, the leg
+    delivers to a market, and every shock on what a tanker depends on (the leg, its cargoes, its
+    transit, its port, the market) changes only behaviours the fleet handles. Derived from the shock
+    kinds' registry, so a new kind of shock falls back to a process per tanker until declared handled."""
+    if not ctx.fast or not isinstance(ctx.outlet, Market):
         return False
-    tl = ctx.timelines
-    return (
-        tl.hourly_factor("leg", name) is None
-        and tl.hourly_multiplier(name) is None
-        and tl.hourly_factor("cargo", name) is None
-    )
+    timelines = ctx.timelines
+    reads = [("leg", name), ("cargo", name), ("transit", name), ("port", port), ("market", ctx.outlet.name)]
+    return all(timelines.behaviours(timeline, target) <= SeaFleet.HANDLES for timeline, target in reads)
 
 
 def build_sea(ctx: LegContext, name: str, spec: SeaLegSpec) -> Leg:
@@ -376,7 +380,7 @@ def build_sea(ctx: LegContext, name: str, spec: SeaLegSpec) -> Leg:
     args = (ctx.env, name, ctx.ports[spec.port], ctx.inlet, ctx.outlet, spec.fleet, spec.cargo, spec.load_rate)
     voyage = (spec.laden_voyage, spec.ballast_voyage, spec.berth_time)
     normal = {"normal_flow": ctx.normal_flow, "normal_share": ctx.split(1.0)}
-    if fleet_eligible(ctx, name):
+    if fleet_eligible(ctx, name, spec.port):
         return SeaFleet(*args, *voyage, **normal)
     tl = ctx.timelines
     return SeaTankers(
