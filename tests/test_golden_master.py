@@ -119,3 +119,11 @@ def test_every_scenario_gives_the_recorded_daily_series(path):
 
 def test_the_fixture_covers_exactly_the_scenario_files():
     assert sorted(load_fixture()) == sorted(key(p) for p in FILES)
+
+
+@pytest.mark.parametrize("path", FILES, ids=key)
+def test_the_plain_path_gives_the_recorded_daily_series_too(path):
+    # a process per tanker, no fast path: the same fingerprints (the fast paths change nothing)
+    expected = load_fixture().get(key(path))
+    assert expected is not None
+    compare(runs(path, fast=False), expected, key(path))

@@ -245,12 +245,14 @@ class SeaTankers(SeaLeg):
         hourly_factor: np.ndarray | None = None,
         hourly_multiplier: np.ndarray | None = None,
         hourly_cargo: np.ndarray | None = None,
+        fast: bool = True,
         **kwargs,
     ):
         self.hourly_factor = hourly_factor
         self.hourly_multiplier = hourly_multiplier
         self.hourly_cargo = hourly_cargo  # fraction of a cargo loaded (a derate, e.g. low water), or None
-        self.always_open = isinstance(outlet, Market) and outlet.hourly is None
+        # a market that never closes: note arrivals rather than wake the tanker to discharge (fast path)
+        self.always_open = fast and isinstance(outlet, Market) and outlet.hourly is None
         self.due: list[tuple[float, int, Parcel, float]] = []  # cargoes bound for an always-open market
         self.sequence = 0
         super().__init__(env, name, port, tank, outlet, *args, **kwargs)
@@ -261,10 +263,11 @@ class SeaTankers(SeaLeg):
         for offset in empty:
             self.env.process(self._tanker(offset))
 
-    def _lookup(self, hourly: np.ndarray | None, default: float) -> float:
+    def _lookup(self, hourly: np.ndarray | None, default: float, at: float | None = None) -> float:
+        """The hourly value in force now (or at time ``at``)."""
         if hourly is None:
             return default
-        step = min(int(self.env.now * STEPS_PER_DAY), len(hourly) - 1)
+        step = min(int((self.env.now if at is None else at) * STEPS_PER_DAY), len(hourly) - 1)
         return float(hourly[step])
 
     def _wait_until(self, ok: Callable[[], bool]):
@@ -309,13 +312,14 @@ class SeaTankers(SeaLeg):
         env = self.env
         cargo = self.cargo if cargo is None else cargo
         outlet = self.outlet
-        ballast_d = self.ballast_d * self._lookup(self.hourly_multiplier, 1.0)
         if self.always_open:
             # A market that never closes takes the cargo on arrival. Note the arrival (``settle``
             # credits it once the clock has passed it) and sleep through the round trip in one timeout.
+            # The way back is as slow as a slowdown in force when it starts (at the discharge), as below.
+            arrival = env.now + laden_d
             self.sequence += 1
-            heapq.heappush(self.due, (env.now + laden_d, self.sequence, parcel, cargo))
-            yield env.timeout(laden_d + ballast_d)
+            heapq.heappush(self.due, (arrival, self.sequence, parcel, cargo))
+            yield env.timeout(laden_d + self.ballast_d * self._lookup(self.hourly_multiplier, 1.0, at=arrival))
             return
         yield env.timeout(laden_d)
         if isinstance(outlet, Market):
@@ -390,6 +394,7 @@ def build_sea(ctx: LegContext, name: str, spec: SeaLegSpec) -> Leg:
         hourly_factor=tl.hourly_factor("leg", name),
         hourly_multiplier=tl.hourly_multiplier(name),
         hourly_cargo=tl.hourly_factor("cargo", name),
+        fast=ctx.fast,
     )
 
 

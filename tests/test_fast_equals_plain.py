@@ -1,0 +1,48 @@
+"""The fast paths equal the plain model: over random small networks and shocks, ``simulate(fast=True)``
+(a fleet of callbacks, arrivals noted rather than waited for) and ``simulate(fast=False)`` (a process
+per tanker, each discharging when it arrives) give the same daily series to a relative 1e-9."""
+
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+from helpers import make_scenario
+from hypothesis import HealthCheck, given, settings
+from test_mass_balance import scenarios
+
+from sim.engine import realize_shocks, simulate
+
+SERIES = ("exports", "intake", "produced", "shut_in", "source_level", "tank_level", "leg_transit")
+RTOL = 1e-9
+
+
+def assert_same_runs(scenario) -> None:
+    shocks = realize_shocks(scenario)
+    fast = simulate(scenario.network, shocks, scenario.horizon)
+    plain = simulate(scenario.network, shocks, scenario.horizon, fast=False)
+    balance = fast.balance()
+    scale = 1.0 + balance.initial_inventory_t + balance.potential_t
+    for name in SERIES:
+        np.testing.assert_allclose(getattr(fast, name), getattr(plain, name), rtol=0, atol=RTOL * scale, err_msg=name)
+    assert fast.cargoes == plain.cargoes
+    assert math.isclose(fast.final_in_transit_t, plain.final_in_transit_t, rel_tol=0, abs_tol=RTOL * scale)
+
+
+@settings(
+    max_examples=int(os.environ.get("ROUTESIM_EQUIVALENCE_EXAMPLES", "60")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(scenarios())
+def test_fast_and_plain_paths_give_the_same_daily_series(scenario):
+    assert_same_runs(scenario)
+
+
+def test_a_slowdown_on_a_sea_leg_slows_the_way_back_from_the_discharge_on_both_paths():
+    # The ballast voyage is as slow as the slowdown in force when it starts (at the discharge), whether
+    # the tankers' arrivals are noted in advance (fast) or each tanker discharges (plain).
+    for start in ("1 d", "4.5 d", "9 d"):
+        shocks = [{"kind": "slowdown", "target": "load", "start": start, "duration": "6 d", "multiplier": 3}]
+        assert_same_runs(make_scenario(shocks))
