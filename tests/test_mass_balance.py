@@ -192,6 +192,11 @@ def scenarios(draw) -> Scenario:
 # -- independent bookkeeping -----------------------------------------------------------------
 
 
+def half_up(x: float) -> int:
+    """Whole number, halves up: the engine's one rounding rule (2.5 -> 3), written out again here."""
+    return math.floor(x + 0.5)
+
+
 def holdings_by_route(model: Model, at_start: bool = False) -> dict[int, float]:
     """Tonnes of each route's oil held anywhere in the model, summed from the parcels themselves
     (with ``at_start``, also the cargoes tankers start with at sea)."""
@@ -257,14 +262,14 @@ def initial_inventory_from_spec(scenario: Scenario) -> float:
             ours = max(0.0, spec.capacity - spec.third_party)
             if spec.third_party > 0:
                 normal = sum(route.normal for route in net.routes.values() if name in route.legs)
-                total += min(ours, normal) * max(0, round(spec.transit))
+                total += min(ours, normal) * max(0, half_up(spec.transit))
             else:
                 total += ours * spec.transit
         if isinstance(spec, SeaLegSpec) and name in used:
             # tankers start in steady state: flow x laden voyage / cargo of them at sea, laden
             flow = sum(route.normal for route in net.routes.values() if name in route.legs)
             if flow > 0 and spec.laden_voyage > 0:
-                total += min(spec.fleet, round(flow * spec.laden_voyage / spec.cargo)) * spec.cargo
+                total += min(spec.fleet, half_up(flow * spec.laden_voyage / spec.cargo)) * spec.cargo
     return total
 
 
@@ -276,8 +281,8 @@ def fully_zero_days(shocks, kind_filter, target_kind: str, name: str, days: int)
             continue
         if s.target.kind != target_kind or s.target.name != name or s.factor > 0:
             continue
-        lo = max(0, round(s.start_d * STEPS_PER_DAY))
-        hi = min(len(hourly), round(s.end_d * STEPS_PER_DAY))
+        lo = max(0, half_up(s.start_d * STEPS_PER_DAY))
+        hi = min(len(hourly), half_up(s.end_d * STEPS_PER_DAY))
         hourly[lo:hi] = 0.0
     return hourly.reshape(days, STEPS_PER_DAY).max(axis=1) == 0.0
 

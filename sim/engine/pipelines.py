@@ -10,6 +10,7 @@ import numpy as np
 
 from sim.engine.legs import Leg, LegContext, outlet_of, register_leg_kind
 from sim.engine.parcels import EPS, Parcel, unload_queue
+from sim.engine.rounding import half_up
 from sim.engine.tanks import Market, Tank
 from sim.scenario.schema import PipelineLeg
 
@@ -266,7 +267,7 @@ class SharedPipeline(Leg):
         """Inject a parcel; it arrives after the transit time (stretched by a slowdown)."""
         self.used_today += amount
         self.linefill += amount
-        travel = round(self.transit_d * self.multiplier)
+        travel = half_up(self.transit_d * self.multiplier)
         self.arrivals.setdefault(day + max(0, travel), []).append(parcel)
         if travel <= 0:
             self._unload(day)
@@ -300,7 +301,7 @@ def build_pipeline(ctx: LegContext, name: str, spec: PipelineLeg) -> Leg:
             factor = np.maximum(0.0, spec.capacity * factor - spec.third_party) / ours
         caps = (ours * factor / multiplier).tolist()
         # whole days of oil in the line at the start, rounded as a parcel's travel time is
-        days_full = max(0, round(spec.transit)) if spec.initial_linefill == "full" else 0
+        days_full = max(0, half_up(spec.transit)) if spec.initial_linefill == "full" else 0
         daily = ctx.split(min(ours, ctx.normal_flow))
         initial = [dict(daily) for _ in range(days_full)]
         leg: Leg = SharedPipeline(name, ours, spec.transit, initial, ctx.outlet, caps, multiplier.tolist(), opens)

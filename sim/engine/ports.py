@@ -15,6 +15,7 @@ import numpy as np
 import simpy
 
 from sim.engine.env import NotifyingResource
+from sim.engine.rounding import half_up_array
 from sim.engine.shocks import STEPS_PER_DAY
 
 __all__ = ["Berths", "Port"]
@@ -114,7 +115,7 @@ class Port:
         normal = self.berths - self.active
         if hourly is None:
             return [(0.0, normal)]
-        usable = np.minimum(self.active, np.round(self.berths * hourly).astype(int))
+        usable = np.minimum(self.active, half_up_array(self.berths * hourly))
         blocked = self.berths - usable
         changes = np.flatnonzero(np.diff(blocked)) + 1
         schedule = [(0.0, int(blocked[0]))]

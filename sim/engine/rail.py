@@ -7,6 +7,7 @@ from collections import deque
 
 from sim.engine.legs import Leg, LegContext, register_leg_kind
 from sim.engine.parcels import EPS, Parcel, unload_queue
+from sim.engine.rounding import half_up
 from sim.engine.tanks import Market, Tank
 from sim.scenario.schema import RailLeg
 
@@ -35,7 +36,7 @@ class Rail(Leg):
         self.trains_per_day = trains_per_day
         self.transit_d = transit_d
         self.return_d = return_d
-        self.return_days = max(1, round(return_d))  # whole days for an emptied set to come back
+        self.return_days = max(1, half_up(return_d))  # whole days for an emptied set to come back
         self.fleet = math.inf if fleet is None else float(fleet)
         self.outlet = outlet
         self.to_market = isinstance(outlet, Market)
@@ -104,7 +105,7 @@ class Rail(Leg):
         self.moving += amount
         sets = amount / self.payload
         self.sets_out += sets
-        travel = max(1, round(self.transit_d * self.multiplier))
+        travel = max(1, half_up(self.transit_d * self.multiplier))
         self.arrivals.setdefault(day + travel, []).append(parcel)
 
     def in_transit(self) -> float:

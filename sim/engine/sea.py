@@ -22,6 +22,7 @@ import simpy
 from sim.engine.legs import Leg, LegContext, register_leg_kind
 from sim.engine.parcels import EPS, Parcel
 from sim.engine.ports import Port
+from sim.engine.rounding import half_up
 from sim.engine.shock_kinds import BERTHS
 from sim.engine.shocks import STEPS_PER_DAY
 from sim.engine.tanks import Market, Tank
@@ -72,7 +73,7 @@ class SeaLeg(Leg):
         self.closed = False  # the run is over (``close``)
         # Start in steady state: as many tankers at sea, laden, as the normal flow keeps there
         # (flow x laden voyage / cargo), evenly spaced; the rest spread over the way back.
-        at_sea = min(fleet, round(normal_flow * laden_d / cargo)) if laden_d > 0 and normal_flow > 0 else 0
+        at_sea = min(fleet, half_up(normal_flow * laden_d / cargo)) if laden_d > 0 and normal_flow > 0 else 0
         share = sum(normal_share.values())
         self.initial_by_route: Parcel = {}  # cargoes at sea at the start, by route
         laden: list[tuple[float, Parcel]] = []

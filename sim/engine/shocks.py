@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from sim.engine.rounding import half_up
 from sim.engine.shock_kinds import SHOCK_KINDS
 from sim.scenario.distributions import draw
 from sim.scenario.schema import PortSpec, RecurringSpec, Scenario, Shock
@@ -160,8 +161,8 @@ class Timelines:
         for shock in shocks:
             if not shock.happened or shock.duration_d <= 0:
                 continue
-            lo = round(shock.start_d * STEPS_PER_DAY)
-            hi = round(shock.end_d * STEPS_PER_DAY)
+            lo = half_up(shock.start_d * STEPS_PER_DAY)
+            hi = half_up(shock.end_d * STEPS_PER_DAY)
             lo, hi = max(0, lo), min(self.steps, hi)
             effect = SHOCK_KINDS[shock.kind].effects[shock.target.kind]
             self._behaviours.setdefault((effect.timeline, shock.target.name), set()).add(effect.behaviour)
@@ -178,7 +179,7 @@ class Timelines:
             if hi > lo:
                 np.minimum(arr[lo:hi], factor, out=arr[lo:hi])
             if shock.ramp_d > 0 and hi < self.steps and SHOCK_KINDS[shock.kind].ramps:
-                ramp_steps = max(1, round(shock.ramp_d * STEPS_PER_DAY))
+                ramp_steps = max(1, half_up(shock.ramp_d * STEPS_PER_DAY))
                 end = min(self.steps, hi + ramp_steps)
                 ramp = factor + (1.0 - factor) * (np.arange(1, end - hi + 1) / ramp_steps)
                 np.minimum(arr[hi:end], ramp, out=arr[hi:end])

@@ -1,0 +1,39 @@
+"""One meaning everywhere (issue 9, section 3): whole-day rounding of transits, partial-day market
+closures, and the tolerance of the balance, each checked on every leg kind it concerns."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from helpers import KT, line_data, validate
+
+from sim.engine import simulate
+from sim.engine.rounding import half_up
+
+
+@pytest.mark.parametrize(("x", "expected"), [(0.5, 1), (1.5, 2), (2.5, 3), (3.5, 4), (2.49, 2), (0.0, 0), (7.0, 7)])
+def test_whole_numbers_round_half_up(x, expected):
+    assert half_up(x) == expected
+
+
+def shared_line(transit: str, horizon: str = "12 d") -> dict:
+    data = line_data(transit=transit, capacity="200 kt/d", normal="100 kt/d", horizon=horizon, initial_linefill="empty")
+    data["network"]["legs"]["main"]["third_party"] = "100 kt/d"
+    return data
+
+
+def rail_line(transit: str, horizon: str = "12 d") -> dict:
+    data = line_data(horizon=horizon)
+    data["network"]["legs"]["main"] = {"kind": "rail", "payload": "10 kt", "trains_per_day": 10, "transit": transit}
+    return data
+
+
+@pytest.mark.parametrize("make", [shared_line, rail_line], ids=["shared pipeline", "rail"])
+@pytest.mark.parametrize(("transit", "days"), [("2.5 d", 3), ("3.5 d", 4), ("1.49 d", 1)])
+def test_transits_take_whole_days_rounded_half_up(make, transit, days):
+    # An empty line (or no train under way) at the start: the first oil arrives after the rounded transit.
+    scenario = validate(make(transit))
+    record = simulate(scenario.network, [], scenario.horizon)
+    first = int(np.argmax(record.exports[:, 0] > 0))
+    assert first == days
+    np.testing.assert_allclose(record.exports[days:, 0], 100 * KT)
