@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from helpers import KT, line_data, validate
 
-from sim.engine import simulate
+from sim.engine import realize_shocks, simulate
 from sim.engine.rounding import half_up
 
 
@@ -37,3 +37,33 @@ def test_transits_take_whole_days_rounded_half_up(make, transit, days):
     first = int(np.argmax(record.exports[:, 0] > 0))
     assert first == days
     np.testing.assert_allclose(record.exports[days:, 0], 100 * KT)
+
+
+def closed_market(data: dict, hours: int) -> dict:
+    data["shocks"] = [{"kind": "closure", "target": "med", "start": "5 d", "duration": f"{hours} h"}]
+    return data
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: line_data(horizon="12 d", capacity="100 kt/d", storage={"capacity": 0}),
+        lambda: shared_line("0 d"),
+    ],
+    ids=["pipeline", "shared pipeline"],
+)
+def test_a_pipeline_into_a_market_closed_half_a_day_loses_half_a_days_flow(make):
+    # A line at its capacity (100 kt/d, no storage) into a market closed 12 h on day 5: a line flows
+    # continuously, so the closed hours take their share of the day's flow, on a shared line too.
+    scenario = validate(closed_market(make(), 12))
+    record = simulate(scenario.network, realize_shocks(scenario), scenario.horizon)
+    assert record.exports[5, 0] == pytest.approx(50 * KT)
+    assert record.shut_in[5, 0] == pytest.approx(50 * KT)
+
+
+def test_trains_wait_out_a_partial_day_closure_of_their_market():
+    # Trains arrive in batches and unload in the hours the market is open: 12 h closed lose nothing.
+    scenario = validate(closed_market(rail_line("1 d"), 12))
+    record = simulate(scenario.network, realize_shocks(scenario), scenario.horizon)
+    baseline = simulate(scenario.network, [], scenario.horizon)
+    np.testing.assert_allclose(record.exports, baseline.exports)

@@ -295,10 +295,13 @@ def build_pipeline(ctx: LegContext, name: str, spec: PipelineLeg) -> Leg:
     factor = ctx.daily_factor("leg", name)
     multiplier = ctx.daily_multiplier(name)
     opens = ctx.outlet_open()
+    market = ctx.outlet_factor()  # a line flows all day: hours its market is closed take their share
     if spec.third_party > 0:
         if spec.sharing == "spare" and ours > 0:
             # Third parties keep their flow; we get what the reduced line has left.
             factor = np.maximum(0.0, spec.capacity * factor - spec.third_party) / ours
+        if market is not None:
+            factor = factor * market
         caps = (ours * factor / multiplier).tolist()
         # whole days of oil in the line at the start, rounded as a parcel's travel time is
         days_full = max(0, half_up(spec.transit)) if spec.initial_linefill == "full" else 0
@@ -306,7 +309,6 @@ def build_pipeline(ctx: LegContext, name: str, spec: PipelineLeg) -> Leg:
         initial = [dict(daily) for _ in range(days_full)]
         leg: Leg = SharedPipeline(name, ours, spec.transit, initial, ctx.outlet, caps, multiplier.tolist(), opens)
     else:
-        market = ctx.outlet_factor()
         if market is not None:
             factor = factor * market
         caps = (ours * factor / multiplier).tolist()
