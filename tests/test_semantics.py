@@ -67,3 +67,26 @@ def test_trains_wait_out_a_partial_day_closure_of_their_market():
     record = simulate(scenario.network, realize_shocks(scenario), scenario.horizon)
     baseline = simulate(scenario.network, [], scenario.horizon)
     np.testing.assert_allclose(record.exports, baseline.exports)
+
+
+@pytest.mark.parametrize("k", [1e-13, 1e-6, 1e6])
+def test_what_counts_as_zero_is_relative_to_the_network(k):
+    # The same network in units k times smaller or larger gives the same series times k: no absolute
+    # threshold in tonnes decides what is too small to move (a field of 10 grams a day still flows).
+    def scaled(k: float) -> dict:
+        return line_data(
+            production=f"{100e3 * k} t/d",
+            capacity=f"{120e3 * k} t/d",
+            normal=f"{100e3 * k} t/d",
+            transit="2 d",
+            storage={"capacity": f"{150e3 * k} t", "initial": 0},
+            bypass={"capacity": f"{20e3 * k} t/d", "lead_time": "3 d"},
+            shocks=[{"kind": "outage", "target": "main", "start": "5 d", "duration": "10 d", "factor": 0.3}],
+            horizon="30 d",
+        )
+
+    one, other = (validate(scaled(x)) for x in (1.0, k))
+    a = simulate(one.network, realize_shocks(one), one.horizon)
+    b = simulate(other.network, realize_shocks(other), other.horizon)
+    for name in ("exports", "intake", "produced", "shut_in", "source_level", "leg_transit"):
+        np.testing.assert_allclose(getattr(b, name) / k, getattr(a, name), rtol=1e-9, atol=1e-6, err_msg=name)

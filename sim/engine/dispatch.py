@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.engine.legs import Leg
-from sim.engine.parcels import EPS, Parcel
+from sim.engine.parcels import Parcel
 from sim.engine.sources import Source
 from sim.engine.tanks import Tank
 
@@ -75,9 +75,10 @@ class Route:
 class Group:
     """Routes with one priority and one first leg, which share that leg pro rata (CPC shippers)."""
 
-    __slots__ = ("leg", "routes", "shared_sources")
+    __slots__ = ("eps", "leg", "routes", "shared_sources")
 
-    def __init__(self, routes: list[Route]):
+    def __init__(self, routes: list[Route], eps: float):
+        self.eps = eps
         self.routes = routes
         self.leg = routes[0].first
         self.shared_sources = len({route.source for route in routes}) < len(routes)
@@ -103,11 +104,12 @@ class Group:
                 want = 0.0
             wants.append(want)
             total += want
-        if total <= EPS:
+        eps = self.eps
+        if total <= eps:
             return
         leg = self.leg
         limit = leg.limit()
-        if limit <= EPS:
+        if limit <= eps:
             return
         share = 1.0 if limit >= total else limit / total
         # One parcel for the whole group: the shares fit the leg's limit together.
@@ -115,7 +117,7 @@ class Group:
         sent = 0.0
         for route, want in zip(self.routes, wants, strict=True):
             amount = want * share
-            if amount <= EPS:
+            if amount <= eps:
                 continue
             parcel[route.index] = amount
             sent += amount
@@ -125,13 +127,14 @@ class Group:
             leg.push(parcel, sent, day)
 
 
-def send(route: Route, amount: float, day: int) -> float:
-    """Put up to ``amount`` tonnes into the route's first leg; return what went in."""
+def send(route: Route, amount: float, day: int, eps: float) -> float:
+    """Put up to ``amount`` tonnes into the route's first leg; return what went in (nothing if it would
+    be ``eps`` tonnes or less)."""
     leg = route.first
     limit = leg.limit()
     if limit < amount:
         amount = limit
-    if amount <= EPS:
+    if amount <= eps:
         return 0.0
     leg.push_route(route.index, amount, day)
     return amount
@@ -141,8 +144,15 @@ class Dispatcher:
     """Moves one day's oil through sources, routes and legs, and keeps the day's record rows."""
 
     def __init__(
-        self, sources: list[Source], routes: list[Route], legs: list[Leg], depth: dict[str, int], tanks: list[Tank]
+        self,
+        sources: list[Source],
+        routes: list[Route],
+        legs: list[Leg],
+        depth: dict[str, int],
+        tanks: list[Tank],
+        eps: float,
     ):
+        self.eps = eps  # tonnes that count as zero
         self.sources = sources
         self.routes = routes
         self.legs = legs  # in the record's order
@@ -155,7 +165,7 @@ class Dispatcher:
         for route in normal:
             groups.setdefault((route.priority, id(route.first)), []).append(route)
         # in order of each group's first route; a lone route is dispatched as itself
-        self.normal: list[Route | Group] = [m[0] if len(m) == 1 else Group(m) for m in groups.values()]
+        self.normal: list[Route | Group] = [m[0] if len(m) == 1 else Group(m, eps) for m in groups.values()]
         self.by_merit = sorted(routes, key=lambda r: (r.cost, r.priority, r.index))
         for i, src in enumerate(sources):
             src.waiting_routes = [r for r in routes if r.source == i and r.lead_time > 0]
@@ -169,7 +179,7 @@ class Dispatcher:
             leg.start_day(day)
         for leg in self.pulling:
             leg.pull(day)
-        sources = self.sources
+        sources, eps = self.sources, self.eps
         production_cap = [src.most_today(day) for src in sources]
         supply = [src.level + cap for src, cap in zip(sources, production_cap, strict=True)]
         allocated = [0.0] * len(sources)
@@ -183,12 +193,12 @@ class Dispatcher:
             want = entry.normal_cap * entry.factor_list[day]
             if want < amount:
                 amount = want
-            if amount > EPS:
-                amount = send(entry, amount, day)
+            if amount > eps:
+                amount = send(entry, amount, day, eps)
                 flows[entry.index] += amount
                 allocated[source] += amount
         for i in range(len(sources)):
-            if supply[i] - allocated[i] > EPS:  # oil left somewhere: divert it
+            if supply[i] - allocated[i] > eps:  # oil left somewhere: divert it
                 self._divert(supply, allocated, flows, day)
                 break
         for leg in self.ending:
@@ -201,10 +211,11 @@ class Dispatcher:
 
     def _divert(self, supply: list[float], allocated: list[float], flows: list[float], day: int) -> None:
         """Oil left after the normal allocations goes to routes in merit order, up to their capacity."""
+        eps = self.eps
         for route in self.by_merit:
             source = route.source
             left = supply[source] - allocated[source]
-            if left <= EPS:
+            if left <= eps:
                 continue  # nothing left at this source to divert
             factor = route.factor_list[day]
             if factor <= 0 or not route.diverts_on(day):
@@ -212,8 +223,8 @@ class Dispatcher:
             amount = route.capacity * factor - flows[route.index]
             if left < amount:
                 amount = left
-            if amount > EPS:
-                amount = send(route, amount, day)
+            if amount > eps:
+                amount = send(route, amount, day, eps)
                 flows[route.index] += amount
                 allocated[source] += amount
 
@@ -233,12 +244,12 @@ class Dispatcher:
             if src.level > src.peak:
                 src.peak = src.level
             produced_rows.append(produced)
-            if src.waiting_routes and cap - allocated[i] > 1.0:
+            if src.waiting_routes and cap - allocated[i] > self.eps:
                 # the source has oil it cannot place: its routes' lead times start now
                 for route in src.waiting_routes:
                     route.activated = day
                 src.waiting_routes = []
-            if src.stopped or shut > EPS or src.held_back or src.idle_days:
+            if src.stopped or shut > self.eps or src.held_back or src.idle_days:
                 src.update_restart(produced, src.potential_list[day], shut, lambda i=i: self.outlet_free(i, day))
             src.previous = produced
             level_rows.append(src.level)
@@ -250,6 +261,6 @@ class Dispatcher:
                 continue
             if route.normal <= 0 and not route.diverts_on(day):
                 continue
-            if route.first.limit() > EPS:
+            if route.first.limit() > self.eps:
                 return True
         return False

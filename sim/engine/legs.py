@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from sim.engine.env import Environment
-from sim.engine.parcels import EPS, Outlet, Parcel
+from sim.engine.parcels import Outlet, Parcel
 from sim.engine.shocks import Timelines
 from sim.engine.tanks import Market, Tank
 
@@ -37,6 +37,8 @@ class Leg(ABC):
     """
 
     name: str
+    eps: float = 0.0
+    """Tonnes that count as zero (``zero_below`` the network's scale), set by ``build_leg``."""
     inlet: Tank | None = None
     """Tanks at the leg's inlet that ``pull`` draws on (None for a first leg fed straight)."""
     steps_daily: bool = True
@@ -63,10 +65,10 @@ class Leg(ABC):
     def pull(self, day: int) -> None:
         """Move what fits from the inlet tank into the leg (legs that follow another leg)."""
         tank = self.inlet
-        if tank is None or tank.level - tank.minimum <= EPS:
+        if tank is None or tank.level - tank.minimum <= self.eps:
             return
         amount = min(self.limit(), tank.level - tank.minimum)
-        if amount > EPS:
+        if amount > self.eps:
             self.push(tank.withdraw(amount), amount, day)
 
     def end_day(self, day: int) -> None:  # noqa: B027 (most legs have nothing to do)
@@ -100,6 +102,8 @@ class LegContext:
     """Sum of the normal allocations of those routes (t/d)."""
     split: Callable[[float], Parcel]
     """Share an amount among those routes in proportion to their normal allocations."""
+    eps: float
+    """Tonnes that count as zero in this network."""
     fast: bool = True
     """Whether the leg may take a fast path (see ``simulate(fast=...)``)."""
 
@@ -149,7 +153,9 @@ def build_leg(context: LegContext, name: str, spec: Any) -> Leg:
         kind = LEG_KINDS[spec.kind]
     except KeyError:
         raise ValueError(f"leg {name!r}: no leg kind {spec.kind!r} is registered") from None
-    return kind.build(context, name, spec)
+    leg = kind.build(context, name, spec)
+    leg.eps = context.eps
+    return leg
 
 
 def outlet_of(outlet: Outlet) -> Tank | None:

@@ -19,7 +19,7 @@ import sim.engine.sea  # noqa: F401
 from sim.engine.dispatch import Dispatcher, Route
 from sim.engine.env import Environment
 from sim.engine.legs import Leg, LegContext, build_leg
-from sim.engine.parcels import Parcel
+from sim.engine.parcels import Parcel, zero_below
 from sim.engine.ports import Port
 from sim.engine.record import RunRecord
 from sim.engine.shocks import RealizedShock, Timelines
@@ -50,6 +50,7 @@ class Model:
             for station, spec in getattr(leg, "pump_stations", {}).items()
         }
         self.timelines = Timelines(horizon_d, shocks, stations)
+        self.eps = zero_below(network_scale(network))  # tonnes that count as zero
         self.exports = [0.0] * (horizon_d * len(self.route_names))  # t by day and route: [day * n_routes + route]
         self._build()
 
@@ -85,7 +86,9 @@ class Model:
             storage = getattr(spec, "inlet_storage", None)
             if storage is not None:
                 initial = self._split(storage.initial, users[leg_name])
-                self.tanks[leg_name] = Tank(env, f"{leg_name}.inlet", storage.capacity, initial, storage.minimum)
+                self.tanks[leg_name] = Tank(
+                    env, f"{leg_name}.inlet", storage.capacity, initial, storage.minimum, self.eps
+                )
         self.ports = {
             name: Port(env, name, spec.berths, spec.active_berths or spec.berths, tl.hourly_factor("port", name))
             for name, spec in net.ports.items()
@@ -106,11 +109,13 @@ class Model:
                 users=on_leg,
                 normal_flow=sum(net.routes[self.route_names[r]].normal for r in on_leg),
                 split=lambda amount, on_leg=on_leg: self._split(amount, on_leg),
+                eps=self.eps,
                 fast=self.fast,
             )
             self.legs[leg_name] = build_leg(context, leg_name, spec)
         self.sources = [
-            Source(name, spec, spec.production * self._daily("source", name)) for name, spec in net.sources.items()
+            Source(name, spec, spec.production * self._daily("source", name), self.eps)
+            for name, spec in net.sources.items()
         ]
         source_index = {name: i for i, name in enumerate(self.source_names)}
         self.routes = [
@@ -129,7 +134,7 @@ class Model:
         ]
         self.initial_inventory = self.inventory()
         self.dispatcher = Dispatcher(
-            self.sources, self.routes, list(self.legs.values()), depth, list(self.tanks.values())
+            self.sources, self.routes, list(self.legs.values()), depth, list(self.tanks.values()), self.eps
         )
 
     def _split(self, amount: float, route_ids: list[int]) -> Parcel:
@@ -211,6 +216,14 @@ class Model:
         )
         record.check_balance()
         return record
+
+
+def network_scale(network: Network) -> float:
+    """Tonnes the network handles, for what counts as zero: a day's nominal production plus the stocks
+    it starts with (fields and terminal tanks)."""
+    stocks = [src.storage.initial for src in network.sources.values()]
+    stocks += [leg.inlet_storage.initial for leg in network.legs.values() if getattr(leg, "inlet_storage", None)]
+    return sum(src.production for src in network.sources.values()) + sum(stocks)
 
 
 def simulate(network: Network, shocks: list[RealizedShock], horizon_d: float, fast: bool = True) -> RunRecord:

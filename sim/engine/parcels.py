@@ -7,13 +7,20 @@ import math
 from collections import deque
 from typing import Protocol
 
-__all__ = ["EPS", "Outlet", "Parcel", "scale", "unload_queue"]
+__all__ = ["REL_TOL", "Outlet", "Parcel", "scale", "unload_queue", "zero_below"]
 
 Parcel = dict[int, float]
 """Tonnes of oil by route index."""
 
-EPS = 1e-9
-"""Tonnes below which an amount is treated as zero."""
+REL_TOL = 1e-12
+"""Amounts below this fraction of the network's scale count as zero: float noise on sums of many
+terms of its size, never a real amount (a gram in a network moving a million tonnes a day)."""
+
+
+def zero_below(scale_t: float) -> float:
+    """Tonnes below which an amount counts as zero in a network that handles ``scale_t`` tonnes
+    (a day's production plus its stocks; at least a tonne)."""
+    return REL_TOL * max(scale_t, 1.0)
 
 
 def scale(parcel: Parcel, factor: float) -> Parcel:
@@ -35,9 +42,9 @@ class Outlet(Protocol):
         ...
 
 
-def unload_queue(waiting: deque[Parcel], outlet: Outlet, day: int, most: float = math.inf) -> float:
+def unload_queue(waiting: deque[Parcel], outlet: Outlet, day: int, eps: float, most: float = math.inf) -> float:
     """Hand queued parcels to ``outlet`` in order, as far as it has room (and up to ``most``
-    tonnes); return the tonnes moved."""
+    tonnes); return the tonnes moved. ``eps``: tonnes that count as zero."""
     moved = 0.0
     while waiting:
         parcel = waiting[0]
@@ -46,9 +53,9 @@ def unload_queue(waiting: deque[Parcel], outlet: Outlet, day: int, most: float =
         outlet_room = outlet.room()
         if outlet_room < room:
             room = outlet_room
-        if room <= EPS:
+        if room <= eps:
             break
-        if amount <= room + EPS:
+        if amount <= room + eps:
             waiting.popleft()
         else:
             part = room / amount

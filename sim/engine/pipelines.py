@@ -9,7 +9,7 @@ from collections import deque
 import numpy as np
 
 from sim.engine.legs import Leg, LegContext, outlet_of, register_leg_kind
-from sim.engine.parcels import EPS, Parcel, unload_queue
+from sim.engine.parcels import Parcel, unload_queue
 from sim.engine.rounding import half_up
 from sim.engine.tanks import Market, Tank
 from sim.scenario.schema import PipelineLeg
@@ -64,7 +64,7 @@ class Pipeline(Leg):
     def limit(self) -> float:
         """Most tonnes that can enter today without overfilling the line or its outlet."""
         left = self.cap_today - self.used_today
-        if left <= EPS:
+        if left <= self.eps:
             return 0.0
         if not self.outlet_open:
             room = 0.0
@@ -118,15 +118,15 @@ class Pipeline(Leg):
         if tank is not None and excess > 0:
             incoming = tank.incoming - excess
             tank.incoming = incoming if incoming > 0.0 else 0.0
-        if excess <= EPS:
+        if excess <= self.eps:
             self.linefill = linefill
             return
         out: Parcel | None = None
         moved = 0.0
-        while excess > EPS and fifo:
+        while excess > self.eps and fifo:
             head = fifo[0]
             size = head[0]
-            if size <= excess + EPS:
+            if size <= excess + self.eps:
                 fifo.popleft()
                 excess -= size
                 linefill -= size
@@ -158,10 +158,10 @@ class Pipeline(Leg):
     def pull(self, day: int) -> None:
         """Move oil from the inlet tank into the line, and the line on at once."""
         tank = self.inlet
-        if tank is None or tank.level - tank.minimum <= EPS:
+        if tank is None or tank.level - tank.minimum <= self.eps:
             return
         amount = min(self.limit(), tank.level - tank.minimum)
-        if amount > EPS:
+        if amount > self.eps:
             self.push(tank.withdraw(amount), amount, day)
             self.end_day(day)
 
@@ -243,19 +243,19 @@ class SharedPipeline(Leg):
             # the usual day: one parcel due, into a market
             parcel = waiting[0]
             amount = sum(parcel.values())
-            if amount <= most + EPS:
+            if amount <= most + self.eps:
                 waiting.popleft()
                 self.outlet.receive(parcel, day)
                 self.out_today += amount
                 self.linefill -= amount
                 self.delivered += amount
                 return
-        moved = unload_queue(waiting, self.outlet, day, most)
+        moved = unload_queue(waiting, self.outlet, day, self.eps, most)
         self.out_today += moved  # the line's outflow is capped per day, however often we unload
         self.linefill -= moved
         self.delivered += moved
         # oil left waiting with the day's flow not used up: the outlet is full
-        self.backed_up = bool(waiting) and moved < most - EPS
+        self.backed_up = bool(waiting) and moved < most - self.eps
 
     def limit(self) -> float:
         """Today's capacity left, or nothing while our oil waits at a full or closed outlet."""

@@ -6,7 +6,7 @@ import math
 from collections import deque
 
 from sim.engine.legs import Leg, LegContext, register_leg_kind
-from sim.engine.parcels import EPS, Parcel, unload_queue
+from sim.engine.parcels import Parcel, unload_queue
 from sim.engine.rounding import half_up
 from sim.engine.tanks import Market, Tank
 from sim.scenario.schema import RailLeg
@@ -57,7 +57,7 @@ class Rail(Leg):
         factor = self.factors[day] if self.factors is not None else 1.0
         if self.returns:
             self.sets_out -= self.returns.pop(day, 0.0)
-            if self.sets_out < EPS:
+            if self.sets_out < self.eps / self.payload:
                 self.sets_out = 0.0
         trains = self.trains_per_day * factor
         free = self.fleet - self.sets_out
@@ -88,7 +88,7 @@ class Rail(Leg):
                 moved += sum(parcel.values())
                 outlet.receive(parcel, day)
         else:
-            moved = unload_queue(self.waiting, outlet, day)
+            moved = unload_queue(self.waiting, outlet, day, self.eps)
         if moved > 0:
             self.moving -= moved
             self.delivered += moved

@@ -20,7 +20,7 @@ import numpy as np
 import simpy
 
 from sim.engine.legs import Leg, LegContext, register_leg_kind
-from sim.engine.parcels import EPS, Parcel
+from sim.engine.parcels import Parcel
 from sim.engine.ports import Port
 from sim.engine.rounding import half_up
 from sim.engine.shock_kinds import BERTHS
@@ -155,7 +155,7 @@ class SeaFleet(SeaLeg):
             heapq.heappop(returns)
             self.in_port += 1
         while self.in_port:
-            if tank.level - tank.claimed - tank.minimum < cargo - EPS:
+            if tank.level - tank.claimed - tank.minimum < cargo - self.eps:
                 tank.waiting_fleet = self._fleet  # the next deposit calls back
                 break
             tank.claimed += cargo
@@ -327,7 +327,7 @@ class SeaTankers(SeaLeg):
             if not outlet.is_open(env.now):
                 yield from self._wait_until(lambda: outlet.is_open(env.now))
         else:
-            yield from self._wait_until(lambda: outlet.room() >= cargo - EPS)
+            yield from self._wait_until(lambda: outlet.room() >= cargo - self.eps)
         self._deliver(parcel, cargo)
         yield env.timeout(self.ballast_d * self._lookup(self.hourly_multiplier, 1.0))
 

@@ -8,8 +8,6 @@ from typing import Any
 
 import numpy as np
 
-from sim.engine.parcels import EPS
-
 __all__ = ["Source"]
 
 
@@ -21,8 +19,9 @@ class Source:
     is a shutdown, after which it waits ``restart_delay`` days and ramps up over ``ramp_up`` days.
     """
 
-    def __init__(self, name: str, spec: Any, potential: np.ndarray):
+    def __init__(self, name: str, spec: Any, potential: np.ndarray, eps: float):
         self.name = name
+        self.eps = eps  # tonnes that count as zero
         self.nominal = spec.production
         self.potential = potential  # t/d per day, after production shocks
         self.potential_list: list[float] = potential.tolist()  # the same as a plain list, for the daily loop
@@ -53,13 +52,13 @@ class Source:
         """Track choke-backs, shutdowns (restart delay applies) and the ramp back after one."""
         if self.stopped:
             # The restart delay counts from the first day the oil could go somewhere again.
-            if self.level < self.capacity - EPS or outlet_free():
+            if self.level < self.capacity - self.eps or outlet_free():
                 self.restart_wait -= 1.0
                 if self.restart_wait <= 0:
                     self.stopped = False
                     self.held_back = True
             return
-        if shut > EPS and produced <= EPS and potential > EPS:
+        if shut > self.eps and produced <= self.eps and potential > self.eps:
             self.idle_days += 1
             if self.idle_days >= self.shutdown_after - 1e-9:
                 # Shut down: wait out the restart delay, then ramp up from zero.
@@ -70,5 +69,5 @@ class Source:
                     self.restart_wait = self.restart_delay
             return
         self.idle_days = 0
-        if self.held_back and produced >= potential - EPS:
+        if self.held_back and produced >= potential - self.eps:
             self.held_back = False

@@ -15,7 +15,7 @@ from collections.abc import Callable
 import numpy as np
 import simpy
 
-from sim.engine.parcels import EPS, Parcel
+from sim.engine.parcels import Parcel
 from sim.engine.shocks import STEPS_PER_DAY
 
 __all__ = ["Market", "Tank"]
@@ -24,8 +24,9 @@ __all__ = ["Market", "Tank"]
 class Tank:
     """Tanks at a terminal: a level, a capacity and a minimum stock, the oil tagged by route."""
 
-    def __init__(self, env: simpy.Environment, name: str, capacity: float, initial: Parcel, minimum: float = 0.0):
+    def __init__(self, env: simpy.Environment, name: str, capacity: float, initial: Parcel, minimum: float, eps: float):
         self.env = env
+        self.eps = eps  # tonnes that count as zero
         self.name = name
         self.capacity = capacity
         self.level = sum(initial.values())
@@ -83,7 +84,7 @@ class Tank:
     def claim(self, amount: float) -> simpy.Event:
         """Claim ``amount`` tonnes: an event that triggers once they are in the tank, unclaimed."""
         event = simpy.Event(self.env)
-        if not self.claims and self.free() >= amount - EPS:
+        if not self.claims and self.free() >= amount - self.eps:
             self.claimed += amount
             event.succeed()
         else:
@@ -92,7 +93,7 @@ class Tank:
 
     def try_claim(self, amount: float) -> bool:
         """Claim ``amount`` at once if it is free and nobody waits before us (no event needed)."""
-        if not self.claims and self.level - self.claimed - self.minimum >= amount - EPS:
+        if not self.claims and self.level - self.claimed - self.minimum >= amount - self.eps:
             self.claimed += amount
             return True
         return False
@@ -101,7 +102,7 @@ class Tank:
         claims = self.claims
         while claims:
             event, amount = claims[0]
-            if self.level - self.claimed - self.minimum < amount - EPS:
+            if self.level - self.claimed - self.minimum < amount - self.eps:
                 return
             claims.popleft()
             self.claimed += amount
@@ -113,7 +114,7 @@ class Tank:
         if claimed:
             claimed_left = self.claimed - amount
             self.claimed = claimed_left if claimed_left > 0.0 else 0.0
-        if amount >= level - EPS:
+        if amount >= level - self.eps:
             parcel = self.by_route
             self.by_route = {}
             self.level = 0.0
