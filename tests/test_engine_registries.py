@@ -57,6 +57,13 @@ class Conveyor(Leg):
     def in_transit(self) -> float:
         return sum(amount for _, _, amount in self.belt)
 
+    def holdings(self) -> Parcel:
+        held: Parcel = {}
+        for _, parcel, _ in self.belt:
+            for route, amount in parcel.items():
+                held[route] = held.get(route, 0.0) + amount
+        return held
+
 
 def build_conveyor(ctx: LegContext, name: str, spec: ConveyorSpec) -> Leg:
     return Conveyor(name, spec.capacity, ctx.outlet)

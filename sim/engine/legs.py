@@ -78,6 +78,11 @@ class Leg(ABC):
     def in_transit(self) -> float:
         """Tonnes of our oil in the leg now (in the line, on trains, aboard)."""
 
+    @abstractmethod
+    def holdings(self) -> Parcel:
+        """The oil in the leg by route (its parcels), for the balance of each route: at the start and
+        after ``close``. Summed over routes, ``in_transit()``."""
+
     def transit_on(self, day: int) -> float:
         """Tonnes in transit at the tick of ``day`` (asked once per day, in order)."""
         return self.in_transit()

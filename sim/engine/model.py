@@ -19,7 +19,7 @@ import sim.engine.sea  # noqa: F401
 from sim.engine.dispatch import Dispatcher, Route
 from sim.engine.env import Environment
 from sim.engine.legs import Leg, LegContext, build_leg
-from sim.engine.parcels import Parcel, zero_below
+from sim.engine.parcels import Parcel, add_to, zero_below
 from sim.engine.ports import Port
 from sim.engine.record import RunRecord
 from sim.engine.shocks import RealizedShock, Timelines
@@ -133,6 +133,8 @@ class Model:
             for rname, spec in net.routes.items()
         ]
         self.initial_inventory = self.inventory()
+        self.initial_source_levels = [src.level for src in self.sources]
+        self.initial_by_route = self.by_route()
         self.dispatcher = Dispatcher(
             self.sources, self.routes, list(self.legs.values()), depth, list(self.tanks.values()), self.eps
         )
@@ -159,6 +161,15 @@ class Model:
     def in_transit(self) -> float:
         """Tonnes in pipelines, on trains and aboard tankers."""
         return sum(leg.in_transit() for leg in self.legs.values())
+
+    def by_route(self) -> list[float]:
+        """Tonnes of each route's oil in terminal tanks and legs, from the parcels themselves."""
+        held: Parcel = {}
+        for tank in self.tanks.values():
+            add_to(held, tank.by_route)
+        for leg in self.legs.values():
+            add_to(held, leg.holdings())
+        return [held.get(r, 0.0) for r in range(len(self.route_names))]
 
     def _tick(self):
         """The daily dispatch as a SimPy process: one day, then the calls deferred to its end."""
@@ -213,6 +224,10 @@ class Model:
                 **{t.name: t.capacity for t in self.tanks.values()},
             },
             cargoes={leg.name: leg.cargoes for leg in self.legs.values() if leg.cargoes is not None},
+            route_source=[route.source for route in self.routes],
+            initial_source_level_t=self.initial_source_levels,
+            initial_by_route_t=self.initial_by_route,
+            final_by_route_t=self.by_route(),
         )
         record.check_balance()
         return record

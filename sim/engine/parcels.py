@@ -7,7 +7,7 @@ import math
 from collections import deque
 from typing import Protocol
 
-__all__ = ["REL_TOL", "Outlet", "Parcel", "scale", "unload_queue", "zero_below"]
+__all__ = ["REL_TOL", "Outlet", "Parcel", "add_to", "scale", "unload_queue", "zero_below"]
 
 Parcel = dict[int, float]
 """Tonnes of oil by route index."""
@@ -26,6 +26,13 @@ def zero_below(scale_t: float) -> float:
 def scale(parcel: Parcel, factor: float) -> Parcel:
     """The parcel multiplied by ``factor`` (a fraction of it)."""
     return {r: a * factor for r, a in parcel.items()}
+
+
+def add_to(total: Parcel, parcel: Parcel, sign: float = 1.0) -> Parcel:
+    """Add ``parcel`` (times ``sign``) into ``total``, route by route; return ``total``."""
+    for route, amount in parcel.items():
+        total[route] = total.get(route, 0.0) + sign * amount
+    return total
 
 
 class Outlet(Protocol):

@@ -9,7 +9,7 @@ from collections import deque
 import numpy as np
 
 from sim.engine.legs import Leg, LegContext, outlet_of, register_leg_kind
-from sim.engine.parcels import Parcel, unload_queue
+from sim.engine.parcels import Parcel, add_to, unload_queue
 from sim.engine.rounding import half_up
 from sim.engine.tanks import Market, Tank
 from sim.scenario.schema import PipelineLeg
@@ -173,6 +173,13 @@ class Pipeline(Leg):
         """``in_transit`` (the same at any time of the day)."""
         return self.linefill + self.pending_t
 
+    def holdings(self) -> Parcel:
+        """The batches in the line and today's intake, by route."""
+        held: Parcel = dict(self.pending)
+        for _, parcel in self.fifo:
+            add_to(held, parcel)
+        return held
+
 
 class SharedPipeline(Leg):
     """A pipeline shared with third parties, whose flow keeps the line moving.
@@ -279,6 +286,16 @@ class SharedPipeline(Leg):
     def transit_on(self, day: int) -> float:
         """``in_transit`` (the same at any time of the day)."""
         return self.linefill
+
+    def holdings(self) -> Parcel:
+        """Parcels travelling and waiting at the outlet, by route."""
+        held: Parcel = {}
+        for parcels in self.arrivals.values():
+            for parcel in parcels:
+                add_to(held, parcel)
+        for parcel in self.waiting:
+            add_to(held, parcel)
+        return held
 
 
 def our_capacity(spec: PipelineLeg) -> float:

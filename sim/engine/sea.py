@@ -20,7 +20,7 @@ import numpy as np
 import simpy
 
 from sim.engine.legs import Leg, LegContext, register_leg_kind
-from sim.engine.parcels import Parcel
+from sim.engine.parcels import Parcel, add_to
 from sim.engine.ports import Port
 from sim.engine.rounding import half_up
 from sim.engine.shock_kinds import BERTHS
@@ -128,6 +128,7 @@ class SeaFleet(SeaLeg):
         self.returns: list[float] = []  # when each tanker at sea is back in port
         self.arrivals: list[float] = [0.0] * (outlet.days + 1)
         self.arrival_log: list[tuple[float, float]] = []  # (arrival time, tonnes), for the end of the run
+        self.at_sea: list[tuple[float, Parcel]] = []  # (arrival time, cargo) of cargoes loaded, for holdings
         self.arrived = 0.0  # tonnes arrived by the last day asked for (``transit_on``)
         self.in_port = 0  # tankers of the fleet in port without a cargo claimed
         self.homecoming = False  # a call back is due when the next tanker is home
@@ -198,6 +199,7 @@ class SeaFleet(SeaLeg):
     def _credit(self, parcel: Parcel, cargo: float, arrival: float) -> None:
         """Count a cargo as exported on its arrival day."""
         self.arrival_log.append((arrival, cargo))
+        self.at_sea.append((arrival, parcel))
         day = int(arrival)
         arrivals = self.arrivals
         if day < len(arrivals) - 1:
@@ -229,6 +231,16 @@ class SeaFleet(SeaLeg):
         self.cargoes = len(delivered)
         self.aboard -= self.delivered
         self.arrival_log = []
+        self.at_sea = [(arrival, parcel) for arrival, parcel in self.at_sea if arrival >= horizon]
+
+    def holdings(self) -> Parcel:
+        """Cargoes aboard by route: not yet arrived (after ``close``: arriving at the horizon or later)."""
+        held: Parcel = {}
+        now = self.env.now
+        for arrival, parcel in self.at_sea:
+            if self.closed or arrival > now:
+                add_to(held, parcel)
+        return held
 
 
 class SeaTankers(SeaLeg):
@@ -255,11 +267,13 @@ class SeaTankers(SeaLeg):
         # a market that never closes: note arrivals rather than wake the tanker to discharge (fast path)
         self.always_open = fast and isinstance(outlet, Market) and outlet.hourly is None
         self.due: list[tuple[float, int, Parcel, float]] = []  # cargoes bound for an always-open market
+        self.aboard_by_route: Parcel = {}  # cargoes loaded and not discharged, by route
         self.sequence = 0
         super().__init__(env, name, port, tank, outlet, *args, **kwargs)
 
     def _launch(self, laden: list[tuple[float, Parcel]], empty: list[float]) -> None:
         for offset, parcel in laden:
+            add_to(self.aboard_by_route, parcel)
             self.env.process(self._tanker(offset, parcel))
         for offset in empty:
             self.env.process(self._tanker(offset))
@@ -304,6 +318,7 @@ class SeaTankers(SeaLeg):
             parcel = tank.withdraw(cargo, claimed=True)
             self.aboard += cargo
             self.loaded += cargo
+            add_to(self.aboard_by_route, parcel)
             yield env.timeout(self.berth_d + cargo / (self.load_rate * self._lookup(hourly, 1.0)))
             berths.give_back(berth)
             yield from self._voyage(parcel, self.laden_d * self._lookup(self.hourly_multiplier, 1.0), cargo)
@@ -336,6 +351,7 @@ class SeaTankers(SeaLeg):
         self.aboard -= cargo
         self.delivered += cargo
         self.cargoes += 1
+        add_to(self.aboard_by_route, parcel, -1.0)
         self.outlet.receive(parcel, int(self.env.now) if day is None else day)
 
     def settle(self, before: float | None = None) -> None:
@@ -365,6 +381,10 @@ class SeaTankers(SeaLeg):
         """Settle what arrived before ``horizon``."""
         self.closed = True
         self.settle(before=horizon)
+
+    def holdings(self) -> Parcel:
+        """Cargoes aboard by route (loading, sailing, waiting to discharge)."""
+        return dict(self.aboard_by_route)
 
 
 def fleet_eligible(ctx: LegContext, name: str, port: str) -> bool:
