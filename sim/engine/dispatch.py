@@ -127,19 +127,6 @@ class Group:
             leg.push(parcel, sent, day)
 
 
-def send(route: Route, amount: float, day: int, eps: float) -> float:
-    """Put up to ``amount`` tonnes into the route's first leg; return what went in (nothing if it would
-    be ``eps`` tonnes or less)."""
-    leg = route.first
-    limit = leg.limit()
-    if limit < amount:
-        amount = limit
-    if amount <= eps:
-        return 0.0
-    leg.push_route(route.index, amount, day)
-    return amount
-
-
 class Dispatcher:
     """Moves one day's oil through sources, routes and legs, and keeps the day's record rows."""
 
@@ -180,8 +167,12 @@ class Dispatcher:
         for leg in self.pulling:
             leg.pull(day)
         sources, eps = self.sources, self.eps
-        production_cap = [src.most_today(day) for src in sources]
-        supply = [src.level + cap for src, cap in zip(sources, production_cap, strict=True)]
+        production_cap = []  # most each field can produce today
+        supply = []  # and the oil it has to send: storage + that
+        for src in sources:
+            cap = src.potential_list[day] if src.steady else src.most_today(day)  # (steady: no call)
+            production_cap.append(cap)
+            supply.append(src.level + cap)
         allocated = [0.0] * len(sources)
         flows = [0.0] * len(self.routes)
         for entry in self.normal:
@@ -194,7 +185,7 @@ class Dispatcher:
             if want < amount:
                 amount = want
             if amount > eps:
-                amount = send(entry, amount, day, eps)
+                amount = entry.first.take(entry.index, amount, day)
                 flows[entry.index] += amount
                 allocated[source] += amount
         for i in range(len(sources)):
@@ -224,7 +215,7 @@ class Dispatcher:
             if left < amount:
                 amount = left
             if amount > eps:
-                amount = send(route, amount, day, eps)
+                amount = route.first.take(route.index, amount, day)
                 flows[route.index] += amount
                 allocated[source] += amount
 

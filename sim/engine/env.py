@@ -10,6 +10,7 @@ against this module alone.
 from __future__ import annotations
 
 import heapq
+import operator
 from collections.abc import Callable
 
 import simpy
@@ -21,6 +22,8 @@ __all__ = ["Environment", "NotifyingResource"]
 class Environment(simpy.Environment):
     """A ``simpy.Environment`` with a lean loop for running to a time (the engine's only use), and
     a list of calls deferred to the end of the daily dispatch (``deferred``, None outside it)."""
+
+    now = property(operator.attrgetter("_now"), doc="The current simulation time (read without a Python call).")
 
     def __init__(self, initial_time: float = 0):
         super().__init__(initial_time)

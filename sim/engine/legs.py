@@ -21,6 +21,7 @@ import numpy as np
 
 from sim.engine.env import Environment
 from sim.engine.parcels import Outlet, Parcel
+from sim.engine.rounding import half_up_array
 from sim.engine.shocks import Timelines
 from sim.engine.tanks import Market, Tank
 
@@ -59,8 +60,19 @@ class Leg(ABC):
         """Take a parcel of ``amount`` tonnes (at most ``limit()``) on ``day``."""
 
     def push_route(self, route: int, amount: float, day: int) -> None:
-        """``push`` for one route's oil (the dispatcher's usual case)."""
+        """``push`` for one route's oil."""
         self.push({route: amount}, amount, day)
+
+    def take(self, route: int, amount: float, day: int) -> float:
+        """Take up to ``amount`` tonnes of one route's oil (as far as ``limit()`` allows, nothing if
+        that is ``eps`` or less); return what went in. The dispatcher's usual call; a leg may fuse it."""
+        limit = self.limit()
+        if limit < amount:
+            amount = limit
+        if amount <= self.eps:
+            return 0.0
+        self.push_route(route, amount, day)
+        return amount
 
     def pull(self, day: int) -> None:
         """Move what fits from the inlet tank into the leg (legs that follow another leg)."""
@@ -121,6 +133,12 @@ class LegContext:
         """Daily mean transit multiplier of a leg (ones if no slowdown touches it)."""
         arr = self.timelines.daily_multiplier(name)
         return np.ones(self.days) if arr is None else arr
+
+    def travel_days(self, name: str, transit_d: float, least: int = 0) -> list[int] | None:
+        """Whole days (at least ``least``) a parcel sent on each day travels, stretched by the leg's
+        slowdowns; None if no slowdown touches the leg (it is always ``max(least, half_up(transit_d))``)."""
+        arr = self.timelines.daily_multiplier(name)
+        return None if arr is None else np.maximum(least, half_up_array(transit_d * arr)).tolist()
 
     def outlet_factor(self) -> np.ndarray | None:
         """Daily mean factor of the market the leg delivers to (None if it delivers to a tank)."""

@@ -199,7 +199,7 @@ class SharedPipeline(Leg):
         initial: list[Parcel],
         outlet: Tank | Market,
         caps: list[float] | None = None,
-        multipliers: list[float] | None = None,
+        travels: list[int] | None = None,
         opens: list[bool] | None = None,
     ):
         self.name = name
@@ -207,7 +207,9 @@ class SharedPipeline(Leg):
         self.transit_d = transit_d
         self.outlet = outlet
         self.outlet_tank = outlet_of(outlet)
-        self.caps, self.multipliers, self.opens = caps, multipliers, opens
+        self.caps, self.opens = caps, opens
+        self.travels = travels  # whole days a parcel injected on each day travels (None: unchanged)
+        self.travel = half_up(transit_d)
         self.arrivals: dict[int, list[Parcel]] = {}
         self.waiting: deque[Parcel] = deque()
         self.linefill = 0.0
@@ -219,7 +221,6 @@ class SharedPipeline(Leg):
         self.cap_today = capacity
         self.used_today = 0.0
         self.outlet_open = True
-        self.multiplier = 1.0
         self.out_today = 0.0  # our oil delivered today
         self.backed_up = False  # our oil waits because the outlet is full or closed
         self.delivered = 0.0
@@ -229,7 +230,8 @@ class SharedPipeline(Leg):
         self.cap_today = self.caps[day] if self.caps is not None else self.capacity
         self.used_today = 0.0
         self.outlet_open = self.opens[day] if self.opens is not None else True
-        self.multiplier = self.multipliers[day] if self.multipliers is not None else 1.0
+        if self.travels is not None:
+            self.travel = self.travels[day]
         self.out_today = 0.0
         if self.waiting or day in self.arrivals:
             self._unload(day)
@@ -274,7 +276,7 @@ class SharedPipeline(Leg):
         """Inject a parcel; it arrives after the transit time (stretched by a slowdown)."""
         self.used_today += amount
         self.linefill += amount
-        travel = half_up(self.transit_d * self.multiplier)
+        travel = self.travel
         self.arrivals.setdefault(day + max(0, travel), []).append(parcel)
         if travel <= 0:
             self._unload(day)
@@ -324,7 +326,9 @@ def build_pipeline(ctx: LegContext, name: str, spec: PipelineLeg) -> Leg:
         days_full = max(0, half_up(spec.transit)) if spec.initial_linefill == "full" else 0
         daily = ctx.split(min(ours, ctx.normal_flow))
         initial = [dict(daily) for _ in range(days_full)]
-        leg: Leg = SharedPipeline(name, ours, spec.transit, initial, ctx.outlet, caps, multiplier.tolist(), opens)
+        leg: Leg = SharedPipeline(
+            name, ours, spec.transit, initial, ctx.outlet, caps, ctx.travel_days(name, spec.transit), opens
+        )
     else:
         if market is not None:
             factor = factor * market

@@ -28,7 +28,7 @@ class Rail(Leg):
         fleet: int | None,
         outlet: Tank | Market,
         factors: list[float] | None = None,
-        multipliers: list[float] | None = None,
+        travels: list[int] | None = None,
         opens: list[bool] | None = None,
     ):
         self.name = name
@@ -40,14 +40,15 @@ class Rail(Leg):
         self.fleet = math.inf if fleet is None else float(fleet)
         self.outlet = outlet
         self.to_market = isinstance(outlet, Market)
-        self.factors, self.multipliers, self.opens = factors, multipliers, opens
+        self.factors, self.opens = factors, opens
+        self.travels = travels  # whole days a train dispatched on each day travels (None: unchanged)
+        self.travel = max(1, half_up(transit_d))
         self.arrivals: dict[int, list[Parcel]] = {}
         self.returns: dict[int, float] = {}
         self.waiting: deque[Parcel] = deque()
         self.sets_out = 0.0
         self.cap_today = 0.0
         self.used_today = 0.0
-        self.multiplier = 1.0
         self.outlet_open = True
         self.moving = 0.0
         self.delivered = 0.0
@@ -65,7 +66,8 @@ class Rail(Leg):
             trains = free
         self.cap_today = trains * self.payload if trains > 0.0 else 0.0
         self.used_today = 0.0
-        self.multiplier = self.multipliers[day] if self.multipliers is not None else 1.0
+        if self.travels is not None:
+            self.travel = self.travels[day]
         self.outlet_open = self.opens[day] if self.opens is not None else True
         if self.arrivals:
             due = self.arrivals.pop(day, None)
@@ -105,7 +107,7 @@ class Rail(Leg):
         self.moving += amount
         sets = amount / self.payload
         self.sets_out += sets
-        travel = max(1, half_up(self.transit_d * self.multiplier))
+        travel = self.travel
         self.arrivals.setdefault(day + travel, []).append(parcel)
 
     def in_transit(self) -> float:
@@ -138,7 +140,7 @@ def build_rail(ctx: LegContext, name: str, spec: RailLeg) -> Leg:
         spec.fleet,
         ctx.outlet,
         ctx.daily_factor("leg", name).tolist(),
-        ctx.daily_multiplier(name).tolist(),
+        ctx.travel_days(name, spec.transit + spec.border_delay, least=1),
         ctx.outlet_open(),
     )
     leg.inlet = ctx.inlet

@@ -108,6 +108,17 @@ class SeaLeg(Leg):
         """One route's oil into the port's tanks."""
         self.tank.deposit_route(route, amount)
 
+    def take(self, route: int, amount: float, day: int) -> float:
+        """``Leg.take`` into the port's tanks, in one call."""
+        tank = self.tank
+        room = tank.capacity - tank.level - tank.incoming
+        if room < amount:
+            amount = room
+        if amount <= self.eps:
+            return 0.0
+        tank.deposit_route(route, amount)
+        return amount
+
     def pull(self, day: int) -> None:
         """Nothing: tankers claim their cargoes from the tanks themselves."""
 

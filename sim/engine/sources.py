@@ -36,6 +36,7 @@ class Source:
         self.stopped = False  # shut down, waiting out the restart delay
         self.idle_days = 0  # days in a row with no output for lack of an outlet
         self.restart_wait = 0.0
+        self.steady = True  # neither stopped nor ramping back: it can produce its potential
         self.waiting_routes: list = []  # routes with a lead time that has not started yet
 
     def most_today(self, day: int) -> float:
@@ -50,6 +51,10 @@ class Source:
 
     def update_restart(self, produced: float, potential: float, shut: float, outlet_free: Callable[[], bool]) -> None:
         """Track choke-backs, shutdowns (restart delay applies) and the ramp back after one."""
+        self._update_restart(produced, potential, shut, outlet_free)
+        self.steady = not (self.stopped or self.held_back)
+
+    def _update_restart(self, produced: float, potential: float, shut: float, outlet_free: Callable[[], bool]) -> None:
         if self.stopped:
             # The restart delay counts from the first day the oil could go somewhere again.
             if self.level < self.capacity - self.eps or outlet_free():
