@@ -1,6 +1,7 @@
 """The engine's registries: a leg kind defined here (not in the engine) runs through the dispatcher
-with mass balance; shock kinds agree with the scenario format; and the fleet fast path is derived
-from what each shock kind changes, so an unknown behaviour falls back to a process per tanker."""
+with mass balance; shock kinds agree with the scenario format; the fleet fast path is derived from
+what each shock kind changes, so an unknown behaviour falls back to a process per tanker; and the
+metrics registry is what impact reports and what the tables, ensembles and backtests read."""
 
 from __future__ import annotations
 
@@ -10,15 +11,17 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
-from helpers import KT, line_scenario, make_scenario
+from helpers import KT, line_scenario, make_scenario, run
 
 from sim.engine import Model, simulate
 from sim.engine.legs import LEG_KINDS, Leg, LegContext, register_leg_kind
+from sim.engine.metrics import ENSEMBLE_SCALARS, METRICS, headline_rows, observable_metrics
 from sim.engine.parcels import Parcel
 from sim.engine.sea import SeaFleet, SeaTankers
 from sim.engine.shock_kinds import SHOCK_KINDS, Effect, ShockKindSpec, register_shock_kind
 from sim.engine.shocks import RealizedShock
-from sim.scenario.schema import ShockKind
+from sim.scenario.schema import ENSEMBLE_SCALARS as SCHEMA_ENSEMBLE_SCALARS
+from sim.scenario.schema import IMPACT_METRICS, ShockKind
 from sim.scenario.targets import ALLOWED, Target
 
 # -- a new leg kind, defined in this file only ----------------------------------------------------
@@ -139,3 +142,27 @@ def test_a_new_shock_kind_on_a_sea_leg_is_never_ignored_by_the_fast_path():
         assert sea_leg_class([shock("inspection", Target("leg", "load"))]) is SeaTankers
     finally:
         del SHOCK_KINDS["inspection"]
+
+
+# -- metrics -----------------------------------------------------------------------------------------
+
+
+def test_impact_reports_exactly_the_registered_metrics_in_order():
+    values = run(make_scenario()).impact.values
+    assert list(values) == list(METRICS)
+
+
+def test_backtests_may_observe_exactly_the_metrics_the_registry_marks_observable():
+    # The scenario format keeps its own copy (it cannot import the engine); it must agree.
+    assert observable_metrics() == IMPACT_METRICS
+
+
+def test_the_ensemble_memory_estimate_counts_at_least_the_registered_metrics():
+    assert SCHEMA_ENSEMBLE_SCALARS >= ENSEMBLE_SCALARS
+
+
+def test_every_headline_metric_has_a_unit_and_a_label():
+    rows = headline_rows()
+    assert rows[0] == ("Exports, baseline", "baseline_exported_t")
+    for label, name in rows:
+        assert label.strip() and METRICS[name].unit
