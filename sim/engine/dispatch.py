@@ -52,7 +52,8 @@ class Route:
         cost: float,
         lead_time: float,
         priority: int,
-        factor: np.ndarray,
+        factor: np.ndarray | None,
+        days: int,
     ):
         self.index = index
         self.source = source
@@ -62,8 +63,9 @@ class Route:
         self.cost = cost
         self.lead_time = lead_time
         self.priority = priority
-        self.factor = factor  # daily factor of closures on the route
-        self.factor_list: list[float] = factor.tolist()
+        # daily factor of closures on the route (None: never closed)
+        self.factor = np.ones(days) if factor is None else factor
+        self.factor_list: list[float] = [1.0] * days if factor is None else factor.tolist()
         self.activated: int | None = None
         self.normal_cap = min(normal, capacity)
 

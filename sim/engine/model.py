@@ -128,7 +128,8 @@ class Model:
                 cost=spec.cost,
                 lead_time=spec.lead_time,
                 priority=spec.priority,
-                factor=self._daily("route", rname),
+                factor=self.timelines.daily_factor("route", rname),
+                days=self.days,
             )
             for rname, spec in net.routes.items()
         ]

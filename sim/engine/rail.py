@@ -110,6 +110,16 @@ class Rail(Leg):
         travel = self.travel
         self.arrivals.setdefault(day + travel, []).append(parcel)
 
+    def take(self, route: int, amount: float, day: int) -> float:
+        """``Leg.take`` with ``limit`` and ``push`` inlined (the dispatcher's hot call)."""
+        limit = self.cap_today - self.used_today
+        if limit < amount:
+            amount = limit
+        if amount <= self.eps:
+            return 0.0
+        self.push({route: amount}, amount, day)
+        return amount
+
     def in_transit(self) -> float:
         """Tonnes on trains, moving or waiting to unload."""
         return self.moving

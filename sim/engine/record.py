@@ -115,31 +115,36 @@ class RunRecord:
             raise MassBalanceError("a negative flow or storage level appeared")
         tolerance = balance.tolerance_t()
         for names, levels in ((self.source_names, self.source_level), (self.tank_names, self.tank_level)):
-            for k, name in enumerate(names):
-                capacity = self.storage_capacity_t.get(name, np.inf)
-                if (levels[:, k] > capacity + tolerance).any():
-                    day = int(np.argmax(levels[:, k] > capacity + tolerance))
-                    raise MassBalanceError(f"{name} holds {levels[day, k]:.3f} t on day {day}, over its {capacity:g} t")
+            capacity = np.array([self.storage_capacity_t.get(name, np.inf) for name in names], dtype=float)
+            over = levels > capacity + tolerance
+            if over.any():
+                day, k = (int(i[0]) for i in np.nonzero(over))
+                raise MassBalanceError(
+                    f"{names[k]} holds {levels[day, k]:.3f} t on day {day}, over its {capacity[k]:g} t"
+                )
         if self.route_source is not None and self.initial_source_level_t is not None:
             self._check_sources(tolerance)
         if self.initial_by_route_t is not None and self.final_by_route_t is not None:
             came_in = np.asarray(self.initial_by_route_t) + self.intake.sum(axis=0)
             went_out = self.exports.sum(axis=0) + np.asarray(self.final_by_route_t)
-            for r, name in enumerate(self.route_names):
-                if not abs(came_in[r] - went_out[r]) <= tolerance:
-                    raise MassBalanceError(
-                        f"route {name} does not balance: {came_in[r]:.3f} t in (initial + intake) != "
-                        f"{went_out[r]:.3f} t out (exported + held at the end)"
-                    )
+            bad = ~(np.abs(came_in - went_out) <= tolerance)
+            if bad.any():
+                r = int(np.argmax(bad))
+                raise MassBalanceError(
+                    f"route {self.route_names[r]} does not balance: {came_in[r]:.3f} t in (initial + intake) != "
+                    f"{went_out[r]:.3f} t out (exported + held at the end)"
+                )
         return balance
 
     def _check_sources(self, tolerance: float) -> None:
         """Each field, each day: storage = yesterday's + produced - sent into its routes."""
-        sent = np.zeros_like(self.produced)
-        for r, source in enumerate(self.route_source or []):
-            sent[:, source] += self.intake[:, r]
-        before = np.vstack([np.asarray(self.initial_source_level_t, dtype=float)[None, :], self.source_level[:-1]])
-        residual = before + self.produced - sent - self.source_level
+        routes_of = np.zeros((len(self.route_names), len(self.source_names)))
+        routes_of[np.arange(len(self.route_names)), self.route_source] = 1.0
+        sent = self.intake @ routes_of  # each field's oil sent into its routes, per day
+        level = self.source_level
+        residual = self.produced - sent - level
+        residual[0] += self.initial_source_level_t
+        residual[1:] += level[:-1]
         bad = np.abs(residual) > tolerance
         if bad.any():
             day, k = (int(i[0]) for i in np.nonzero(bad))
