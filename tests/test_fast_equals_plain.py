@@ -40,6 +40,17 @@ def test_fast_and_plain_paths_give_the_same_daily_series(scenario):
     assert_same_runs(scenario)
 
 
+@settings(
+    max_examples=int(os.environ.get("ROUTESIM_EQUIVALENCE_EXAMPLES", "60")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(scenarios(leg_kinds=("pipeline", "sea", "sea")))
+def test_fast_and_plain_paths_agree_on_networks_of_tanker_legs(scenario):
+    # where the fast paths are: most legs at sea, shocks on them
+    assert_same_runs(scenario)
+
+
 def test_a_slowdown_on_a_sea_leg_slows_the_way_back_from_the_discharge_on_both_paths():
     # The ballast voyage is as slow as the slowdown in force when it starts (at the discharge), whether
     # the tankers' arrivals are noted in advance (fast) or each tanker discharges (plain).

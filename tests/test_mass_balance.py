@@ -84,7 +84,7 @@ def leg(draw, kind: str, needs_tank: bool, ports: list[str]):
 
 
 @st.composite
-def scenarios(draw) -> Scenario:
+def scenarios(draw, leg_kinds: tuple[str, ...] = ("pipeline", "rail", "sea")) -> Scenario:
     horizon = draw(st.integers(3, 60))
     sources = {}
     for i in range(draw(st.integers(1, 3))):
@@ -112,7 +112,7 @@ def scenarios(draw) -> Scenario:
             chain = []
             for k in range(draw(st.integers(1, 3))):
                 name = f"r{r}l{k}"
-                kind = draw(st.sampled_from(["pipeline", "rail", "sea"]))
+                kind = draw(st.sampled_from(leg_kinds))
                 legs[name] = draw(leg(kind, needs_tank=k > 0, ports=list(ports)))
                 chain.append(name)
             market = draw(st.sampled_from(markets))

@@ -16,7 +16,14 @@ from collections.abc import Callable
 import simpy
 from simpy.events import NORMAL, URGENT
 
-__all__ = ["Environment", "NotifyingResource"]
+__all__ = ["DAILY_TICK", "SHOCK_CHANGE", "Environment", "NotifyingResource"]
+
+SHOCK_CHANGE = URGENT - 1
+"""Priority of a change the shocks make (berths blocked or freed): first of all events at an instant."""
+DAILY_TICK = URGENT
+"""Priority of the daily dispatch: after the shocks' changes at its instant, before tankers and the rest
+(events of equal time and priority go in the order they were scheduled, which differs between a fleet of
+callbacks and tanker processes; ranking these two makes the order the same on both)."""
 
 
 class Environment(simpy.Environment):
@@ -47,6 +54,14 @@ class Environment(simpy.Environment):
         event._ok, event._value = True, None
         event.callbacks.append(lambda _event: call())
         self.schedule(event, priority)
+
+    def timeout_ranked(self, delay: float, priority: int) -> simpy.Event:
+        """A timeout that fires ``delay`` from now with ``priority`` (``SHOCK_CHANGE`` or ``DAILY_TICK``)
+        among the events due at that instant, whenever it was scheduled."""
+        event = simpy.Event(self)
+        event._ok, event._value = True, None
+        self.schedule(event, priority, delay)
+        return event
 
     def events_scheduled(self) -> int:
         """Events scheduled since the start (SimPy's own counter): a machine-independent cost."""

@@ -17,7 +17,7 @@ import sim.engine.pipelines
 import sim.engine.rail
 import sim.engine.sea  # noqa: F401
 from sim.engine.dispatch import Dispatcher, Route
-from sim.engine.env import Environment
+from sim.engine.env import DAILY_TICK, Environment
 from sim.engine.legs import Leg, LegContext, build_leg
 from sim.engine.parcels import Parcel, add_to, zero_below
 from sim.engine.ports import Port
@@ -175,7 +175,7 @@ class Model:
     def _tick(self):
         """The daily dispatch as a SimPy process: one day, then the calls deferred to its end."""
         env, dispatcher = self.env, self.dispatcher
-        timeout = env.timeout
+        timeout_ranked = env.timeout_ranked  # a day's dispatch: after the shocks' changes, before tankers
         deferred: list = []
         for day in range(self.days):
             env.deferred = deferred  # fleets woken by today's deposits act once the day is dispatched
@@ -185,7 +185,7 @@ class Model:
                 for call in deferred:
                     call()
                 deferred.clear()
-            yield timeout(1)
+            yield timeout_ranked(1, DAILY_TICK)
 
     def run(self) -> RunRecord:
         """Run to the horizon and return the record; raise MassBalanceError if tonnes go missing."""

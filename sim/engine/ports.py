@@ -14,7 +14,7 @@ from collections.abc import Callable
 import numpy as np
 import simpy
 
-from sim.engine.env import NotifyingResource
+from sim.engine.env import SHOCK_CHANGE, NotifyingResource
 from sim.engine.rounding import half_up_array
 from sim.engine.shocks import STEPS_PER_DAY
 
@@ -125,7 +125,7 @@ class Port:
     def _control(self, schedule: list[tuple[float, int]]):
         for time, blocked in schedule:
             if time > self.env.now:
-                yield self.env.timeout(time - self.env.now)
+                yield self.env.timeout_ranked(time - self.env.now, SHOCK_CHANGE)  # before all else then
             while len(self.blocks) < blocked:
                 self.blocks.append(self.resource.block())
             while len(self.blocks) > blocked:

@@ -218,7 +218,7 @@ class SeaFleet(SeaLeg):
             base = day * self.outlet.n_routes
             for route, amount in parcel.items():
                 exports[base + route] += amount
-        bucket = day if arrival == day else day + 1  # first day whose tick sees it arrived
+        bucket = day + 1  # first day whose tick sees it arrived (a day's tick comes before arrivals at its time)
         if bucket < len(arrivals):
             arrivals[bucket] += cargo
 
@@ -232,7 +232,7 @@ class SeaFleet(SeaLeg):
         if self.closed or not self.arrival_log:
             return self.aboard  # after ``close``, a cargo due exactly at the horizon is still at sea
         now = self.env.now
-        return self.aboard - sum(cargo for arrival, cargo in self.arrival_log if arrival <= now)
+        return self.aboard - sum(cargo for arrival, cargo in self.arrival_log if arrival < now)
 
     def close(self, horizon: float) -> None:
         """Settle what arrived before ``horizon``, and count the cargoes."""
@@ -249,7 +249,7 @@ class SeaFleet(SeaLeg):
         held: Parcel = {}
         now = self.env.now
         for arrival, parcel in self.at_sea:
-            if self.closed or arrival > now:
+            if self.closed or arrival >= now:
                 add_to(held, parcel)
         return held
 
@@ -371,7 +371,7 @@ class SeaTankers(SeaLeg):
         due = self.due
         if before is None:
             now = self.env.now
-            while due and due[0][0] <= now:
+            while due and due[0][0] < now:
                 arrival, _, parcel, cargo = heapq.heappop(due)
                 self._deliver(parcel, cargo, int(arrival))
         else:
@@ -384,7 +384,7 @@ class SeaTankers(SeaLeg):
         if self.closed:
             return self.aboard  # a cargo due exactly at the horizon is still at sea
         due = self.due
-        if due and due[0][0] <= self.env.now:
+        if due and due[0][0] < self.env.now:
             self.settle()
         return self.aboard
 
