@@ -314,6 +314,9 @@ def test_random_networks_conserve_mass_and_never_go_negative(scenario):
     assert record.initial_inventory_t == pytest.approx(initial, abs=TOL * scale)
     stored = sum(s.level for s in model.sources) + sum(sum(t.by_route.values()) for t in model.tanks.values())
     in_transit = components_in_transit(model)
+    for k, leg_name in enumerate(record.leg_names):  # the last tick's record is the legs' own count
+        if model.legs[leg_name].steps_daily:
+            assert record.leg_transit[-1, k] == pytest.approx(model.legs[leg_name].in_transit(), abs=TOL * scale)
     assert stored == pytest.approx(record.final_stored_t, abs=TOL * scale)
     assert in_transit == pytest.approx(record.final_in_transit_t, abs=TOL * scale)
     residual = initial + record.produced.sum() - record.exports.sum() - stored - in_transit

@@ -143,6 +143,8 @@ class Dispatcher:
     ):
         self.eps = eps  # tonnes that count as zero
         self.sources = sources
+        self.n_sources, self.n_routes = len(sources), len(routes)
+        self.transit_read = [(leg, leg.transit_attribute) for leg in legs]  # see Leg.transit_attribute
         self.routes = routes
         self.legs = legs  # in the record's order
         self.tanks = tanks
@@ -175,8 +177,8 @@ class Dispatcher:
             cap = src.potential_list[day] if src.steady else src.most_today(day)  # (steady: no call)
             production_cap.append(cap)
             supply.append(src.level + cap)
-        allocated = [0.0] * len(sources)
-        flows = [0.0] * len(self.routes)
+        allocated = [0.0] * self.n_sources
+        flows = [0.0] * self.n_routes
         for entry in self.normal:
             if type(entry) is Group:
                 entry.send(supply, allocated, flows, day)
@@ -190,7 +192,7 @@ class Dispatcher:
                 amount = entry.first.take(entry.index, amount, day)
                 flows[entry.index] += amount
                 allocated[source] += amount
-        for i in range(len(sources)):
+        for i in range(self.n_sources):
             if supply[i] - allocated[i] > eps:  # oil left somewhere: divert it
                 self._divert(supply, allocated, flows, day)
                 break
@@ -200,7 +202,9 @@ class Dispatcher:
         rows = self.rows
         rows["intake"].extend(flows)
         rows["tank_level"].extend([tank.level for tank in self.tanks])
-        rows["leg_transit"].extend([leg.transit_on(day) for leg in self.legs])
+        rows["leg_transit"].extend(
+            [leg.transit_on(day) if name is None else getattr(leg, name) for leg, name in self.transit_read]
+        )
 
     def _divert(self, supply: list[float], allocated: list[float], flows: list[float], day: int) -> None:
         """Oil left after the normal allocations goes to routes in merit order, up to their capacity."""

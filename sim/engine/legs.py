@@ -46,6 +46,9 @@ class Leg(ABC):
     """Whether ``start_day``, ``pull`` and ``end_day`` do anything (a sea leg moves between ticks)."""
     cargoes: int | None = None
     """Cargoes discharged (legs that count them), for the record."""
+    transit_attribute: str | None = None
+    """An attribute that holds ``transit_on(day)`` once the day is dispatched, which the record then
+    reads without a call (a speed trick for legs that step daily); None: the record calls ``transit_on``."""
 
     @abstractmethod
     def start_day(self, day: int) -> None:

@@ -26,6 +26,8 @@ class Pipeline(Leg):
     (capacity x shock factor / slowdown).
     """
 
+    transit_attribute = "linefill"  # at the tick, after end_day has pushed the day's intake through
+
     def __init__(
         self,
         name: str,
@@ -202,6 +204,8 @@ class SharedPipeline(Leg):
     we inject. Parcels that find the outlet full or closed wait in the line, and while they do we
     inject nothing more (back-pressure).
     """
+
+    transit_attribute = "linefill"
 
     def __init__(
         self,

@@ -18,6 +18,8 @@ class Rail(Leg):
     """Block trains: a daily dispatch limit (trains x payload), a fleet of train sets,
     transit plus border/gauge-change delay in whole days, and a queue at the far end."""
 
+    transit_attribute = "moving"
+
     def __init__(
         self,
         name: str,
