@@ -225,7 +225,9 @@ class Dispatcher:
                 flows[route.index] += amount
                 allocated[source] += amount
 
-    def _store_and_shut_in(self, production_cap: list[float], supply: list[float], allocated: list[float], day: int):
+    def _store_and_shut_in(
+        self, production_cap: list[float], supply: list[float], allocated: list[float], day: int
+    ) -> None:
         """What no route took goes into field storage; what does not fit is never produced."""
         produced_rows, level_rows = self.rows["produced"], self.rows["source_level"]
         for i, src in enumerate(self.sources):

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import gc
 import math
+from collections.abc import Iterator
 
 import numpy as np
+import simpy
 
 # The built-in leg kinds register themselves when imported.
 import sim.engine.pipelines
@@ -172,7 +174,7 @@ class Model:
             add_to(held, leg.holdings())
         return [held.get(r, 0.0) for r in range(len(self.route_names))]
 
-    def _tick(self):
+    def _tick(self) -> Iterator[simpy.Event]:
         """The daily dispatch as a SimPy process: one day, then the calls deferred to its end."""
         env, dispatcher = self.env, self.dispatcher
         timeout_ranked = env.timeout_ranked  # a day's dispatch: after the shocks' changes, before tankers

@@ -9,7 +9,7 @@ requests, without a request and a release event per cargo.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import simpy
@@ -122,7 +122,7 @@ class Port:
         schedule += [(i / STEPS_PER_DAY, int(blocked[i])) for i in changes]
         return schedule
 
-    def _control(self, schedule: list[tuple[float, int]]):
+    def _control(self, schedule: list[tuple[float, int]]) -> Iterator[simpy.Event]:
         for time, blocked in schedule:
             if time > self.env.now:
                 yield self.env.timeout_ranked(time - self.env.now, SHOCK_CHANGE)  # before all else then
