@@ -127,15 +127,13 @@ class LegContext:
     fast: bool = True
     """Whether the leg may take a fast path (see ``simulate(fast=...)``)."""
 
-    def daily_factor(self, kind: str, name: str) -> np.ndarray:
-        """Daily mean capacity factor of a component (ones if no shock touches it)."""
-        arr = self.timelines.daily_factor(kind, name)
-        return np.ones(self.days) if arr is None else arr
+    def daily_factor(self, kind: str, name: str) -> np.ndarray | None:
+        """Daily mean capacity factor of a component (None if no shock touches it: always 1)."""
+        return self.timelines.daily_factor(kind, name)
 
-    def daily_multiplier(self, name: str) -> np.ndarray:
-        """Daily mean transit multiplier of a leg (ones if no slowdown touches it)."""
-        arr = self.timelines.daily_multiplier(name)
-        return np.ones(self.days) if arr is None else arr
+    def daily_multiplier(self, name: str) -> np.ndarray | None:
+        """Daily mean transit multiplier of a leg (None if no slowdown touches it: always 1)."""
+        return self.timelines.daily_multiplier(name)
 
     def travel_days(self, name: str, transit_d: float, least: int = 0) -> list[int] | None:
         """Whole days (at least ``least``) a parcel sent on each day travels, stretched by the leg's
@@ -144,15 +142,17 @@ class LegContext:
         return None if arr is None else np.maximum(least, half_up_array(transit_d * arr)).tolist()
 
     def outlet_factor(self) -> np.ndarray | None:
-        """Daily mean factor of the market the leg delivers to (None if it delivers to a tank)."""
+        """Daily mean factor of the market the leg delivers to (None if it delivers to a tank, or to a
+        market that never closes)."""
         if not isinstance(self.outlet, Market):
             return None
         return self.daily_factor("market", self.outlet.name)
 
-    def outlet_open(self) -> list[bool]:
-        """Whether the outlet takes oil on each day (a tank always does; a market unless closed)."""
+    def outlet_open(self) -> list[bool] | None:
+        """Whether the outlet takes oil on each day (None: every day; a tank always does, a market
+        unless it is closed all day)."""
         factor = self.outlet_factor()
-        return [True] * self.days if factor is None else (factor > 0).tolist()
+        return None if factor is None else (factor > 0).tolist()
 
 
 @dataclass(frozen=True)

@@ -323,6 +323,13 @@ def our_capacity(spec: PipelineLeg) -> float:
     return max(0.0, spec.capacity - spec.third_party)
 
 
+def daily_capacity(capacity: float, factor: np.ndarray | None, multiplier: np.ndarray | None) -> list[float] | None:
+    """Capacity by day, ``capacity x factor / multiplier``; None if neither varies (it is ``capacity``)."""
+    if factor is None and multiplier is None:
+        return None
+    return (capacity * (1.0 if factor is None else factor) / (1.0 if multiplier is None else multiplier)).tolist()
+
+
 def build_pipeline(ctx: LegContext, name: str, spec: PipelineLeg) -> Leg:
     """A ``SharedPipeline`` if third parties use the line, else a ``Pipeline``; full at the start
     unless ``initial_linefill: empty``."""
@@ -331,13 +338,13 @@ def build_pipeline(ctx: LegContext, name: str, spec: PipelineLeg) -> Leg:
     multiplier = ctx.daily_multiplier(name)
     opens = ctx.outlet_open()
     market = ctx.outlet_factor()  # a line flows all day: hours its market is closed take their share
+    if spec.third_party > 0 and spec.sharing == "spare" and ours > 0 and factor is not None:
+        # Third parties keep their flow; we get what the reduced line has left.
+        factor = np.maximum(0.0, spec.capacity * factor - spec.third_party) / ours
+    if market is not None:
+        factor = market if factor is None else factor * market
+    caps = daily_capacity(ours, factor, multiplier)
     if spec.third_party > 0:
-        if spec.sharing == "spare" and ours > 0:
-            # Third parties keep their flow; we get what the reduced line has left.
-            factor = np.maximum(0.0, spec.capacity * factor - spec.third_party) / ours
-        if market is not None:
-            factor = factor * market
-        caps = (ours * factor / multiplier).tolist()
         # whole days of oil in the line at the start, rounded as a parcel's travel time is
         days_full = max(0, half_up(spec.transit)) if spec.initial_linefill == "full" else 0
         daily = ctx.split(min(ours, ctx.normal_flow))
@@ -346,9 +353,6 @@ def build_pipeline(ctx: LegContext, name: str, spec: PipelineLeg) -> Leg:
             name, ours, spec.transit, initial, ctx.outlet, caps, ctx.travel_days(name, spec.transit), opens
         )
     else:
-        if market is not None:
-            factor = factor * market
-        caps = (ours * factor / multiplier).tolist()
         volume = ours * spec.transit
         initial = ctx.split(volume) if spec.initial_linefill == "full" else {}
         leg = Pipeline(name, ours, volume, initial, ctx.outlet, caps, opens)

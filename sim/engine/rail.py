@@ -151,7 +151,7 @@ def build_rail(ctx: LegContext, name: str, spec: RailLeg) -> Leg:
         spec.transit if spec.return_transit is None else spec.return_transit,
         spec.fleet,
         ctx.outlet,
-        ctx.daily_factor("leg", name).tolist(),
+        None if (factor := ctx.daily_factor("leg", name)) is None else factor.tolist(),
         ctx.travel_days(name, spec.transit + spec.border_delay, least=1),
         ctx.outlet_open(),
     )
