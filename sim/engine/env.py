@@ -16,7 +16,7 @@ from collections.abc import Callable
 import simpy
 from simpy.events import NORMAL, URGENT
 
-__all__ = ["DAILY_TICK", "SHOCK_CHANGE", "Environment", "NotifyingResource"]
+__all__ = ["DAILY_TICK", "SHOCK_CHANGE", "Environment", "NotifyingResource", "RankedTimeout"]
 
 SHOCK_CHANGE = URGENT - 1
 """Priority of a change the shocks make (berths blocked or freed): first of all events at an instant."""
@@ -58,10 +58,7 @@ class Environment(simpy.Environment):
     def timeout_ranked(self, delay: float, priority: int) -> simpy.Event:
         """A timeout that fires ``delay`` from now with ``priority`` (``SHOCK_CHANGE`` or ``DAILY_TICK``)
         among the events due at that instant, whenever it was scheduled."""
-        event = simpy.Event(self)
-        event._ok, event._value = True, None
-        self.schedule(event, priority, delay)
-        return event
+        return RankedTimeout(self, delay, priority)
 
     def events_scheduled(self) -> int:
         """Events scheduled since the start (SimPy's own counter): a machine-independent cost."""
@@ -84,6 +81,16 @@ class Environment(simpy.Environment):
                 exc.__cause__ = event._value
                 raise exc
         self._now = at
+
+
+class RankedTimeout(simpy.Event):
+    """``simpy.Timeout`` with a priority of its own (see ``Environment.timeout_ranked``)."""
+
+    def __init__(self, env: simpy.Environment, delay: float, priority: int):
+        self.env = env
+        self.callbacks: list = []
+        self._ok, self._value = True, None
+        env.schedule(self, priority, delay)
 
 
 class NotifyingResource(simpy.PriorityResource):

@@ -19,7 +19,7 @@ import sim.engine.pipelines
 import sim.engine.rail
 import sim.engine.sea  # noqa: F401
 from sim.engine.dispatch import Dispatcher, Route
-from sim.engine.env import DAILY_TICK, Environment
+from sim.engine.env import DAILY_TICK, Environment, RankedTimeout
 from sim.engine.legs import Leg, LegContext, build_leg
 from sim.engine.parcels import Parcel, add_to, zero_below
 from sim.engine.ports import Port
@@ -177,7 +177,6 @@ class Model:
     def _tick(self) -> Iterator[simpy.Event]:
         """The daily dispatch as a SimPy process: one day, then the calls deferred to its end."""
         env, dispatcher = self.env, self.dispatcher
-        timeout_ranked = env.timeout_ranked  # a day's dispatch: after the shocks' changes, before tankers
         deferred: list = []
         for day in range(self.days):
             env.deferred = deferred  # fleets woken by today's deposits act once the day is dispatched
@@ -187,7 +186,7 @@ class Model:
                 for call in deferred:
                     call()
                 deferred.clear()
-            yield timeout_ranked(1, DAILY_TICK)
+            yield RankedTimeout(env, 1, DAILY_TICK)  # after the shocks' changes at its instant, before tankers
 
     def run(self) -> RunRecord:
         """Run to the horizon and return the record; raise MassBalanceError if tonnes go missing."""
