@@ -130,7 +130,12 @@ class Group:
 
 
 class Dispatcher:
-    """Moves one day's oil through sources, routes and legs, and keeps the day's record rows."""
+    """Moves one day's oil through sources, routes and legs, and keeps the day's record rows.
+
+    ``fast=False`` takes none of the shortcuts: every leg takes oil through ``Leg.take`` as the base
+    class writes it (limit, then push), reports its in-transit through ``transit_on``, and every field's
+    most for the day is asked of it; the equivalence tests compare it with the fast dispatcher.
+    """
 
     def __init__(
         self,
@@ -140,11 +145,14 @@ class Dispatcher:
         depth: dict[str, int],
         tanks: list[Tank],
         eps: float,
+        fast: bool = True,
     ):
         self.eps = eps  # tonnes that count as zero
+        self.fast = fast
         self.sources = sources
         self.n_sources, self.n_routes = len(sources), len(routes)
-        self.transit_read = [(leg, leg.transit_attribute) for leg in legs]  # see Leg.transit_attribute
+        # see Leg.transit_attribute
+        self.transit_read = [(leg, leg.transit_attribute if fast else None) for leg in legs]
         self.routes = routes
         self.legs = legs  # in the record's order
         self.tanks = tanks
@@ -170,11 +178,11 @@ class Dispatcher:
             leg.start_day(day)
         for leg in self.pulling:
             leg.pull(day)
-        sources, eps = self.sources, self.eps
+        sources, eps, fast = self.sources, self.eps, self.fast
         production_cap = []  # most each field can produce today
         supply = []  # and the oil it has to send: storage + that
         for src in sources:
-            cap = src.potential_list[day] if src.steady else src.most_today(day)  # (steady: no call)
+            cap = src.potential_list[day] if src.steady and fast else src.most_today(day)  # (steady: no call)
             production_cap.append(cap)
             supply.append(src.level + cap)
         allocated = [0.0] * self.n_sources
@@ -189,7 +197,8 @@ class Dispatcher:
             if want < amount:
                 amount = want
             if amount > eps:
-                amount = entry.first.take(entry.index, amount, day)
+                leg = entry.first
+                amount = leg.take(entry.index, amount, day) if fast else Leg.take(leg, entry.index, amount, day)
                 flows[entry.index] += amount
                 allocated[source] += amount
         for i in range(self.n_sources):
@@ -221,7 +230,8 @@ class Dispatcher:
             if left < amount:
                 amount = left
             if amount > eps:
-                amount = route.first.take(route.index, amount, day)
+                leg = route.first
+                amount = leg.take(route.index, amount, day) if self.fast else Leg.take(leg, route.index, amount, day)
                 flows[route.index] += amount
                 allocated[source] += amount
 

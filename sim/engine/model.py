@@ -139,7 +139,7 @@ class Model:
         self.initial_source_levels = [src.level for src in self.sources]
         self.initial_by_route = self.by_route()
         self.dispatcher = Dispatcher(
-            self.sources, self.routes, list(self.legs.values()), depth, list(self.tanks.values()), self.eps
+            self.sources, self.routes, list(self.legs.values()), depth, list(self.tanks.values()), self.eps, self.fast
         )
 
     def _split(self, amount: float, route_ids: list[int]) -> Parcel:
