@@ -25,7 +25,7 @@ from sim.engine.rounding import half_up_array
 from sim.engine.shocks import Timelines
 from sim.engine.tanks import Market, Tank
 
-__all__ = ["LEG_KINDS", "Leg", "LegContext", "LegKind", "build_leg", "register_leg_kind"]
+__all__ = ["LEG_KINDS", "Leg", "LegContext", "LegKind", "build_leg", "register_leg_kind", "tank_or_none"]
 
 
 class Leg(ABC):
@@ -184,6 +184,6 @@ def build_leg(context: LegContext, name: str, spec: Any) -> Leg:
     return leg
 
 
-def outlet_of(outlet: Outlet) -> Tank | None:
+def tank_or_none(outlet: Outlet) -> Tank | None:
     """The tank a leg delivers into, or None for a market."""
     return outlet if isinstance(outlet, Tank) else None

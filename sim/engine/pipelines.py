@@ -8,7 +8,7 @@ from collections import deque
 
 import numpy as np
 
-from sim.engine.legs import Leg, LegContext, outlet_of, register_leg_kind
+from sim.engine.legs import Leg, LegContext, register_leg_kind, tank_or_none
 from sim.engine.parcels import Parcel, add_to, unload_queue
 from sim.engine.rounding import half_up
 from sim.engine.tanks import Market, Tank
@@ -47,7 +47,7 @@ class Pipeline(Leg):
             self.fifo.append([sum(initial.values()), dict(initial)])
             self.linefill = sum(initial.values())
         self.outlet = outlet
-        self.outlet_tank = outlet_of(outlet)
+        self.outlet_tank = tank_or_none(outlet)
         self.caps = caps
         self.opens = opens
         self.cap_today = capacity
@@ -222,7 +222,7 @@ class SharedPipeline(Leg):
         self.capacity = capacity
         self.transit_d = transit_d
         self.outlet = outlet
-        self.outlet_tank = outlet_of(outlet)
+        self.outlet_tank = tank_or_none(outlet)
         self.caps, self.opens = caps, opens
         self.travels = travels  # whole days a parcel injected on each day travels (None: unchanged)
         self.travel = half_up(transit_d)
