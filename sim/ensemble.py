@@ -30,9 +30,9 @@ from typing import Any
 
 import numpy as np
 
-from sim.engine.metrics import ENSEMBLE_SCALARS, METRICS, Impact  # noqa: F401 (ENSEMBLE_SCALARS: re-exported)
+from sim.engine.metrics import METRICS, Impact
 from sim.engine.runner import Replication, fixed_baseline, run_replication
-from sim.scenario.schema import Scenario
+from sim.scenario.schema import ENSEMBLE_SCALARS, Scenario
 
 __all__ = [
     "PERCENTILES",
@@ -261,6 +261,8 @@ def run_ensemble(
     if first.replication != 0 or first.seed != seed:
         raise ValueError("first must be replication 0 of the same seed")
     names = metric_names(first.impact)
+    if len(names) + 1 > ENSEMBLE_SCALARS:
+        raise RuntimeError(f"{len(names)} metrics per replication exceed ENSEMBLE_SCALARS={ENSEMBLE_SCALARS}")
     row0 = row_of(first, names)
     days = row0.shortfall.size
     values = np.empty((n, len(names)))

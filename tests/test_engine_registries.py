@@ -15,7 +15,7 @@ from helpers import KT, line_scenario, make_scenario, run
 
 from sim.engine import Model, simulate
 from sim.engine.legs import LEG_KINDS, Leg, LegContext, register_leg_kind
-from sim.engine.metrics import ENSEMBLE_SCALARS, METRICS, headline_rows, observable_metrics
+from sim.engine.metrics import ENSEMBLE_SCALARS, METRICS, headline_rows, observable_metrics, unit_of
 from sim.engine.parcels import Parcel
 from sim.engine.sea import SeaFleet, SeaTankers
 from sim.engine.shock_kinds import SHOCK_KINDS, Effect, ShockKindSpec, register_shock_kind
@@ -166,3 +166,10 @@ def test_every_headline_metric_has_a_unit_and_a_label():
     assert rows[0] == ("Exports, baseline", "baseline_exported_t")
     for label, name in rows:
         assert label.strip() and METRICS[name].unit
+
+
+def test_a_metric_unit_comes_from_the_registry_and_a_derived_name_from_its_suffix():
+    assert unit_of("resilience_area_td") == "t*d"
+    assert unit_of("price_usd_per_bbl") == "USD/bbl"
+    assert unit_of("loaded_t") == "t"  # not registered (a backtest's window metric): by its suffix
+    assert unit_of("loading_ratio") == "1"

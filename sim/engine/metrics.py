@@ -29,7 +29,16 @@ from sim.engine.record import RunRecord
 from sim.engine.shocks import RealizedShock
 from sim.scenario.schema import Network, SeaLeg
 
-__all__ = ["ENSEMBLE_SCALARS", "METRICS", "Impact", "MetricSpec", "headline_rows", "impact", "observable_metrics"]
+__all__ = [
+    "ENSEMBLE_SCALARS",
+    "METRICS",
+    "Impact",
+    "MetricSpec",
+    "headline_rows",
+    "impact",
+    "observable_metrics",
+    "unit_of",
+]
 
 
 @dataclass(frozen=True)
@@ -89,6 +98,22 @@ def headline_rows() -> list[tuple[str, str]]:
     rows = [(m.label, m.name) for m in METRICS.values() if m.headline]
     first = [r for r in rows if r[1] == "baseline_exported_t"]
     return first + [r for r in rows if r[1] != "baseline_exported_t"]
+
+
+def unit_of(name: str) -> str:
+    """A metric's unit: from the registry; for a name it does not hold (a study's derived quantity),
+    the unit its suffix names (``_t``, ``_bbl``, ``_d``, ``_td``, ``_usd``, ``_usd_per_bbl``), else ``1``."""
+    spec = METRICS.get(name)
+    if spec is not None:
+        return spec.unit
+    for suffix, unit in (("_usd_per_bbl", "USD/bbl"), ("_usd", "USD"), ("_bbl", "bbl"), ("_td", "t*d"), ("_t", "t")):
+        if name.endswith(suffix):
+            return unit
+    return "d" if name.endswith("_d") else "1"
+
+
+_unit_of = unit_of
+"""The name ``sim/explore`` (on main) imports; new code calls ``unit_of``."""
 
 
 def observable_metrics() -> dict[str, str]:
