@@ -27,33 +27,57 @@ callbacks and tanker processes; ranking these two makes the order the same on bo
 
 
 class Environment(simpy.Environment):
-    """A ``simpy.Environment`` with a lean loop for running to a time (the engine's only use), and
-    a list of calls deferred to the end of the daily dispatch (``deferred``, None outside it)."""
+    """A ``simpy.Environment`` with a lean loop for running to a time (the engine's only use), calls
+    made as events without a process (``soon``, ``at_start``), and ranked timeouts."""
 
     now = property(operator.attrgetter("_now"), doc="The current simulation time (read without a Python call).")
 
     def __init__(self, initial_time: float = 0):
         super().__init__(initial_time)
-        self.deferred: list[Callable[[], None]] | None = None
+        # calls kept by ``soon`` during the daily dispatch, with the event id each would have had
+        self.deferred: list[tuple[int, Callable[[simpy.Event | None], None]]] | None = None
 
-    def soon(self, call: Callable[[], None]) -> None:
-        """Call ``call`` after the current step, at the current time: at the end of the daily
-        dispatch if it is running, else from a zero-delay event (as a triggered event would)."""
+    def soon(self, call: Callable[[simpy.Event | None], None]) -> None:
+        """Call ``call(event)`` from an event triggered now: after what is already due now, exactly
+        where a tanker process woken at this moment (its claim met, a berth given) would resume.
+        During the daily dispatch the call waits in ``deferred`` (see ``run_deferred``)."""
         if self.deferred is not None:
-            self.deferred.append(call)
-        else:
-            self._call_now(call, NORMAL)
-
-    def at_start(self, call: Callable[[], None]) -> None:
-        """Call ``call`` at the current time before events of normal priority (as a new process
-        would start): how a fleet of callbacks takes its first look, in the order of processes."""
-        self._call_now(call, URGENT)
-
-    def _call_now(self, call: Callable[[], None], priority: int) -> None:
+            self.deferred.append((next(self._eid), call))  # its place among the events of this instant
+            return
         event = simpy.Event(self)  # triggered now, without the cost of ``succeed``'s checks
         event._ok, event._value = True, None
-        event.callbacks.append(lambda _event: call())
-        self.schedule(event, priority)
+        event.callbacks.append(call)
+        self.schedule(event, NORMAL)
+
+    def defer(self) -> None:
+        """From now on, ``soon`` keeps its calls for ``run_deferred`` (the daily dispatch is running)."""
+        self.deferred = []
+
+    def run_deferred(self) -> None:
+        """Make the calls ``soon`` kept: at once if no other event is due at this instant (the order
+        their events would have run in, without the events); else as events in the places their ids
+        hold among those scheduled meanwhile (a tanker process woken by a later deposit comes after)."""
+        calls, self.deferred = self.deferred, None
+        if not calls:
+            return
+        queue, now = self._queue, self._now
+        if queue and queue[0][0] <= now:
+            for eid, call in calls:
+                event = simpy.Event(self)
+                event._ok, event._value = True, None
+                event.callbacks.append(call)
+                heapq.heappush(queue, (now, NORMAL, eid, event))
+        else:
+            for _, call in calls:
+                call(None)
+
+    def at_start(self, call: Callable[[simpy.Event], None]) -> None:
+        """Call ``call(event)`` now, before events of normal priority (as a new process would start):
+        how a fleet of callbacks takes its first look, in the order of processes."""
+        event = simpy.Event(self)
+        event._ok, event._value = True, None
+        event.callbacks.append(call)
+        self.schedule(event, URGENT)
 
     def timeout_ranked(self, delay: float, priority: int) -> simpy.Event:
         """A timeout that fires ``delay`` from now with ``priority`` (``SHOCK_CHANGE`` or ``DAILY_TICK``)

@@ -175,17 +175,12 @@ class Model:
         return [held.get(r, 0.0) for r in range(len(self.route_names))]
 
     def _tick(self) -> Iterator[simpy.Event]:
-        """The daily dispatch as a SimPy process: one day, then the calls deferred to its end."""
+        """The daily dispatch as a SimPy process, one day per tick."""
         env, dispatcher = self.env, self.dispatcher
-        deferred: list = []
         for day in range(self.days):
-            env.deferred = deferred  # fleets woken by today's deposits act once the day is dispatched
+            env.defer()  # fleets woken by the day's deposits act once it is dispatched
             dispatcher.day(day)
-            env.deferred = None
-            if deferred:
-                for call in deferred:
-                    call()
-                deferred.clear()
+            env.run_deferred()
             yield RankedTimeout(env, 1, DAILY_TICK)  # after the shocks' changes at its instant, before tankers
 
     def run(self) -> RunRecord:

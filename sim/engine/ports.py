@@ -91,7 +91,7 @@ class Berths:
                 waiter.succeed(use)
             else:
                 # a fleet: it loads after the current step, as a triggered event would resume it
-                self.env.soon(lambda waiter=waiter, use=use: waiter(use))
+                self.env.soon(lambda _event, waiter=waiter, use=use: waiter(use))
 
 
 class Port:

@@ -155,7 +155,7 @@ class SeaFleet(SeaLeg):
             heapq.heappush(self.returns, offset)
         self.env.at_start(self._fleet)  # first look at time 0, in the order a process would start
 
-    def _fleet(self) -> None:
+    def _fleet(self, _event: object = None) -> None:
         """Do what a process per tanker would: each tanker in port claims a cargo as soon as one is
         in the tanks, then takes a free berth or queues for one (one place in the queue per tanker);
         the fleet is called back by the next deposit when oil is short, and when the next tanker is
@@ -168,7 +168,8 @@ class SeaFleet(SeaLeg):
             self.in_port += 1
         while self.in_port:
             if tank.level - tank.claimed - tank.minimum < cargo - self.eps:
-                tank.waiting_fleet = self._fleet  # the next deposit calls back
+                tank.waiting_fleet = self._fleet  # the deposit that completes a cargo calls back
+                tank.fleet_needs = cargo
                 break
             tank.claimed += cargo
             self.in_port -= 1
@@ -346,16 +347,21 @@ class SeaTankers(SeaLeg):
             arrival = env.now + laden_d
             self.sequence += 1
             heapq.heappush(self.due, (arrival, self.sequence, parcel, cargo))
-            yield env.timeout(laden_d + self.ballast_d * self._lookup(self.hourly_multiplier, 1.0, at=arrival))
+            round_trip = laden_d + self.ballast_d * self._lookup(self.hourly_multiplier, 1.0, at=arrival)
+            if round_trip > 0:  # (no zero-delay hop: a fleet of callbacks makes none)
+                yield env.timeout(round_trip)
             return
-        yield env.timeout(laden_d)
+        if laden_d > 0:
+            yield env.timeout(laden_d)
         if isinstance(outlet, Market):
             if not outlet.is_open(env.now):
                 yield from self._wait_until(lambda: outlet.is_open(env.now))
         else:
             yield from self._wait_until(lambda: outlet.room() >= cargo - self.eps)
         self._deliver(parcel, cargo)
-        yield env.timeout(self.ballast_d * self._lookup(self.hourly_multiplier, 1.0))
+        ballast_d = self.ballast_d * self._lookup(self.hourly_multiplier, 1.0)
+        if ballast_d > 0:
+            yield env.timeout(ballast_d)
 
     def _deliver(self, parcel: Parcel, cargo: float, day: int | None = None) -> None:
         """Discharge a cargo of ``cargo`` tonnes into the outlet (on ``day``, default today)."""

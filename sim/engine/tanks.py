@@ -34,7 +34,8 @@ class Tank:
         self.by_route: Parcel = dict(initial)
         self.claimed = 0.0
         self.claims: deque[tuple[simpy.Event, float]] = deque()  # waiting claims, in order
-        self.waiting_fleet: Callable[[], None] | None = None  # a fleet waiting for oil: call after a deposit
+        self.waiting_fleet: Callable[[object], None] | None = None  # a fleet waiting for a cargo: call once one is in
+        self.fleet_needs = 0.0  # the cargo it waits for (unclaimed tonnes above the minimum)
         self.incoming = 0.0  # room promised to a pipeline's outflow later in the same tick
         self.peak = self.level
 
@@ -77,7 +78,8 @@ class Tank:
             self.peak = self.level
         if self.claims:
             self._serve_claims()
-        if self.waiting_fleet is not None:
+        if self.waiting_fleet is not None and self.level - self.claimed - self.minimum >= self.fleet_needs - self.eps:
+            # as a tanker's claim would succeed: on the deposit that completes its cargo
             wake, self.waiting_fleet = self.waiting_fleet, None
             self.env.soon(wake)
 
