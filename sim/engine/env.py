@@ -36,6 +36,7 @@ class Environment(simpy.Environment):
         super().__init__(initial_time)
         # calls kept by ``soon`` during the daily dispatch, with the event id each would have had
         self.deferred: list[tuple[int, Callable[[simpy.Event | None], None]]] | None = None
+        self.inlined = 0  # ids kept for calls that then ran inline, without an event
 
     def soon(self, call: Callable[[simpy.Event | None], None]) -> None:
         """Call ``call(event)`` from an event triggered now: after what is already due now, exactly
@@ -68,6 +69,7 @@ class Environment(simpy.Environment):
                 event.callbacks.append(call)
                 heapq.heappush(queue, (now, NORMAL, eid, event))
         else:
+            self.inlined += len(calls)
             for _, call in calls:
                 call(None)
 
@@ -85,8 +87,9 @@ class Environment(simpy.Environment):
         return RankedTimeout(self, delay, priority)
 
     def events_scheduled(self) -> int:
-        """Events scheduled since the start (SimPy's own counter): a machine-independent cost."""
-        return next(self._eid)
+        """Events scheduled since the start (SimPy's own counter, less the ids kept for calls that ran
+        inline): a machine-independent cost."""
+        return next(self._eid) - self.inlined
 
     def run_until(self, at: float) -> None:
         """Process every event scheduled before ``at``, then set the clock to ``at``.
