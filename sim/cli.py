@@ -20,6 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from sim import __version__, api
+from sim.engine.metrics import headline_rows
 from sim.engine.record import MassBalanceError
 from sim.ensemble import EnsembleError
 from sim.results import OutputError, not_replaceable_message, replaceable
@@ -105,24 +106,8 @@ def _fmt(value: Any, unit: str) -> str:
     return format_quantity(value, unit)
 
 
-ROWS = [
-    ("Exports, baseline", "baseline_exported_t"),
-    ("Exports, scenario", "exported_t"),
-    ("Lost export volume", "lost_export_t"),
-    ("  in barrels", "lost_export_bbl"),
-    ("  of which shut-in production", "lost_shut_in_t"),
-    ("  of which production outage", "lost_production_outage_t"),
-    ("  of which left in storage/transit", "lost_inventory_t"),
-    ("Deferred (exported late)", "deferred_t"),
-    ("Rerouted to other routes", "rerouted_t"),
-    ("Peak storage (fields + terminals)", "peak_storage_t"),
-    ("Days with field storage full", "days_storage_full_d"),
-    ("Time to survive (to first shut-in)", "time_to_survive_d"),
-    ("Time to recover", "time_to_recover_d"),
-    ("Resilience-triangle area", "resilience_area_td"),
-    ("Extra transport cost", "extra_transport_cost_usd"),
-    ("Revenue lost", "revenue_lost_usd"),
-]
+ROWS = headline_rows()
+"""(label, metric) of the tables' rows: the headline metrics of the registry (sim/engine/metrics.py)."""
 
 
 def impact_table(outcome: api.Outcome) -> Table:
