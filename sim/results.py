@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from sim import runfolder
+from sim.engine.record import RunRecord
 from sim.engine.runner import Replication
 from sim.ensemble import PERCENTILE_METHOD, PERCENTILES, Ensemble
 from sim.scenario.loader import LoadedScenario
@@ -113,6 +114,11 @@ def summary_dict(loaded: LoadedScenario, rep: Replication) -> dict[str, Any]:
     )
 
 
+def _cut(record: RunRecord) -> np.ndarray:
+    """The operators' cuts per day and field (zeros for a record made without them)."""
+    return np.zeros_like(record.shut_in) if record.cut is None else record.cut
+
+
 def timeseries_columns(loaded: LoadedScenario, rep: Replication) -> dict[str, np.ndarray | list[str]]:
     """The daily series as named columns (t or t/d), scenario and baseline side by side."""
     s, b = rep.scenario, rep.baseline
@@ -124,6 +130,8 @@ def timeseries_columns(loaded: LoadedScenario, rep: Replication) -> dict[str, np
         "baseline_exports_t": b.daily_exports(),
         "shut_in_t": s.shut_in.sum(axis=1),
         "baseline_shut_in_t": b.shut_in.sum(axis=1),
+        "cut_t": _cut(s).sum(axis=1),
+        "baseline_cut_t": _cut(b).sum(axis=1),
     }
     for i, name in enumerate(s.route_names):
         cols[f"exports.{name}_t"] = s.exports[:, i]
@@ -133,6 +141,7 @@ def timeseries_columns(loaded: LoadedScenario, rep: Replication) -> dict[str, np
     for i, name in enumerate(s.source_names):
         cols[f"produced.{name}_t"] = s.produced[:, i]
         cols[f"shut_in.{name}_t"] = s.shut_in[:, i]
+        cols[f"cut.{name}_t"] = _cut(s)[:, i]
         cols[f"outage.{name}_t"] = s.outage[:, i]
         cols[f"storage.{name}_t"] = s.source_level[:, i]
         cols[f"baseline_storage.{name}_t"] = b.source_level[:, i]

@@ -52,6 +52,7 @@ class Model:
             for station, spec in getattr(leg, "pump_stations", {}).items()
         }
         self.timelines = Timelines(horizon_d, shocks, stations)
+        self.shocks = shocks
         self.eps = zero_below(network_scale(network))  # tonnes that count as zero
         self.exports = [0.0] * (horizon_d * len(self.route_names))  # t by day and route: [day * n_routes + route]
         self._build()
@@ -116,9 +117,10 @@ class Model:
             )
             self.legs[leg_name] = build_leg(context, leg_name, spec)
         self.sources = [
-            Source(name, spec, spec.production * self._daily("source", name), self.eps)
+            Source(name, spec, spec.production * self._daily("source", name), self.eps, spec.response or net.response)
             for name, spec in net.sources.items()
         ]
+        self._operators(net)
         source_index = {name: i for i, name in enumerate(self.source_names)}
         self.routes = [
             Route(
@@ -151,6 +153,39 @@ class Model:
         if total <= 0:
             weights, total = [1.0] * len(route_ids), float(len(route_ids))
         return {r: amount * w / total for r, w in zip(route_ids, weights, strict=True)}
+
+    def _operators(self, net: Network) -> None:
+        """What each responding field's operator watches: the terminal tanks its normal routes load from
+        (watch: terminal), and the days on which a stop on its outlet is announced or under way."""
+        for i, src in enumerate(self.sources):
+            if src.response is None:
+                continue
+            name = self.source_names[i]
+            routes = [r for r in net.routes.values() if r.source == name and r.normal > 0]
+            if src.response.watch == "terminal":
+                src.watched = [self.tanks[leg] for r in routes for leg in r.legs[1:] if leg in self.tanks]
+            outlet = {("route", rn) for rn, r in net.routes.items() if r.source == name and r.normal > 0}
+            for r in routes:
+                outlet.add(("market", r.market))
+                for leg in r.legs:
+                    outlet.add(("leg", leg))
+                    outlet.add(("pump_station", leg))
+                    port = getattr(net.legs[leg], "port", None)
+                    if port is not None:
+                        outlet.add(("port", port))
+            warned = [False] * self.days
+            for shock in self.shocks:
+                if shock.notice_d <= 0 or not shock.happened or shock.duration_d <= 0:
+                    continue
+                if (
+                    shock.kind not in ("outage", "weather", "closure")
+                    or (shock.target.kind, shock.target.name) not in outlet
+                ):
+                    continue
+                first = max(0, math.floor(shock.start_d - shock.notice_d))
+                for day in range(first, min(self.days, math.ceil(shock.end_d))):
+                    warned[day] = True
+            src.warned = warned if any(warned) else None
 
     # -- running ------------------------------------------------------------------
     def inventory(self) -> float:
@@ -196,6 +231,7 @@ class Model:
 
         n_s, n_r = len(self.sources), len(self.route_names)
         produced = table("produced", n_s)
+        cut = table("cut", n_s)
         potential = np.array([src.potential for src in self.sources], dtype=float).T.reshape(self.days, n_s)
         nominal = np.array([src.nominal for src in self.sources], dtype=float)
         record = RunRecord(
@@ -206,7 +242,8 @@ class Model:
             exports=np.array(self.exports, dtype=float).reshape(self.days, n_r),
             intake=table("intake", n_r),
             produced=produced,
-            shut_in=potential - produced,  # potential production never produced
+            shut_in=potential - produced - cut,  # potential never produced for want of room, or ramping back
+            cut=cut,  # potential the operators chose not to produce (their response to the outlet)
             outage=nominal - potential,  # production lost to production shocks
             source_level=table("source_level", n_s),
             tank_level=table("tank_level", len(self.tanks)),

@@ -43,6 +43,8 @@ class RealizedShock:
     """0 for a one-off shock; 1, 2, ... for the occurrences of a recurring shock, in time order."""
     background: bool = False
     """Applied to the baseline too (same draws): part of the world, not of the scenario."""
+    notice_d: float = 0.0
+    """Days before the start that the operators know of it (0: it comes unannounced)."""
 
     @property
     def end_d(self) -> float:
@@ -122,6 +124,7 @@ def _realized(
         happened=happened,
         occurrence=occurrence,
         background=shock.background,
+        notice_d=float(shock.notice),
     )
 
 

@@ -35,6 +35,7 @@ __all__ = [
     "PortSpec",
     "PumpStationSpec",
     "RailLeg",
+    "ResponseSpec",
     "RouteSpec",
     "SeaLeg",
     "SourceSpec",
@@ -78,6 +79,39 @@ class StorageSpec(_Model):
         return self
 
 
+class ResponseSpec(_Model):
+    """How a field's operator answers a shrinking outlet (see README, "Operator response").
+
+    ``fill_then_cut``: produce at full rate and fill storage; only oil with nowhere to go is shut in.
+    ``cut_at_level``: cut towards ``floor`` x nominal once the watched storage passes ``level`` full,
+    or as soon as a stop on the field's outlet is announced (a shock's ``notice``), and keep storage
+    as a buffer; back to full rate once neither holds. ``follow_outlet``: output follows what left
+    the field the day before (not below ``floor``) while oil waits in field storage or a stop is
+    announced. Every change of rate takes ``lag`` days from full rate to the floor (or back).
+    """
+
+    mode: Literal["fill_then_cut", "cut_at_level", "follow_outlet"] = Field(
+        "fill_then_cut",
+        description="fill_then_cut (produce, fill storage, shut in what cannot fit), cut_at_level or follow_outlet.",
+    )
+    level: Fraction = Field(
+        0.6, description="cut_at_level: how full the watched storage is when the cut starts (0 to 1)."
+    )
+    watch: Literal["field", "terminal"] = Field(
+        "field",
+        description=(
+            "cut_at_level: the storage watched, the field's own or the terminal tanks its normal routes "
+            "load from (the fullest of them, above their minimum stock)."
+        ),
+    )
+    floor: Fraction = Field(
+        0.5,
+        description="The lowest share of nominal output the operator cuts to; below it only oil with "
+        "nowhere to go is shut in.",
+    )
+    lag: Duration = Field(1.0, description="Days to move output from full rate to the floor, or back.")
+
+
 class SourceSpec(_Model):
     """A producing field (or an aggregate producer) with its own storage."""
 
@@ -97,6 +131,9 @@ class SourceSpec(_Model):
             "so that restart_delay and ramp_up apply. Shorter stops and partial cuts are choke-backs: the "
             "field returns to full rate as soon as its oil can leave."
         ),
+    )
+    response: ResponseSpec | None = Field(
+        None, description="How the operator answers a shrinking outlet; default: the network's response."
     )
     description: str = Field("", description="What this source stands for, with sources of the figures.")
 
@@ -243,6 +280,10 @@ class Network(_Model):
     description: str = Field("", description="What the network represents, and its period.")
     grade: GradeSpec = Field(default_factory=GradeSpec, description="The crude grade (unit conversions).")
     sources: dict[Name, SourceSpec] = Field(min_length=1, description="Producing fields or aggregates.")
+    response: ResponseSpec = Field(
+        default_factory=ResponseSpec,
+        description="The operators' response to a shrinking outlet, for every source that names none.",
+    )
     ports: dict[Name, PortSpec] = Field(default_factory=dict, description="Loading ports.")
     legs: dict[Name, Leg] = Field(min_length=1, description="Transport legs.")
     routes: dict[Name, RouteSpec] = Field(min_length=1, description="Routes from sources to markets.")
