@@ -59,9 +59,10 @@ class Source:
     def respond(self, day: int, cap: float) -> float:
         """Today's output after the operator's response to the outlet: at most ``cap``; sets ``self.cut``.
 
-        The operator aims for ``floor`` x nominal while a stop on the outlet is announced or under way,
-        or (cut_at_level) while the watched storage is at least ``level`` full, or (follow_outlet) for
-        what left the day before while oil waits in field storage; else for full rate. Output moves
+        The operator aims for ``floor`` x nominal while a stop on the outlet is announced or under way;
+        for what left the day before (not below the floor) while the watched storage is at least
+        ``level`` full (cut_at_level) or while oil waits in field storage (follow_outlet); else for
+        full rate. Output moves
         towards that aim by at most (1 - floor) / lag of nominal a day.
         """
         spec = self.response
@@ -71,8 +72,8 @@ class Source:
         if warned:
             aim = floor
         elif spec.mode == "cut_at_level":
-            if self.watched_fill() >= spec.level:
-                aim = floor
+            if self.watched_fill() >= spec.level and self.nominal > 0:  # cut to what can leave, not below the floor
+                aim = min(1.0, max(floor, self.outflow / self.nominal))
         elif self.level > eps and self.nominal > 0:  # follow_outlet: oil is waiting, so the outlet binds
             aim = min(1.0, max(floor, self.outflow / self.nominal))
         step = math.inf if spec.lag <= 0 else (1.0 - floor) / spec.lag
