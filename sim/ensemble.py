@@ -53,6 +53,7 @@ from sim.executors import (
     prime_baseline,
 )
 from sim.scenario.schema import ENSEMBLE_SCALARS, Scenario
+from sim.units import Grade, UnitError, parse_quantity
 
 __all__ = [
     "CONDITIONAL_KEYS",
@@ -70,6 +71,7 @@ __all__ = [
     "fan_percentiles",
     "fan_rows",
     "metric_names",
+    "parse_threshold",
     "row_of",
     "run_ensemble",
     "shock_names",
@@ -189,6 +191,44 @@ def describe(values: np.ndarray, precision: float | None = None) -> dict[str, An
         else:  # the half-width shrinks as 1/sqrt(N) at the same share of defined values
             out["n_for_precision"] = math.ceil(values.size * (rel / precision) ** 2)
     return out
+
+
+def parse_threshold(text: str, metrics: Sequence[str], units: dict[str, str], grade: Grade) -> tuple[str, float]:
+    """Read ``METRIC=VALUE`` (e.g. ``lost_export_t=1Mt``) as the metric and the value in its unit.
+
+    Masses take mass units (t, kt, Mt, bbl, m3), durations time units, barrels barrel units;
+    other metrics a bare number in their unit. Raises ValueError saying what was expected.
+    """
+    metric, sep, value = text.partition("=")
+    metric, value = metric.strip(), value.strip()
+    if not sep or not metric or not value:
+        raise ValueError(f"{text!r} is not METRIC=VALUE (e.g. lost_export_t=1Mt)")
+    if metric not in metrics:
+        raise ValueError(f"{metric!r} is not a metric; expected one of {', '.join(metrics)}")
+    unit = units.get(metric, "1")
+    try:
+        bare = float(value.replace("_", "").replace(",", ""))  # a bare number: in the metric's unit
+    except ValueError:
+        bare = None
+    if bare is not None and math.isfinite(bare):
+        return metric, bare
+    try:
+        if unit == "t":
+            return metric, parse_quantity(value, "mass", grade)
+        if unit == "d":
+            return metric, parse_quantity(value, "duration", grade)
+        if unit == "bbl":
+            if "bbl" in value or value.endswith("b"):  # barrels as barrels (exact), not through tonnes
+                return metric, parse_quantity(value, "mass", Grade(bbl_per_t=1.0, t_per_m3=grade.t_per_m3))
+            return metric, parse_quantity(value, "mass", grade) * grade.bbl_per_t
+        number = float(value.replace("_", "").replace(",", ""))
+    except UnitError as exc:
+        raise ValueError(f"{metric}: {exc}") from None
+    except ValueError:
+        raise ValueError(f"{metric}: {value!r} is not a number (in {unit})") from None
+    if not math.isfinite(number):
+        raise ValueError(f"{metric}: {value!r} is not a finite number")
+    return metric, number
 
 
 def wilson_interval(k: int, m: int, z: float = 1.96) -> list[float] | None:

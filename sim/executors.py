@@ -64,6 +64,7 @@ __all__ = [
     "ProcessEvaluator",
     "SerialEvaluator",
     "batch_size",
+    "check_available",
     "evaluator",
     "input_columns",
     "input_names",
@@ -453,7 +454,7 @@ class DaskEvaluator(Evaluator):
         client = self._client
         shared = client.scatter(context, broadcast=True, hash=False)
         source = iter(tasks)
-        running = distributed.as_completed()
+        running = distributed.as_completed(loop=client.loop)
         in_flight = 0  # at most two tasks per worker queued: the parent's memory stays flat
 
         def submit() -> bool:
@@ -482,6 +483,12 @@ class DaskEvaluator(Evaluator):
         if self.scheduler:
             out["scheduler"] = "external"  # not its address: a manifest should not hold host names
         return out
+
+
+def check_available(executor: str) -> None:
+    """Raise MissingDependencyError (with the install command) if ``executor`` cannot start here."""
+    if executor == "dask":
+        _import_distributed()
 
 
 def evaluator(executor: str = "serial", workers: int = 1, scheduler: str | None = None) -> Evaluator:

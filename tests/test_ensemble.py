@@ -210,6 +210,7 @@ def test_ensemble_run_folder_and_rerun(tmp_path):
     assert sorted(p.name for p in out.iterdir()) == [
         "disruption.png",
         "ensemble.csv",
+        "ensemble.parquet",
         "ensemble.png",
         "manifest.json",
         "summary.json",
