@@ -15,6 +15,7 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -40,7 +41,7 @@ EXIT_INTERRUPTED = 130
 
 def _fail_input(exc: ScenarioError) -> None:
     for problem in exc.problems:
-        err.print(f"[bold red]error:[/] {problem}", markup=True, emoji=False)
+        err.print(f"[bold red]error:[/] {escape(str(problem))}", markup=True, emoji=False)
     sys.exit(EXIT_INPUT)
 
 
