@@ -17,13 +17,13 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from sim import plots, results, store
+from sim import plots, results, runfolder, store
 from sim.engine.metrics import Impact
 from sim.engine.runner import Replication, run_replication
 from sim.ensemble import PRECISION, Ensemble, run_ensemble
@@ -37,6 +37,7 @@ __all__ = [
     "Outcome",
     "RerunReport",
     "check_ensemble",
+    "check_jobs",
     "load",
     "read",
     "rerun",
@@ -135,8 +136,13 @@ def check_ensemble(
     problem = replications_problem(replications, loaded.scenario.horizon)
     if problem:
         raise ScenarioError.single(names[0], problem)
+    check_jobs(jobs, names[1])
+
+
+def check_jobs(jobs: int, name: str = "jobs") -> None:
+    """Refuse a worker-process count out of range (ScenarioError naming the setting as the caller spells it)."""
     if isinstance(jobs, bool) or not isinstance(jobs, int) or not 1 <= jobs <= MAX_JOBS:
-        raise ScenarioError.single(names[1], f"{jobs!r} is not a number of processes; expected 1 to {MAX_JOBS}")
+        raise ScenarioError.single(name, f"{jobs!r} is not a number of processes; expected 1 to {MAX_JOBS}")
 
 
 def run(
@@ -259,46 +265,57 @@ class RerunReport:
     """What a rerun found: the new outcome, whether it matches, and version differences."""
 
     outcome: Outcome
-    identical: bool | None
+    identical: bool
     differences: list[str] = field(default_factory=list)
     version_changes: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
-def rerun(manifest_path: str | Path, jobs: int = 1, progress: Callable[[int, int], None] | None = None) -> RerunReport:
-    """Run again from a manifest and compare with the stored summary and series, bit for bit.
+def rerun(
+    manifest_path: str | Path,
+    jobs: int = 1,
+    progress: Callable[[int, int], None] | None = None,
+    jobs_name: str = "jobs",
+) -> RerunReport:
+    """Run again from a manifest and compare with the stored run folder, bit for bit.
 
-    An ensemble is rerun with the manifest's replication count (in ``jobs`` processes: the
-    result does not depend on it) and its ensemble.csv is compared too.
+    The manifest and its folder are input from a stranger: every file is checked before
+    anything runs (RunFolderError, a ScenarioError, naming the file), the folder must hold
+    summary.json and timeseries.csv, and nothing the manifest names is executed or read
+    (its scenario files are not opened: the resolved scenario inside it is what runs; git is
+    not called). Besides the outputs, the recorded inputs (seed, replication, count, the
+    validated scenario) are compared with what the rerun used. An ensemble is rerun with
+    the manifest's replication count (in ``jobs`` processes: the result does not depend on it).
     """
     manifest_path = Path(manifest_path)
     reason = store.incomplete_reason(manifest_path.parent)
     if reason:
         raise ScenarioError.single(manifest_path.parent, reason.removeprefix(f"{manifest_path.parent} "))
+    check_jobs(jobs, jobs_name)
+    manifest = runfolder.read_manifest(manifest_path)
+    folder = manifest_path.parent
+    stored = results.read_run(folder)
     try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ScenarioError.single(manifest_path, f"cannot read the manifest: {exc}") from None
-    if not isinstance(manifest, dict) or manifest.get("routesim_manifest") != 1:
-        raise ScenarioError.single(manifest_path, "not a routesim manifest (no 'routesim_manifest: 1')")
-    loaded = load_resolved(manifest["resolved_scenario"], manifest_path)
-    loaded.overrides = list(manifest.get("overrides", []))
-    if manifest.get("resolved_sha256") and loaded.sha256 != manifest["resolved_sha256"]:
-        raise ScenarioError.single(manifest_path, "the resolved scenario does not match its recorded hash")
-    try:
-        n = int(manifest.get("replications", 1))
-        seed, replication = int(manifest["seed"]), int(manifest.get("replication", 0))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ScenarioError.single(manifest_path, f"the manifest's seed or replications is unusable: {exc}") from None
+        loaded = load_resolved(manifest.resolved_scenario, manifest_path)
+    except ScenarioError as exc:  # name the keys where they are: inside the manifest's resolved_scenario
+        raise ScenarioError(
+            [replace(p, key=".".join(filter(None, ("resolved_scenario", p.key)))) for p in exc.problems]
+        ) from None
+    loaded.overrides = list(manifest.overrides)
+    if manifest.resolved_sha256 and loaded.sha256 != manifest.resolved_sha256:
+        raise ScenarioError.single(
+            manifest_path, "the resolved scenario does not match its recorded hash", None, "resolved_sha256"
+        )
+    n, seed, replication = manifest.replications, manifest.seed, manifest.replication
     problem = replications_problem(n, loaded.scenario.horizon)
     if problem:
         raise ScenarioError.single(manifest_path, problem, None, "replications")
-    try:
-        thresholds = {str(k): float(v) for k, v in (manifest.get("thresholds") or {}).items()}
-        precision = float(manifest.get("precision", PRECISION))
+    if n > 1 and replication != 0:
+        raise ScenarioError.single(manifest_path, "an ensemble's manifest records replication 0", None, "replication")
+    try:  # what the summary reports besides the rows (thresholds, precision): as recorded
+        thresholds = {str(k): float(v) for k, v in (stored["manifest"].get("thresholds") or {}).items()}
+        precision = float(stored["manifest"].get("precision", PRECISION))
     except (AttributeError, TypeError, ValueError) as exc:
-        raise ScenarioError.single(
-            manifest_path, f"the manifest's thresholds or precision is unusable: {exc}"
-        ) from None
+        raise ScenarioError.single(manifest_path, f"unusable thresholds or precision: {exc}", None, "thresholds") from None
     outcome = run(
         loaded,
         seed=seed,
@@ -309,20 +326,43 @@ def rerun(manifest_path: str | Path, jobs: int = 1, progress: Callable[[int, int
         thresholds=thresholds,
         precision=precision,
     )
-    outcome.loaded.path = Path(manifest.get("scenario_file", manifest_path))
-    outcome.loaded.files = [Path(p) for p in manifest.get("scenario_files", [])]
-    outcome.loaded.sha256 = manifest.get("scenario_sha256", loaded.sha256)
-    now = results.manifest_dict(outcome.loaded, outcome.replication, [], 0.0)["versions"]
-    then = manifest.get("versions", {})
+    outcome.loaded.path = Path(manifest.scenario_file)
+    outcome.loaded.files = [Path(p) for p in manifest.scenario_files]
+    outcome.loaded.sha256 = manifest.scenario_sha256 or loaded.sha256
+    now = results.package_versions()
+    then = manifest.versions
     changes = {k: (then.get(k, "?"), v) for k, v in now.items() if then.get(k) != v}
-    folder = manifest_path.parent
-    identical: bool | None = None
-    differences: list[str] = []
-    if (folder / "summary.json").exists() and (folder / "timeseries.csv").exists():
-        stored = results.read_run(folder)
-        differences = _compare(stored, outcome)
-        identical = not differences
-    return RerunReport(outcome, identical, differences, changes)
+    differences = _compare_inputs(manifest, stored, outcome) + _compare(stored, outcome)
+    return RerunReport(outcome, not differences, differences, changes)
+
+
+def _compare_inputs(manifest: runfolder.Manifest, stored: dict[str, Any], outcome: Outcome) -> list[str]:
+    """Differences between the inputs the folder records and those the rerun used.
+
+    A scenario without random draws gives the same outputs for any seed, so the outputs alone
+    would not show a seed edited in the manifest: the summary's seed and replication, the
+    ensemble size and seed column, and the manifest's validated scenario must all agree.
+    """
+    out = []
+    summary = stored["summary"]
+    for key, used in (("seed", outcome.replication.seed), ("replication", outcome.replication.replication)):
+        if summary.get(key) != used:
+            out.append(f"input {key}: the manifest says {used!r}, summary.json {summary.get(key)!r}")
+    table = stored.get("ensemble")
+    if table is not None and table["seed"].size and not np.all(table["seed"] == outcome.replication.seed):
+        out.append(f"input seed: the manifest says {outcome.replication.seed!r}, ensemble.csv has other seeds")
+    if manifest.validated_scenario is not None:
+        now = json.loads(json.dumps(outcome.loaded.scenario.model_dump(mode="json")))
+        if manifest.validated_scenario != now:
+            keys = sorted(
+                k
+                for k in set(now) | set(manifest.validated_scenario)
+                if manifest.validated_scenario.get(k) != now.get(k)
+            )
+            out.append(
+                f"input validated_scenario: differs from the resolved scenario validated now (keys {', '.join(keys)})"
+            )
+    return out
 
 
 def _compare(stored: dict[str, Any], outcome: Outcome) -> list[str]:
@@ -347,6 +387,10 @@ def _compare(stored: dict[str, Any], outcome: Outcome) -> list[str]:
             continue
         if not np.array_equal(np.asarray(old_cols[key], dtype=float), np.asarray(new_cols[key], dtype=float)):
             out.append(f"series {key} differs")
+    new_summary = json.loads(json.dumps(outcome.summary()))
+    for key in sorted(set(stored["summary"]) | set(new_summary)):
+        if key not in ("metrics", "ensemble") and stored["summary"].get(key) != new_summary.get(key):
+            out.append(f"summary.json {key} differs")
     out += _compare_ensemble(stored, outcome)
     return out
 

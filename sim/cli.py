@@ -24,9 +24,11 @@ from sim.engine.record import MassBalanceError
 from sim.ensemble import PRECISION, EnsembleError, metric_names, parse_threshold
 from sim.executors import EXECUTORS, MissingDependencyError, check_available
 from sim.results import OutputError
+from sim.runfolder import read_manifest
 from sim.scenario.errors import ScenarioError
 from sim.scenario.schema import ensemble_estimate
 from sim.store import IncompleteRunError
+from sim.textsafe import MAX_SHOWN, plain
 from sim.units import Grade, format_quantity
 
 __all__ = ["cli", "main"]
@@ -39,14 +41,23 @@ EXIT_INPUT = 2
 EXIT_INTERRUPTED = 130
 
 
+def _t(value: object, limit: int | None = MAX_SHOWN) -> str:
+    """Text from a file or the user (a name, path, key, value) as console text: data, never markup.
+
+    One printable line (control characters escaped), shortened to about ``limit`` characters,
+    with rich markup escaped, so that ``[/]`` or an escape sequence in a name prints as itself.
+    """
+    return escape(plain(value, limit))
+
+
 def _fail_input(exc: ScenarioError) -> None:
     for problem in exc.problems:
-        err.print(f"[bold red]error:[/] {escape(str(problem))}", markup=True, emoji=False)
+        err.print(f"[bold red]error:[/] {escape(str(problem))}", emoji=False)
     sys.exit(EXIT_INPUT)
 
 
 def _fail_output(message: str) -> None:
-    err.print(f"[bold red]error:[/] {message}", emoji=False)
+    err.print(f"[bold red]error:[/] {_t(message, 1000)}", emoji=False)
     sys.exit(EXIT_OUTPUT)
 
 
@@ -100,7 +111,9 @@ def impact_table(outcome: api.Outcome) -> Table:
     sc = outcome.loaded.scenario
     metrics = outcome.summary()["metrics"]
     table = Table(
-        title=f"Impact of {sc.name} vs baseline — {sc.start_date} + {sc.horizon:g} d, seed {outcome.replication.seed}",
+        title=(
+            f"Impact of {_t(sc.name)} vs baseline — {sc.start_date} + {sc.horizon:g} d, seed {outcome.replication.seed}"
+        ),
         title_justify="left",
     )
     table.add_column("metric")
@@ -124,7 +137,9 @@ def routes_table(outcome: api.Outcome) -> Table:
         now = impact.exports_by_route_t[route]
         if base == 0 and now == 0:
             continue
-        table.add_row(route, format_quantity(base, "t"), format_quantity(now, "t"), f"{(now - base) / 1e3:+,.0f} kt")
+        table.add_row(
+            _t(route), format_quantity(base, "t"), format_quantity(now, "t"), f"{(now - base) / 1e3:+,.0f} kt"
+        )
     return table
 
 
@@ -135,7 +150,7 @@ def ensemble_table(outcome: api.Outcome) -> Table:
     sc = outcome.loaded.scenario
     table = Table(
         title=(
-            f"Impact of {sc.name} vs baseline over {ens.n:,} replications — {sc.start_date} + {sc.horizon:g} d, "
+            f"Impact of {_t(sc.name)} vs baseline over {ens.n:,} replications — {sc.start_date} + {sc.horizon:g} d, "
             f"seed {ens.seed}"
         ),
         title_justify="left",
@@ -184,7 +199,7 @@ def _ensemble_extra_lines(ens: Any) -> list[str]:
 def _ensemble_shocks_line(outcome: api.Outcome) -> str:
     ens = outcome.ensemble
     assert ens is not None
-    parts = [f"{s['name']}: happened in {s['happened']:,} of {ens.n:,}" for s in ens.shock_shares()]
+    parts = [f"{_t(s['name'])}: happened in {s['happened']:,} of {ens.n:,}" for s in ens.shock_shares()]
     return "; ".join(parts) or "no shocks"
 
 
@@ -216,12 +231,12 @@ def _shocks_line(outcome: api.Outcome) -> str:
             continue
         state = "" if s.happened else " (did not happen: probability draw)"
         extra = " (background: in the baseline too)" if s.background else ""
-        parts.append(f"{s.name}: day {s.start_d:g} for {s.duration_d:g} d{state}{extra}")
+        parts.append(f"{_t(s.name)}: day {s.start_d:g} for {s.duration_d:g} d{state}{extra}")
     for occurrences in recurring.values():
         first = occurrences[0]
         extra = " (background: in the baseline too)" if first.background else ""
         total = sum(s.duration_d for s in occurrences)
-        parts.append(f"{first.name}: {len(occurrences)} occurrences, {total:.1f} d in all{extra}")
+        parts.append(f"{_t(first.name)}: {len(occurrences)} occurrences, {total:.1f} d in all{extra}")
     return "; ".join(parts) or "no shocks"
 
 
@@ -401,7 +416,7 @@ def run(
         _print_outcome(outcome, folder, no_plot, as_json)
         return
     try:
-        with _progress_bar(n, f"{loaded.scenario.name}") as progress:
+        with _progress_bar(n, _t(loaded.scenario.name, 40)) as progress:
             outcome = api.run(
                 loaded,
                 seed=seed,
@@ -532,7 +547,7 @@ def _print_outcome(outcome: api.Outcome, folder: Path | None, no_plot: bool, as_
         click.echo(json.dumps(outcome.summary(), indent=2))
     elif outcome.ensemble is not None:
         ens = outcome.ensemble
-        console.print(f"[bold]{outcome.name}[/]: {_ensemble_shocks_line(outcome)}")
+        console.print(f"[bold]{_t(outcome.name)}[/]: {_ensemble_shocks_line(outcome)}")
         console.print(ensemble_table(outcome))
         lost0 = outcome.impact["lost_export_t"]
         console.print(
@@ -541,7 +556,7 @@ def _print_outcome(outcome: api.Outcome, folder: Path | None, no_plot: bool, as_
         )
         if folder is not None:
             console.print(
-                f"Results written to [bold]{folder}[/] (summary.json, timeseries.csv, manifest.json, "
+                f"Results written to [bold]{_t(folder, None)}[/] (summary.json, timeseries.csv, manifest.json, "
                 "ensemble.parquet, ensemble.csv" + ("" if no_plot else ", disruption.png, ensemble.png") + ")"
             )
         for line in _ensemble_extra_lines(ens):
@@ -551,12 +566,12 @@ def _print_outcome(outcome: api.Outcome, folder: Path | None, no_plot: bool, as_
             f"worker(s), {outcome.wall_time_s:,.1f} s ({outcome.wall_time_s / ens.n * 1e3:,.0f} ms per replication)[/]"
         )
     else:
-        console.print(f"[bold]{outcome.name}[/]: {_shocks_line(outcome)}")
+        console.print(f"[bold]{_t(outcome.name)}[/]: {_shocks_line(outcome)}")
         console.print(impact_table(outcome))
         console.print(routes_table(outcome))
         if folder is not None:
             console.print(
-                f"Results written to [bold]{folder}[/] (summary.json, timeseries.csv, manifest.json"
+                f"Results written to [bold]{_t(folder, None)}[/] (summary.json, timeseries.csv, manifest.json"
                 + ("" if no_plot else ", disruption.png")
                 + ")"
             )
@@ -580,11 +595,11 @@ def validate(files: tuple[Path, ...], overrides: tuple[str, ...]) -> None:
     bad = 0
     for path, error in results.items():
         if error is None:
-            console.print(f"[green]ok[/]    {path}")
+            console.print(f"[green]ok[/]    {_t(path, None)}")
         else:
             bad += 1
             for problem in error.problems:
-                err.print(f"[bold red]error:[/] {problem}", emoji=False)
+                err.print(f"[bold red]error:[/] {escape(str(problem))}", emoji=False)
     if bad:
         err.print(f"{bad} of {len(results)} file(s) invalid")
         sys.exit(EXIT_INPUT)
@@ -621,7 +636,9 @@ def rerun(manifest: Path, jobs: int) -> None:
     """Run again from a run folder's MANIFEST and check the result is identical.
 
     An ensemble is rerun with all its replications and ensemble.csv is compared too.
-    Exit 0 when identical (or nothing stored to compare), 1 when it differs.
+    The manifest and its folder are checked first (a run folder from someone else is
+    untrusted input); nothing the manifest names is run or read. Exit 0 when identical,
+    1 when it differs, 2 when the manifest or its folder is not valid.
 
     \b
     Example:
@@ -629,7 +646,7 @@ def rerun(manifest: Path, jobs: int) -> None:
     """
     try:
         with _progress_bar(_manifest_replications(manifest), "rerun") as progress:
-            report = api.rerun(manifest, jobs=jobs, progress=progress)
+            report = api.rerun(manifest, jobs=jobs, progress=progress, jobs_name="-j/--jobs")
     except ScenarioError as exc:
         _fail_input(exc)
         return
@@ -637,29 +654,28 @@ def rerun(manifest: Path, jobs: int) -> None:
         _fail_output(f"internal error (please report): {exc}")
         return
     for name, (then, now) in report.version_changes.items():
-        err.print(f"[yellow]warning:[/] {name} was {then} when the run was made, now {now}; results may differ")
+        err.print(
+            f"[yellow]warning:[/] {_t(name)} was {_t(then)} when the run was made, now {_t(now)}; results may differ"
+        )
     console.print(impact_table(report.outcome))
     if report.outcome.ensemble is not None:
         console.print(ensemble_table(report.outcome))
     what = "summary metrics and every daily series"
     if report.outcome.ensemble is not None:
         what = "summary metrics, every daily series and every row of ensemble.csv"
-    if report.identical is None:
-        console.print("No stored summary/timeseries next to the manifest: nothing to compare.")
-    elif report.identical:
+    if report.identical:
         console.print(f"[green]identical[/]: {what} match bit for bit.")
     else:
         for line in report.differences[:20]:
-            err.print(f"[red]differs:[/] {line}")
+            err.print(f"[red]differs:[/] {_t(line, 500)}")
         sys.exit(EXIT_OUTPUT)
 
 
 def _manifest_replications(path: Path) -> int:
-    """The replication count a manifest records (1 if it cannot be read: api.rerun reports why)."""
+    """The replication count a manifest records (1 if it is not valid: api.rerun reports why)."""
     try:
-        value = json.loads(path.read_text(encoding="utf-8")).get("replications", 1)
-        return value if isinstance(value, int) else 1
-    except (OSError, UnicodeDecodeError, ValueError, AttributeError):
+        return read_manifest(path).replications
+    except ScenarioError:
         return 1
 
 
@@ -687,7 +703,7 @@ def compare(files: tuple[Path, ...], seed: int | None) -> None:
     table = Table(title="Scenario comparison (each against its own baseline)", title_justify="left")
     table.add_column("metric")
     for outcome in outcomes:
-        table.add_column(outcome.name, justify="right")
+        table.add_column(_t(outcome.name), justify="right")
     summaries = [o.summary()["metrics"] for o in outcomes]
     for label, key in ROWS:
         table.add_row(label, *[_fmt(s[key]["value"], s[key]["unit"]) for s in summaries])
@@ -780,19 +796,19 @@ def backtest(
         table.caption_justify = "left"
     for row in rows:
         table.add_row(
-            row.episode,
-            row.figure,
+            _t(row.episode),
+            _t(row.figure),
             bt.format_value(row.model, row.unit),
-            row.reported_text(),
+            _t(row.reported_text()),
             "—" if row.ratio is None else f"{row.ratio:.2f}",
             f"±{row.tolerance:.0%}",
             row.confidence,
             "[green]yes[/]" if row.inside else "[red]no[/]",
-            *([bt.ensemble_text(row)] if ensembles else []),
+            *([_t(bt.ensemble_text(row))] if ensembles else []),
         )
     console.print(table)
     if folder is not None:
-        console.print(f"Results written to [bold]{folder}[/] (backtest.csv, backtest.png, manifest.json)")
+        console.print(f"Results written to [bold]{_t(folder, None)}[/] (backtest.csv, backtest.png, manifest.json)")
     console.print(f"[dim]{len(result.episodes)} episode(s), {result.wall_time_s * 1e3:,.0f} ms[/]")
     if strict and result.disagreements:
         err.print(f"{len(result.disagreements)} figure(s) outside tolerance (--strict)")

@@ -26,7 +26,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import json
 import math
 import os
 import platform
@@ -41,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from sim import runfolder
 from sim.engine.runner import Replication
 from sim.ensemble import PERCENTILE_METHOD, PERCENTILES, Ensemble
 from sim.scenario.loader import LoadedScenario
@@ -51,8 +51,10 @@ __all__ = [
     "OutputError",
     "ensemble_csv_writer",
     "ensemble_summary",
+    "git_commit",
     "manifest_dict",
     "new_run_id",
+    "package_versions",
     "read_ensemble_csv",
     "read_run",
     "summary_dict",
@@ -204,22 +206,15 @@ def ensemble_csv_writer(ens: Ensemble) -> Callable[[Path], None]:
 
 
 def read_ensemble_csv(path: str | Path) -> dict[str, np.ndarray]:
-    """Read ensemble.csv back as named columns (integers for the first three, NaN for empty cells)."""
-    with open(path, newline="", encoding="utf-8") as handle:
-        reader = csv.reader(handle)
-        names = next(reader)
-        rows = list(reader)
-    columns: dict[str, np.ndarray] = {}
-    for j, name in enumerate(names):
-        values = [row[j] for row in rows]
-        if name in ("replication", "seed", "shocks_happened"):
-            columns[name] = np.array([int(v) for v in values], dtype=np.int64)
-        else:
-            columns[name] = np.array([float(v) if v else math.nan for v in values])
-    return columns
+    """Read ensemble.csv back as named columns (integers for the first three, NaN for empty cells).
+
+    Every cell is checked (RunFolderError naming the file, line and column otherwise).
+    """
+    return runfolder.read_ensemble_csv(path)
 
 
-def _versions() -> dict[str, str]:
+def package_versions() -> dict[str, str]:
+    """Python's and every recorded package's version (what a manifest's ``versions`` holds)."""
     out = {"python": platform.python_version()}
     for name in ("routesim", *DEPENDENCIES):
         try:
@@ -229,22 +224,49 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def _git_commit(path: Path) -> str | None:
-    """The git commit of the checkout holding ``path`` (with '+dirty' if modified), or None."""
+GIT_SAFE = (
+    "-c",
+    "core.fsmonitor=false",
+    "-c",
+    "core.hooksPath=/dev/null",
+    "-c",
+    "core.untrackedCache=false",
+    "-c",
+    "protocol.allow=never",
+)
+"""Options that stop git from running any program a repository's config names (fsmonitor, hooks)."""
+
+
+def git_commit(folder: Path | None = None) -> str | None:
+    """The git commit of the checkout the user runs from (``folder``, default the working directory), or None.
+
+    '+dirty' is added if tracked files are modified. Git is told to run no fsmonitor and no hooks and
+    to ignore the system config; a rerun never calls this, so a manifest never chooses where git runs.
+    """
+    folder = Path.cwd() if folder is None else folder
+    env = {**os.environ, "GIT_CONFIG_NOSYSTEM": "1", "GIT_OPTIONAL_LOCKS": "0", "GIT_TERMINAL_PROMPT": "0"}
     try:
-        folder = path.resolve().parent
         commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True, timeout=5, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
+            ["git", *GIT_SAFE, "rev-parse", "HEAD"],
             cwd=folder,
             capture_output=True,
             text=True,
             timeout=5,
             check=True,
+            env=env,
+            stdin=subprocess.DEVNULL,
         ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
+        dirty = subprocess.run(
+            ["git", *GIT_SAFE, "status", "--porcelain", "--untracked-files=no"],
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+            env=env,
+            stdin=subprocess.DEVNULL,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError, UnicodeDecodeError):
         return None
     return commit + ("+dirty" if dirty else "")
 
@@ -278,8 +300,8 @@ def manifest_dict(
             "seed": rep.seed,
             "replication": rep.replication,
             **extra,
-            "versions": _versions(),
-            "git_commit": _git_commit(loaded.path),
+            "versions": package_versions(),
+            "git_commit": git_commit(),
             "command": command if command is not None else [Path(sys.argv[0]).name, *sys.argv[1:]],
             "created_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "wall_time_s": wall_time_s,
@@ -364,27 +386,15 @@ def _place(staging: Path, target: Path, force: bool, unique: bool) -> Path:
 
 
 def read_run(folder: str | Path) -> dict[str, Any]:
-    """Read a run folder: ``summary`` and ``manifest`` dicts, ``timeseries`` (and ``ensemble``) as columns."""
-    folder = Path(folder)
+    """Read a run folder: ``summary`` and ``manifest`` dicts, ``timeseries`` (and ``ensemble``) as columns.
+
+    The folder is input from whoever wrote it: every file is checked (sim.runfolder), and a
+    missing or invalid one raises RunFolderError naming it.
+    """
     reason = incomplete_reason(folder)
-    if reason:
+    if reason:  # an unfinished streamed ensemble (sim.streaming): never read as a finished run
         raise IncompleteRunError(reason)
-    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
-    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-    with open(folder / "timeseries.csv", newline="", encoding="utf-8") as handle:
-        reader = csv.reader(handle)
-        names = next(reader)
-        rows = list(reader)
-    columns: dict[str, Any] = {}
-    for j, name in enumerate(names):
-        values = [row[j] for row in rows]
-        if name == "date":
-            columns[name] = values
-        else:
-            columns[name] = np.array([float(v) for v in values])
-    out = {"summary": summary, "manifest": manifest, "timeseries": columns, "path": folder}
-    if (folder / "ensemble.csv").exists():
-        out["ensemble"] = read_ensemble_csv(folder / "ensemble.csv")
-    if (folder / PARQUET).exists():
-        out["ensemble_parquet"] = folder / PARQUET
+    out = runfolder.read_run(folder)
+    if (Path(folder) / PARQUET).is_file():
+        out["ensemble_parquet"] = Path(folder) / PARQUET
     return out

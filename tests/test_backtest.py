@@ -6,13 +6,13 @@ import copy
 import csv
 import dataclasses
 import json
-import subprocess
-import sys
+import math
 from pathlib import Path
 
 import numpy as np
 import pytest
 from helpers import TOY, make_scenario, run
+from run_cli import routesim
 
 from sim import backtest
 from sim.engine.runner import run_replication
@@ -75,9 +75,23 @@ def test_backtest_runs_every_history_file(result):
     assert len(rows) == sum(len(load_scenario(p).scenario.observed) for p in HISTORY)
     for row in rows:
         assert row.unit in ("t", "t/d", "d", "1")
-        assert row.inside in (True, False)
-        if row.model is None:
-            assert not row.inside
+        assert row.inside == _inside_by_hand(row), row
+
+
+def _inside_by_hand(row) -> bool:
+    """Agreement recomputed from the row's own figures (not through ``judge``)."""
+    if row.ensemble:
+        return row.share_agreeing >= 0.10
+    if row.model is None:
+        return False
+    slack = 1e-6 * max(1.0, abs(row.reported if row.reported is not None else row.low or row.high or 0.0))
+    if row.reported is not None:
+        if row.reported == 0:
+            return row.inside  # judged against a unit's zero allowance, checked in the judge tests
+        return abs(row.model - row.reported) <= row.tolerance * abs(row.reported) + slack
+    low = -math.inf if row.low is None else row.low * (1 - row.tolerance) - slack
+    high = math.inf if row.high is None else row.high * (1 + row.tolerance) + slack
+    return low <= row.model <= high
 
 
 def test_pinned_figures_stay_inside_tolerance(result):
@@ -301,10 +315,6 @@ def _history(name: str) -> Path:
     return ROOT / "scenarios" / "history" / f"{name}.yaml"
 
 
-def routesim(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "sim", *args], capture_output=True, text=True, cwd=cwd, timeout=300)
-
-
 def test_cli_backtest_writes_csv_png_and_manifest(tmp_path):
     proc = routesim("backtest", "--results-root", str(tmp_path))
     assert proc.returncode == 0, proc.stderr
@@ -322,9 +332,13 @@ def test_cli_backtest_writes_csv_png_and_manifest(tmp_path):
 
 
 def test_cli_backtest_strict_fails_on_disagreement_and_bad_files_exit_2(tmp_path, result):
-    strict = routesim("backtest", "--strict", "--no-save")
-    assert strict.returncode == (1 if result.disagreements else 0), strict.stderr
-    assert "outside tolerance" in strict.stderr
+    disagreeing = sorted({row.file for row in result.disagreements})
+    if disagreeing:  # one file is enough to see --strict fail (the whole backtest runs in another test)
+        strict = routesim("backtest", disagreeing[0], "--strict", "--no-save")
+        assert strict.returncode == 1, strict.stderr
+        assert "outside tolerance" in strict.stderr
+    else:
+        assert routesim("backtest", "--strict", "--no-save").returncode == 0
     agreeing = routesim("backtest", str(_history("e04_court_suspension_as_happened_2022")), "--strict", "--no-save")
     assert agreeing.returncode == 0, agreeing.stderr
     assert "P10–P90" not in agreeing.stdout  # deterministic files only: the table is as before

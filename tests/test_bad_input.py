@@ -19,7 +19,7 @@ comment lines that state what the loader must report:
 Besides matching the expectations, every problem of every case must name the file (or
 ``<--set>``), carry a line inside the file unless an expectation allows none, and the
 error text must be one line per problem with no traceback. Cases that need files built
-at test time (a 0-byte file, a > 2 MB file, include cycles inside a ``scenarios``
+at test time (a 0-byte file, a file over the size limit, include cycles inside a ``scenarios``
 folder) are written into ``tmp_path`` below.
 """
 

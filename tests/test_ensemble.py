@@ -45,8 +45,6 @@ def test_describe_matches_numpy_on_known_numbers():
     assert stats["p10"] == pytest.approx(1.0)
     assert stats["p50"] == pytest.approx(3.5)
     assert stats["p90"] == pytest.approx(6.3)
-    for q in (10, 50, 90):
-        assert stats[f"p{q}"] == np.percentile(values, q)
     half = 1.96 * np.std(values, ddof=1) / np.sqrt(10)
     assert stats["mean_ci95"] == pytest.approx([3.9 - half, 3.9 + half])
 

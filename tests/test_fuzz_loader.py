@@ -6,10 +6,8 @@
     insert a tag); (c) random ``--set`` overrides on the toy. Any exception other than
     ScenarioError fails the test, and a ScenarioError must carry usable problems.
 
-Known loader bugs are tolerated here (counted with ``hypothesis.event``) so that the
-fuzzers keep hunting for new ones; each is pinned by an ``xfail(strict=True)`` case of
-the corpus in ``tests/bad_scenarios/``. ``test_known_bugs_are_still_open`` fails once the
-corpus case no longer carries its ``# xfail:`` line: then delete the entry from KNOWN_BUGS.
+Every loader bug the fuzzers found is fixed and pinned by a case of the corpus in
+``tests/bad_scenarios/``; a new one fails the test with the file that caused it.
 
 ``ROUTESIM_FUZZ_EXAMPLES=5000`` runs a deeper search than the default 150 examples.
 """
@@ -23,7 +21,6 @@ import math
 import os
 import re
 import traceback
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,41 +44,6 @@ FUZZ = settings(
 )
 
 
-# --- known bugs ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class KnownBug:
-    case: str
-    """The corpus file (stem) that pins the bug with an xfail."""
-    what: str
-    test: Callable[[BaseException, list[traceback.FrameSummary]], bool]
-
-
-def _in(frames: list[traceback.FrameSummary], path_end: str, function: str | None = None) -> bool:
-    return any(f.filename.endswith(path_end) and (function is None or f.name == function) for f in frames)
-
-
-KNOWN_BUGS: tuple[KnownBug, ...] = ()
-"""Loader bugs the fuzzer may still hit, each with its corpus case. All found so far are fixed."""
-
-
-def known_bug(exc: BaseException) -> KnownBug | None:
-    frames = traceback.extract_tb(exc.__traceback__)
-    for bug in KNOWN_BUGS:
-        if bug.test(exc, frames):
-            return bug
-    return None
-
-
-def test_known_bugs_are_still_open():
-    for bug in KNOWN_BUGS:
-        path = CORPUS / f"{bug.case}.yaml"
-        assert path.exists(), f"KNOWN_BUGS names a missing corpus case {bug.case}"
-        header = path.read_bytes().decode("utf-8", errors="replace")
-        assert "\n# xfail:" in header, f"{bug.case} is fixed: remove it from KNOWN_BUGS in {Path(__file__).name}"
-
-
 def check_load(path: Path, overrides: list[str] | tuple[str, ...] = ()) -> None:
     """The property: a LoadedScenario, or a ScenarioError with usable problems; nothing else."""
     try:
@@ -97,16 +59,12 @@ def check_load(path: Path, overrides: list[str] | tuple[str, ...] = ()) -> None:
         event("ScenarioError")
         return
     except Exception as exc:
-        bug = known_bug(exc)
-        if bug is None:
-            where = "".join(traceback.format_tb(exc.__traceback__)[-4:])
-            raise AssertionError(
-                f"load_scenario raised {type(exc).__name__}: {exc}\n--- where ---\n{where}--- file ---\n"
-                + path.read_bytes()[:3000].decode("utf-8", errors="replace")
-                + (f"\n--- overrides ---\n{overrides!r}" if overrides else "")
-            ) from exc
-        event(f"known bug: {bug.case}")
-        return
+        where = "".join(traceback.format_tb(exc.__traceback__)[-4:])
+        raise AssertionError(
+            f"load_scenario raised {type(exc).__name__}: {exc}\n--- where ---\n{where}--- file ---\n"
+            + path.read_bytes()[:3000].decode("utf-8", errors="replace")
+            + (f"\n--- overrides ---\n{overrides!r}" if overrides else "")
+        ) from exc
     assert isinstance(loaded, LoadedScenario)
     event("loaded")
 

@@ -81,7 +81,7 @@ def realize_shocks(scenario: Scenario, seed: int | None = None, replication: int
         # distribution never shifts the random numbers other draws see.
         happened = bool(rng.uniform() < shock.probability)
         start = draw(scenario.start_offset(shock), rng)
-        duration = draw(shock.duration, rng)
+        duration = draw(scenario.duration_of(shock), rng)
         realized.append(_realized(scenario, shock, index, target, float(start), duration, happened, rng, 0))
     return realized
 

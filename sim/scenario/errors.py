@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from sim.textsafe import plain
+
 __all__ = ["Problem", "ScenarioError"]
 
 
@@ -18,14 +20,18 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        where = self.file if self.line is None else f"{self.file}:{self.line}"
-        key = f" {_one_line(self.key)}:" if self.key else ""
-        return f"{where}:{key} {_one_line(self.message)}"
+        """One printable line: control characters escaped, long parts shortened (file text is data)."""
+        file = plain(self.file, MAX_PATH_SHOWN)
+        where = file if self.line is None else f"{file}:{self.line}"
+        key = f" {plain(self.key)}:" if self.key else ""
+        return f"{where}:{key} {plain(self.message, MAX_MESSAGE_SHOWN)}"
 
 
-def _one_line(text: str) -> str:
-    """Text with control characters escaped, so that one problem prints as one line."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
+MAX_PATH_SHOWN = 300
+"""Most characters of a file path shown in a problem."""
+
+MAX_MESSAGE_SHOWN = 600
+"""Most characters of a problem's message shown (values quoted in it are kept head and tail)."""
 
 
 class ScenarioError(Exception):

@@ -7,7 +7,8 @@ from difflib import get_close_matches
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from sim.scenario.schema import Network, Shock
+    from sim.scenario.network import Network
+    from sim.scenario.shocks import Shock
 
 __all__ = ["ALLOWED", "Target", "resolve_target"]
 

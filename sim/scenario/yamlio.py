@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from sim.fileio import FileRefused, read_limited
 from sim.scenario.errors import ScenarioError
 
 __all__ = ["MAX_FILE_BYTES", "MAX_NODES", "Located", "parse_scalar", "read_yaml"]
@@ -177,19 +178,9 @@ def read_yaml(path: Path, prefix: tuple = ()) -> Located:
     """
     name = str(path)
     try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise ScenarioError.single(name, f"cannot read the file: {exc.strerror or exc}") from None
-    if path.is_dir():
-        raise ScenarioError.single(name, "is a directory, expected a YAML file")
-    if size > MAX_FILE_BYTES:
-        raise ScenarioError.single(
-            name, f"the file is {size:,} bytes; scenario files are limited to {MAX_FILE_BYTES:,} bytes"
-        )
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ScenarioError.single(name, f"cannot read the file: {exc.strerror or exc}") from None
+        raw = read_limited(path, MAX_FILE_BYTES, "scenario or network file (YAML)")
+    except FileRefused as exc:
+        raise ScenarioError.single(name, str(exc)) from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -1,0 +1,319 @@
+"""The network file: sources, ports, legs (pipeline, sea, rail), routes and markets."""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    Field,
+    model_validator,
+)
+
+from sim.scenario.quantities import (
+    Duration,
+    Fraction,
+    Mass,
+    Name,
+    PositiveCount,
+    PositiveMass,
+    PositiveRate,
+    Price,
+    Rate,
+    RateLimit,
+    StorageCapacity,
+    _Model,
+)
+from sim.units import Grade
+
+__all__ = [
+    "GradeSpec",
+    "Leg",
+    "MarketSpec",
+    "Network",
+    "PipelineLeg",
+    "PortSpec",
+    "PumpStationSpec",
+    "RailLeg",
+    "RouteSpec",
+    "SeaLeg",
+    "SourceSpec",
+    "StorageSpec",
+]
+
+
+class GradeSpec(_Model):
+    """The crude grade, for converting barrels and cubic metres to tonnes."""
+
+    name: str = Field("crude", description="Name of the grade (e.g. CPC Blend).")
+    bbl_per_t: float = Field(
+        7.5, gt=3, lt=12, description="Barrels per tonne (Reuters uses 7.5 for Kazakh crude; CPC Blend ~7.9)."
+    )
+    t_per_m3: float = Field(0.79, gt=0.5, lt=1.2, description="Density in tonnes per cubic metre.")
+
+
+class StorageSpec(_Model):
+    """A tank farm: capacity and the level at the start of the run."""
+
+    capacity: StorageCapacity = Field(description="Working capacity (mass or volume), or 'unlimited'.")
+    initial: Mass = Field(0.0, description="Level at the start of the run.")
+    minimum: Mass = Field(
+        0.0,
+        description=(
+            "Stock the tanks keep (terminal tanks only): oil below this level is not lifted or pumped on "
+            "(tank heels and the stock built up for the lifting schedule), so it leaves no room in a stop."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _initial_fits(self) -> StorageSpec:
+        if self.initial > self.capacity:
+            raise ValueError(f"initial level {self.initial:g} t is above the capacity {self.capacity:g} t")
+        if math.isinf(self.initial):
+            raise ValueError("initial level must be finite")
+        if math.isinf(self.minimum):
+            raise ValueError("minimum must be finite")
+        if self.minimum > 0 and self.minimum >= self.capacity:
+            raise ValueError(f"minimum {self.minimum:g} t must be below the capacity {self.capacity:g} t")
+        return self
+
+
+class SourceSpec(_Model):
+    """A producing field (or an aggregate producer) with its own storage."""
+
+    production: Rate = Field(description="Production available for export at full rate.")
+    storage: StorageSpec = Field(
+        default_factory=lambda: StorageSpec(capacity=0.0),
+        description="Field/hub storage that absorbs what cannot leave today.",
+    )
+    restart_delay: Duration = Field(0.0, description="Days at zero output after a shutdown, before the ramp starts.")
+    ramp_up: Duration = Field(
+        0.0, description="Days to ramp from zero back to full rate after a shutdown (0 = instant)."
+    )
+    shutdown_after: Duration = Field(
+        1.0,
+        description=(
+            "Days in a row with no output (for lack of an outlet) after which the field counts as shut down, "
+            "so that restart_delay and ramp_up apply. Shorter stops and partial cuts are choke-backs: the "
+            "field returns to full rate as soon as its oil can leave."
+        ),
+    )
+    description: str = Field("", description="What this source stands for, with sources of the figures.")
+
+    @model_validator(mode="after")
+    def _no_field_minimum(self) -> SourceSpec:
+        if self.storage.minimum > 0:
+            raise ValueError("storage.minimum applies to terminal tanks (a leg's inlet_storage), not field storage")
+        return self
+
+
+class PortSpec(_Model):
+    """A loading port: berths or single-point moorings (a simpy.Resource)."""
+
+    berths: PositiveCount = Field(description="Berths or single-point moorings installed.")
+    active_berths: PositiveCount | None = Field(
+        None, description="Berths used in normal operation (the rest are standby); default all."
+    )
+    description: str = Field("", description="Notes and sources.")
+
+    @model_validator(mode="after")
+    def _active_fits(self) -> PortSpec:
+        if self.active_berths is not None and self.active_berths > self.berths:
+            raise ValueError(f"active_berths ({self.active_berths}) exceeds berths ({self.berths})")
+        return self
+
+
+class PumpStationSpec(_Model):
+    """A pump station of a pipeline: losing it leaves only part of the line's capacity."""
+
+    capacity_without: Fraction = Field(
+        description="Fraction of the line's capacity left when the station is fully out."
+    )
+    description: str = Field("", description="Notes and sources.")
+
+
+class _LegBase(_Model):
+    inlet_storage: StorageSpec | None = Field(
+        None, description="Tanks at the leg's inlet (terminal tank farm); needed when the leg follows another leg."
+    )
+    description: str = Field("", description="Notes and sources.")
+
+
+class PipelineLeg(_LegBase):
+    """A pipeline: a rate limit and a transit time, modelled as a full line (delay line)."""
+
+    kind: Literal["pipeline"]
+    capacity: Rate = Field(description="Total capacity of the line (all shippers).")
+    transit: Duration = Field(
+        0.0,
+        description=(
+            "Transit time at full capacity. A line of our oil only is a full line (linefill = capacity x transit); "
+            "a line shared with third parties, whose flow keeps it moving, delivers our oil after this time."
+        ),
+    )
+    third_party: Rate = Field(
+        0.0, description="Flow of other shippers' oil on the same leg (Russian oil in CPC, Azeri oil in BTC)."
+    )
+    sharing: Literal["pro_rata", "spare"] = Field(
+        "pro_rata",
+        description="How capacity is split with third parties: pro_rata keeps our share in an outage; spare gives us only what they leave.",
+    )
+    initial_linefill: Literal["full", "empty"] = Field("full", description="Whether the line starts full of our oil.")
+    pump_stations: dict[Name, PumpStationSpec] = Field(
+        default_factory=dict, description="Pump stations that shocks can target as LEG.STATION."
+    )
+
+
+class SeaLeg(_LegBase):
+    """Tankers loading at a port, sailing laden, discharging, and sailing back."""
+
+    kind: Literal["sea"]
+    port: Name = Field(description="The loading port (a key of ports).")
+    fleet: PositiveCount = Field(description="Tankers serving this leg.")
+    cargo: PositiveMass = Field(description="Cargo per tanker.")
+    load_rate: PositiveRate = Field(description="Loading rate at one berth.")
+    laden_voyage: Duration = Field(description="Sailing time loaded, to the discharge point.")
+    ballast_voyage: Duration = Field(0.0, description="Sailing time back, empty.")
+    berth_time: Duration = Field(
+        0.0,
+        description="Time a tanker holds a berth besides pumping: mooring, hose connection, paperwork, unmooring.",
+    )
+
+    @model_validator(mode="after")
+    def _tanks_hold_a_cargo(self) -> SeaLeg:
+        if self.inlet_storage is not None and self.inlet_storage.capacity < self.cargo:
+            raise ValueError(
+                f"@inlet_storage.capacity: {self.inlet_storage.capacity:g} t is less than one cargo "
+                f"({self.cargo:g} t); tankers could never load"
+            )
+        tanks = self.inlet_storage
+        if tanks is not None and tanks.minimum > 0 and tanks.capacity - tanks.minimum < self.cargo:
+            raise ValueError(
+                f"@inlet_storage.minimum: {tanks.minimum:g} t leaves {tanks.capacity - tanks.minimum:g} t above it, "
+                f"less than one cargo ({self.cargo:g} t); tankers could never load"
+            )
+        return self
+
+
+class RailLeg(_LegBase):
+    """Block trains of tank cars: dispatch rate, transit, border/gauge-change delay."""
+
+    kind: Literal["rail"]
+    payload: PositiveMass = Field(description="Oil per train.")
+    trains_per_day: float = Field(gt=0, le=1000, description="Most trains dispatched per day.")
+    transit: Duration = Field(description="Running time, loaded.")
+    border_delay: Duration = Field(0.0, description="Border and gauge-change handling time.")
+    fleet: PositiveCount | None = Field(None, description="Train sets in service (None = not limiting).")
+    return_transit: Duration | None = Field(None, description="Running time back, empty (default: transit).")
+
+
+Leg = Annotated[PipelineLeg | SeaLeg | RailLeg, Field(discriminator="kind")]
+
+
+class RouteSpec(_Model):
+    """A chain of legs from a source to a market, with its cost and readiness."""
+
+    source: Name = Field(description="Where the oil comes from (a key of sources).")
+    legs: list[Name] = Field(min_length=1, description="Legs in order, from the source to the market.")
+    market: Name = Field(description="Where a tonne counts as exported (a key of markets).")
+    normal: Rate = Field(0.0, description="Normal (baseline) allocation to this route.")
+    capacity: RateLimit = Field(
+        math.inf, description="Most this route may carry (contract or quota); default unlimited."
+    )
+    cost: Price = Field(0.0, description="Transport cost per tonne, all legs.")
+    lead_time: Duration = Field(
+        0.0, description="Days from the first need to divert until the route takes extra volume."
+    )
+    priority: int = Field(
+        100, strict=True, ge=-1_000_000, le=1_000_000, description="Merit order for normal allocations (lower first)."
+    )
+    description: str = Field("", description="Notes and sources.")
+
+
+class MarketSpec(_Model):
+    """A place where exported oil is counted."""
+
+    description: str = Field("", description="Notes.")
+
+
+class Network(_Model):
+    """The export system: sources, ports, legs, routes, markets."""
+
+    name: str = Field("network", description="Name of the network.")
+    description: str = Field("", description="What the network represents, and its period.")
+    grade: GradeSpec = Field(default_factory=GradeSpec, description="The crude grade (unit conversions).")
+    sources: dict[Name, SourceSpec] = Field(min_length=1, description="Producing fields or aggregates.")
+    ports: dict[Name, PortSpec] = Field(default_factory=dict, description="Loading ports.")
+    legs: dict[Name, Leg] = Field(min_length=1, description="Transport legs.")
+    routes: dict[Name, RouteSpec] = Field(min_length=1, description="Routes from sources to markets.")
+    markets: dict[Name, MarketSpec] = Field(min_length=1, description="Export markets.")
+
+    @classmethod
+    def model_validate(cls, obj: Any, *, context: dict | None = None, **kwargs: Any) -> Network:
+        """Validate, converting barrels with the grade the network declares."""
+        return super().model_validate(obj, context=_with_grade(obj, context, None), **kwargs)
+
+    @model_validator(mode="after")
+    def _references_exist(self) -> Network:
+        problems: list[str] = []
+
+        def need(kind: str, name: str, table: dict, where: str) -> None:
+            if name not in table:
+                from difflib import get_close_matches
+
+                near = get_close_matches(name, list(table), n=1)
+                hint = f"; did you mean {near[0]!r}?" if near else f"; known: {', '.join(sorted(table)) or 'none'}"
+                problems.append(f"@{where}: unknown {kind} {name!r}{hint}")
+
+        for leg_name, leg in self.legs.items():
+            if isinstance(leg, SeaLeg):
+                need("port", leg.port, self.ports, f"legs.{leg_name}.port")
+        outlets: dict[str, tuple[str, str]] = {}
+        for leg_name, leg in self.legs.items():
+            if leg.inlet_storage is not None and leg.inlet_storage.capacity <= 0:
+                problems.append(f"@legs.{leg_name}.inlet_storage.capacity: must be > 0 (omit inlet_storage for none)")
+        for route_name, route in self.routes.items():
+            need("source", route.source, self.sources, f"routes.{route_name}.source")
+            need("market", route.market, self.markets, f"routes.{route_name}.market")
+            for i, leg_name in enumerate(route.legs):
+                need("leg", leg_name, self.legs, f"routes.{route_name}.legs.{i}")
+            if len(set(route.legs)) != len(route.legs):
+                problems.append(f"@routes.{route_name}.legs: a leg appears twice in one route")
+            for i, leg_name in enumerate(route.legs[1:], start=1):
+                leg = self.legs.get(leg_name)
+                if leg is not None and leg.inlet_storage is None:
+                    problems.append(
+                        f"@routes.{route_name}.legs.{i}: leg {leg_name!r} follows {route.legs[i - 1]!r} "
+                        "and needs inlet_storage (the terminal tanks between them)"
+                    )
+            for i, leg_name in enumerate(route.legs):
+                nxt = route.legs[i + 1] if i + 1 < len(route.legs) else f"market {route.market}"
+                seen = outlets.setdefault(leg_name, (nxt, route_name))
+                if seen[0] != nxt:
+                    problems.append(
+                        f"@routes.{route_name}.legs.{i}: leg {leg_name!r} leads to {nxt!r} here but to "
+                        f"{seen[0]!r} in route {seen[1]!r} (a leg has one outlet: split it into two legs)"
+                    )
+            first = self.legs.get(route.legs[0])
+            if isinstance(first, SeaLeg) and first.inlet_storage is None:
+                problems.append(
+                    f"@routes.{route_name}.legs.0: sea leg {route.legs[0]!r} needs inlet_storage (the port tanks)"
+                )
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+
+def _with_grade(data: Any, context: dict | None, network_key: str | None) -> dict:
+    """A validation context holding the grade declared in ``data`` (so barrels convert right)."""
+    context = dict(context or {})
+    if "grade" not in context:
+        network = data.get(network_key) if network_key and isinstance(data, dict) else data
+        raw = network.get("grade") if isinstance(network, dict) else None
+        if isinstance(raw, dict):
+            try:
+                spec = GradeSpec.model_validate(raw)
+                context["grade"] = Grade(bbl_per_t=spec.bbl_per_t, t_per_m3=spec.t_per_m3)
+            except ValueError:
+                pass  # the grade's own errors are reported when the network is validated
+    return context
