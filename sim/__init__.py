@@ -3,10 +3,12 @@
 The layers, each importing only those below it::
 
     cli        command line (thin)
+    streaming  an ensemble run folder filled batch by batch; resume (beside api)
     api        load -> run -> save: what a notebook calls
     plots      disruption curves (matplotlib)
-    results    result files, manifests, atomic writes
-    ensemble   N replications (serial or in processes), what is kept, statistics
+    results    result files, manifests, atomic writes; store: ensemble.parquet and batch parts
+    ensemble   N replications, what is kept, statistics
+    executors  where replications run: serial, local processes, Dask (optional)
     engine     the SimPy model, shocks, metrics
     scenario   the file format: schema, units, loading, validation
 """
