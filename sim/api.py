@@ -315,7 +315,9 @@ def rerun(
         thresholds = {str(k): float(v) for k, v in (stored["manifest"].get("thresholds") or {}).items()}
         precision = float(stored["manifest"].get("precision", PRECISION))
     except (AttributeError, TypeError, ValueError) as exc:
-        raise ScenarioError.single(manifest_path, f"unusable thresholds or precision: {exc}", None, "thresholds") from None
+        raise ScenarioError.single(
+            manifest_path, f"unusable thresholds or precision: {exc}", None, "thresholds"
+        ) from None
     outcome = run(
         loaded,
         seed=seed,

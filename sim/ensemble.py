@@ -90,7 +90,7 @@ PERCENTILE_METHOD = "linear"
 PRECISION = 0.01
 """Default target precision: the 95 % interval of the mean within ±1 % of the mean."""
 
-FAN_BYTES = 4 * 2**20
+FAN_BYTES = 2 * 2**20
 """Most bytes of daily shortfall an ensemble keeps for its fan chart (the first replications)."""
 
 CONDITIONAL_KEYS = ("n", "defined", "mean", "p5", "p50", "p95")
@@ -258,7 +258,7 @@ def exceedance(values: np.ndarray, threshold: float) -> dict[str, Any]:
 
 
 def fan_percentiles(
-    shortfall: np.ndarray, quantiles: Sequence[float] = FAN_PERCENTILES, window: int = 7, block: int = 64
+    shortfall: np.ndarray, quantiles: Sequence[float] = FAN_PERCENTILES, window: int = 7, block: int = 16
 ) -> dict[str, np.ndarray]:
     """Per day: mean and percentiles over replications of the trailing ``window``-day mean shortfall.
 

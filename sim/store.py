@@ -24,6 +24,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+# Arrow's default allocator (mimalloc or jemalloc) keeps freed memory for reuse, so a streamed run
+# that reads and writes thousands of small tables grows its resident memory with N; the system
+# allocator gives it back (measured, 10^4 replications: +25 MiB over 10^3 with mimalloc, +11 MiB
+# so). Read by Arrow when it first allocates: effective if pyarrow was not imported before, and
+# only where the user has not chosen (setdefault).
+os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
+
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -269,14 +277,12 @@ def _cell(value: Any) -> str:
 
 def ensemble_csv_from_parquet(parquet: Path, path: Path, metrics: Sequence[str]) -> None:
     """ensemble.csv (replication, seed, shocks_happened, every metric; exact repr floats) from the
-    Parquet file, a row group at a time."""
+    Parquet file, 2,048 rows at a time."""
     names = ["replication", "seed", "shocks_happened", *metrics]
     source = pq.ParquetFile(parquet)
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(names)
-        for i in range(source.num_row_groups):
-            group = source.read_row_group(i, columns=names)
-            columns = [group.column(name).to_numpy() for name in names]
-            for row in zip(*columns, strict=True):
-                writer.writerow([_cell(v.item()) for v in row])
+        for batch in source.iter_batches(batch_size=2048, columns=names):
+            columns = [batch.column(j).to_numpy(zero_copy_only=False).tolist() for j in range(len(names))]
+            writer.writerows([_cell(v) for v in row] for row in zip(*columns, strict=True))
