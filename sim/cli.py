@@ -457,7 +457,7 @@ def _executor_options(
 ) -> streaming.EnsembleOptions:
     """Where an ensemble runs, from the options (ScenarioError naming the bad one)."""
     if executor is None:
-        executor = "dask" if scheduler else ("processes" if jobs > 1 else "serial")
+        executor = "dask" if scheduler else ("processes" if jobs > 1 or (workers or 1) > 1 else "serial")
     if scheduler and executor != "dask":
         raise ScenarioError.single("--scheduler", f"is a Dask scheduler; it needs --executor dask, not {executor}")
     if workers is None:
