@@ -132,38 +132,42 @@ def _replace(tmp: Path, path: Path) -> None:
     os.replace(tmp, path)
 
 
+def _numpy_type(kind: pa.DataType) -> type:
+    return np.bool_ if kind == pa.bool_() else np.int64 if kind == pa.int64() else np.float64
+
+
 def write_parquet(path: Path, schema: pa.Schema, tables: Iterable[pa.Table]) -> int:
     """Write ``tables`` (in row order) to ``path`` in row groups of ROW_GROUP rows; return the row count.
 
-    Regrouped whatever the incoming sizes, so the bytes depend on the rows only. Written to a
-    temporary name and renamed.
+    Rows are copied into one preallocated numpy buffer per column and written a full row group
+    at a time, so the bytes depend on the rows only (not on how they came in) and memory stays
+    at one row group however many tables pass. Written to a temporary name and renamed.
     """
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
-    rows = 0
-    pending: list[pa.Table] = []
-    held = 0
+    buffers = {f.name: np.empty(ROW_GROUP, dtype=_numpy_type(f.type)) for f in schema}
+    held = rows = 0
     with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
 
-        def flush(limit: int) -> None:
-            nonlocal pending, held
-            if not pending:
-                return
-            merged = pa.concat_tables(pending)
-            while merged.num_rows >= limit and merged.num_rows > 0:
-                group = merged.slice(0, ROW_GROUP).combine_chunks()
-                writer.write_table(group, row_group_size=ROW_GROUP)
-                merged = merged.slice(group.num_rows)
-            pending = [merged] if merged.num_rows else []
-            held = merged.num_rows
+        def flush() -> None:
+            columns = [pa.array(buffers[f.name][:held], type=f.type) for f in schema]
+            writer.write_table(pa.Table.from_arrays(columns, schema=schema), row_group_size=ROW_GROUP)
 
         for table in tables:
-            pending.append(table)
-            held += table.num_rows
-            rows += table.num_rows
-            if held >= ROW_GROUP:
-                flush(ROW_GROUP)
-        flush(1)
+            start = 0
+            while start < table.num_rows:
+                take = min(ROW_GROUP - held, table.num_rows - start)
+                for name, buffer in buffers.items():
+                    column = table.column(name).slice(start, take).to_numpy(zero_copy_only=False)
+                    buffer[held : held + take] = column
+                held += take
+                start += take
+                rows += take
+                if held == ROW_GROUP:
+                    flush()
+                    held = 0
+        if held:
+            flush()
     _replace(tmp, path)
     return rows
 
@@ -226,7 +230,8 @@ def merged_parts(folder: Path, n: int) -> Iterator[pa.Table]:
             continue  # a range already covered (a batch stored twice by different plans)
         if a > expected:
             break
-        table = pq.read_table(Path(folder) / PARTS / f"rows-{a:09d}-{b:09d}.parquet")
+        # ParquetFile.read, not pq.read_table: the dataset layer keeps a little per file read
+        table = pq.ParquetFile(Path(folder) / PARTS / f"rows-{a:09d}-{b:09d}.parquet").read(use_threads=False)
         yield table.slice(expected - a)
         expected = b
     if expected != n:
@@ -250,8 +255,12 @@ def read_fan(folder: Path, rows: int, days: int) -> np.ndarray:
 
 def read_column(path: str | Path, name: str) -> np.ndarray:
     """One column of ensemble.parquet as a numpy array (int64, bool or float64 with NaN)."""
-    column = pq.read_table(path, columns=[name]).column(0)
-    return column.to_numpy()
+    source = pq.ParquetFile(path)
+    parts = [
+        source.read_row_group(i, columns=[name], use_threads=False).column(0).to_numpy()
+        for i in range(source.num_row_groups)
+    ]
+    return np.concatenate(parts) if parts else np.empty(0)
 
 
 def read_meta(path: str | Path) -> dict[str, Any]:
@@ -275,14 +284,16 @@ def _cell(value: Any) -> str:
     return str(int(value))
 
 
-def ensemble_csv_from_parquet(parquet: Path, path: Path, metrics: Sequence[str]) -> None:
+def ensemble_csv_from_parquet(parquet: Path, path: Path, metrics: Sequence[str], rows: int = 1000) -> None:
     """ensemble.csv (replication, seed, shocks_happened, every metric; exact repr floats) from the
-    Parquet file, 2,048 rows at a time."""
+    Parquet file: one column of one row group read at a time, ``rows`` rows written at a time."""
     names = ["replication", "seed", "shocks_happened", *metrics]
     source = pq.ParquetFile(parquet)
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(names)
-        for batch in source.iter_batches(batch_size=2048, columns=names):
-            columns = [batch.column(j).to_numpy(zero_copy_only=False).tolist() for j in range(len(names))]
-            writer.writerows([_cell(v) for v in row] for row in zip(*columns, strict=True))
+        for i in range(source.num_row_groups):
+            columns = [source.read_row_group(i, columns=[name]).column(0).to_numpy() for name in names]
+            for a in range(0, len(columns[0]), rows):
+                block = [column[a : a + rows].tolist() for column in columns]
+                writer.writerows([_cell(v) for v in row] for row in zip(*block, strict=True))
