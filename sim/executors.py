@@ -202,7 +202,7 @@ def input_columns(drawn: list[list[RealizedShock]], declared: int) -> dict[str, 
 # --- running a batch (in whatever process) ---------------------------------------------------------
 
 _CONTEXT: dict[str, Any] = {}
-"""A worker process's context (set by its initializer) and its cached baseline run."""
+"""This process's cached baseline run (keyed by the context's token)."""
 
 
 def _baseline(context: BatchContext) -> RunRecord | None:
@@ -225,13 +225,8 @@ def _fault(task: BatchTask) -> None:
         os._exit(70)
 
 
-def run_batch(context: BatchContext | None, task: BatchTask) -> BatchResult:
-    """Run one batch of replications and return what the ensemble keeps of each.
-
-    ``context`` None means the one this worker process was started with.
-    """
-    if context is None:
-        context = _CONTEXT["context"]
+def run_batch(context: BatchContext, task: BatchTask) -> BatchResult:
+    """Run one batch of replications and return what the ensemble keeps of each."""
     _fault(task)
     scenario = context.scenario
     fixed = fixed_baseline(scenario)
@@ -316,18 +311,23 @@ class SerialEvaluator(Evaluator):
             yield run_batch(context, task)
 
 
-def _init_process(context: BatchContext) -> None:
-    """Initializer of a local worker process: its context; Ctrl-C is the parent's to handle."""
+def _init_process() -> None:
+    """Initializer of a local worker process: Ctrl-C is the parent's to handle."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _CONTEXT.clear()
-    _CONTEXT["context"] = context
+
+
+def _warm() -> int:
+    """A no-op task that makes a worker start and import routesim before the first batch."""
+    return os.getpid()
 
 
 class ProcessEvaluator(Evaluator):
     """Batches in ``workers`` fresh local processes, at most two per worker in flight.
 
-    A worker that dies breaks the pool: the batches not yet returned are run again in a new
-    pool, up to ``max_restarts`` times (their results do not depend on where they run).
+    The pool starts (and its workers import routesim) on entering; each task carries the small
+    context (~10 kB pickled). A worker that dies breaks the pool: the batches not yet returned
+    are run again in a new pool, up to ``max_restarts`` times (their results do not depend on
+    where they run).
     """
 
     name = "processes"
@@ -338,28 +338,39 @@ class ProcessEvaluator(Evaluator):
         self.workers = workers
         self.max_restarts = max_restarts
         self.restarts = 0
+        self._pool: ProcessPoolExecutor | None = None
 
-    def _pool(self, context: BatchContext) -> ProcessPoolExecutor:
+    def _new_pool(self) -> ProcessPoolExecutor:
         # "spawn": fresh interpreters, safe with a caller's threads, the same on every OS.
-        return ProcessPoolExecutor(
-            max_workers=self.workers,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_init_process,
-            initargs=(context,),
+        pool = ProcessPoolExecutor(
+            max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_process
         )
+        for future in [pool.submit(_warm) for _ in range(self.workers)]:
+            future.result()
+        return pool
+
+    def __enter__(self) -> ProcessEvaluator:
+        self._pool = self._new_pool()
+        return self
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
 
     def imap(self, context: BatchContext, tasks: Iterable[BatchTask]) -> Iterator[BatchResult]:
+        if self._pool is None:
+            self._pool = self._new_pool()
         source = iter(tasks)
         retry: deque[BatchTask] = deque()
         pending: dict[Future, BatchTask] = {}
-        pool = self._pool(context)
         try:
             while True:
                 while len(pending) < 2 * self.workers:
                     task = retry.popleft() if retry else next(source, None)
                     if task is None:
                         break
-                    pending[pool.submit(run_batch, None, task)] = task
+                    pending[self._pool.submit(run_batch, context, task)] = task
                 if not pending:
                     return
                 finished, _ = wait(pending, return_when=FIRST_COMPLETED)
@@ -382,12 +393,11 @@ class ProcessEvaluator(Evaluator):
                         )
                     retry.extend(pending.values())
                     pending.clear()
-                    pool.shutdown(wait=False, cancel_futures=True)
-                    pool = self._pool(context)
+                    self._pool.shutdown(wait=False, cancel_futures=True)
+                    self._pool = self._new_pool()
         finally:
             for future in pending:
                 future.cancel()
-            pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _import_distributed() -> Any:
@@ -423,6 +433,7 @@ class DaskEvaluator(Evaluator):
         try:
             if self.scheduler:
                 self._client = distributed.Client(self.scheduler, set_as_default=False, timeout="20s")
+                self._client.wait_for_workers(1, timeout="60s")
                 self.workers = max(1, len(self._client.scheduler_info().get("workers", {})))
             else:
                 self._cluster = distributed.LocalCluster(
@@ -433,7 +444,9 @@ class DaskEvaluator(Evaluator):
                     silence_logs=logging.ERROR,
                 )
                 self._client = distributed.Client(self._cluster, set_as_default=False)
-        except OSError as exc:
+                self._client.wait_for_workers(self.workers, timeout="60s")
+            self._client.run(_warm)  # every worker imports routesim now, not inside the first batches
+        except (OSError, TimeoutError) as exc:
             self.close()
             where = self.scheduler or "a local cluster"
             raise ExecutorError(f"cannot reach the Dask scheduler at {where}: {exc}") from None
