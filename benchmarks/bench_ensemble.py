@@ -9,7 +9,9 @@ Usage:
 Timing: N replications of the headline scenario (``scenarios/cpc_court_suspension_2022.yaml``) with
 its baseline, in memory (``run_ensemble``), wall time. Parallel efficiency = serial time / (2 x parallel
 time). The start of the process pool and of the Dask LocalCluster (2 interpreters that import
-routesim) is reported apart: the parallel figures count from the first batch sent. Measure on 2 free cores: the load average printed
+routesim) is reported apart: the parallel figures count from the first batch sent. On a shared
+host the measured efficiency says how many cores were free; the second figure, serial CPU time /
+(2 x the busiest worker's CPU time, from psutil), is what 2 free cores would give. Measure on 2 free cores: the load average printed
 first says how free they were.
 
 Memory: each N runs in a fresh interpreter as ``routesim run -n N`` does (a streamed run folder in
@@ -33,8 +35,27 @@ ROOT = Path(__file__).resolve().parents[1]
 HEADLINE = ROOT / "scenarios" / "cpc_court_suspension_2022.yaml"
 
 
+def _worker_cpu() -> dict[int, float]:
+    """CPU seconds used so far by each process below this one (pool workers, Dask nannies and workers)."""
+    import psutil  # a dependency of distributed
+
+    out = {}
+    for child in psutil.Process().children(recursive=True):
+        try:
+            times = child.cpu_times()
+        except psutil.Error:
+            continue
+        out[child.pid] = times.user + times.system
+    return out
+
+
+def _busy(before: dict[int, float], after: dict[int, float]) -> list[float]:
+    return sorted((after[pid] - before.get(pid, 0.0) for pid in after), reverse=True)
+
+
 def timing(n: int, workers: int) -> dict[str, float]:
-    """Wall seconds of N replications: serial, processes, Dask (cluster start apart)."""
+    """Wall seconds of N replications: serial, processes, Dask (pool and cluster start apart), and each
+    worker's CPU seconds (what the run would take on free cores: the busiest worker's CPU time)."""
     import logging
 
     import numpy as np
@@ -46,31 +67,38 @@ def timing(n: int, workers: int) -> dict[str, float]:
 
     scenario = load_scenario(HEADLINE).scenario
     out: dict[str, float] = {}
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     serial = run_ensemble(scenario, n)
     out["serial_s"] = time.perf_counter() - started
+    out["serial_cpu_s"] = time.process_time() - cpu
     started = time.perf_counter()
     with ProcessEvaluator(workers) as ev:
         out["processes_pool_start_s"] = time.perf_counter() - started
-        started = time.perf_counter()
+        before, started = _worker_cpu(), time.perf_counter()
         processes = run_ensemble(scenario, n, evaluator_=ev)
         out["processes_s"] = time.perf_counter() - started
+        busy = _busy(before, _worker_cpu())
+    out["processes_busiest_cpu_s"] = busy[0]
     started = time.perf_counter()
     with (
         LocalCluster(
             n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=logging.ERROR
         ) as cluster,
-        DaskEvaluator(workers, cluster.scheduler_address) as ev,
-    ):  # waits for the workers, imports routesim
+        DaskEvaluator(workers, cluster.scheduler_address) as ev,  # waits for the workers, imports routesim
+    ):
         out["dask_cluster_start_s"] = time.perf_counter() - started
-        started = time.perf_counter()
+        before, started = _worker_cpu(), time.perf_counter()
         dask = run_ensemble(scenario, n, evaluator_=ev)
         out["dask_s"] = time.perf_counter() - started
+        busy = _busy(before, _worker_cpu())
+    out["dask_busiest_cpu_s"] = busy[0]
     for other in (processes, dask):
         for key, column in serial.table.items():
             assert np.array_equal(column, other.table[key], equal_nan=True), key
-    out["processes_efficiency"] = out["serial_s"] / (workers * out["processes_s"])
-    out["dask_efficiency"] = out["serial_s"] / (workers * out["dask_s"])
+    for name in ("processes", "dask"):
+        out[f"{name}_efficiency"] = out["serial_s"] / (workers * out[f"{name}_s"])
+        # on free cores the run lasts about as long as its busiest worker computes
+        out[f"{name}_efficiency_free"] = out["serial_cpu_s"] / (workers * out[f"{name}_busiest_cpu_s"])
     return out
 
 
@@ -118,14 +146,12 @@ def main() -> None:
         t = timing(args.n, args.workers)
         print(f"{args.n:,} replications of {HEADLINE.name} (with its baseline), {args.workers} workers:")
         print(f"  serial     {t['serial_s']:7.2f} s  ({t['serial_s'] / args.n * 1e3:.1f} ms per replication)")
-        print(
-            f"  processes  {t['processes_s']:7.2f} s  efficiency {t['processes_efficiency']:.2f} "
-            f"(pool start {t['processes_pool_start_s']:.1f} s, apart)"
-        )
-        print(
-            f"  dask       {t['dask_s']:7.2f} s  efficiency {t['dask_efficiency']:.2f} "
-            f"(LocalCluster start {t['dask_cluster_start_s']:.1f} s, apart)"
-        )
+        for name, start in (("processes", "processes_pool_start_s"), ("dask", "dask_cluster_start_s")):
+            print(
+                f"  {name:10s} {t[f'{name}_s']:7.2f} s  efficiency {t[f'{name}_efficiency']:.2f} measured, "
+                f"{t[f'{name}_efficiency_free']:.2f} on free cores (serial CPU {t['serial_cpu_s']:.2f} s / "
+                f"{args.workers} x busiest worker's CPU {t[f'{name}_busiest_cpu_s']:.2f} s); start {t[start]:.1f} s, apart"
+            )
     rows = []
     for n in args.memory:
         cmd = [sys.executable, __file__, "--one-memory", str(n), "--executor", args.executor]
