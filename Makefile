@@ -6,14 +6,14 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint format schema clean bench
+.PHONY: run test lint format schema clean bench figures
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev,dask]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,dask,sensitivity,discovery]"
 	touch $(STAMP)
 
 run: $(STAMP)
@@ -33,6 +33,9 @@ format: $(STAMP)
 
 schema: $(STAMP)
 	$(BIN)/routesim schema > sim/schema/scenario.schema.json
+
+figures: $(STAMP)
+	$(BIN)/python docs/make_gallery.py
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_engine.py

@@ -1,6 +1,6 @@
 """``python -m sim`` is the ``routesim`` command."""
 
-from sim.cli import main
+from sim.entry import main
 
 if __name__ == "__main__":
     main()

@@ -58,20 +58,31 @@ import io
 import json
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from matplotlib.figure import Figure
 
 from sim import results
 from sim.engine.record import RunRecord
 from sim.engine.runner import Replication, run_replication
 from sim.ensemble import describe
 from sim.scenario.loader import LoadedScenario, load_scenario
-from sim.scenario.schema import OBSERVED_METRICS, WINDOW_METRICS, ObservedFigure, Scenario
+from sim.scenario.schema import (
+    CHANGE_METRICS,
+    OBSERVED_METRICS,
+    WINDOW_METRICS,
+    ObservedFigure,
+    ObservedWindow,
+    Scenario,
+)
+from sim.textsafe import figure_text
+from sim.units import format_quantity
+
+if TYPE_CHECKING:  # matplotlib is imported where the plot is drawn
+    from matplotlib.figure import Figure
 
 __all__ = [
     "ENSEMBLE_AGREEMENT",
@@ -190,19 +201,8 @@ def history_files(pattern: str = HISTORY_GLOB) -> list[Path]:
 
 
 def format_value(value: float | None, unit: str) -> str:
-    """A compact form of a value in a canonical unit ("3.41 Mt", "102.0 kt/d", "5 d", "0.71")."""
-    if value is None:
-        return "none"
-    if unit == "t":
-        for scale, name in ((1e6, "Mt"), (1e3, "kt")):
-            if abs(value) >= scale:
-                return f"{value / scale:,.2f} {name}"
-        return f"{value:,.0f} t"
-    if unit == "t/d":
-        return f"{value / 1e3:,.1f} kt/d"
-    if unit == "d":
-        return f"{value:,.1f} d" if value != round(value) else f"{value:,.0f} d"
-    return f"{value:.2f}"
+    """A compact form of a value in a canonical unit ("3.41 Mt", "102.0 kt/d", "5 d", "0.71"; "none")."""
+    return format_quantity(value, unit, missing="none")
 
 
 def ensemble_text(row: BacktestRow) -> str:
@@ -228,11 +228,28 @@ def loadings(record: RunRecord, scenario: Scenario, leg: str) -> np.ndarray:
     return loaded
 
 
-def _window(scenario: Scenario, figure: ObservedFigure) -> slice:
-    assert figure.window is not None
-    first = (figure.window.start - scenario.start_date).days
-    last = (figure.window.end - scenario.start_date).days
+def _window(scenario: Scenario, window: ObservedWindow | None) -> slice:
+    """The days of a window (both dates included) as a slice of the daily series."""
+    assert window is not None
+    first = (window.start - scenario.start_date).days
+    last = (window.end - scenario.start_date).days
     return slice(first, last + 1)
+
+
+def _routes(record: RunRecord, figure: ObservedFigure) -> list[int]:
+    return [record.route_names.index(n) for n in figure.targets()]
+
+
+def _mean_rate(kind: str, figure: ObservedFigure, record: RunRecord, scenario: Scenario, days: slice) -> float | None:
+    """Mean t/d over ``days`` of the run: loaded aboard a leg, produced by sources, or sent into routes."""
+    if kind == "loading":
+        series = loadings(record, scenario, figure.targets()[0])[days]
+        series = series[~np.isnan(series)]
+    elif kind == "route":
+        series = record.intake[days][:, _routes(record, figure)].sum(axis=1)
+    else:
+        series = record.produced[days][:, _sources(record, figure)].sum(axis=1)
+    return float(series.mean()) if series.size else None
 
 
 def _sources(record: RunRecord, figure: ObservedFigure) -> list[int]:
@@ -255,8 +272,19 @@ def measure(figure: ObservedFigure, rep: Replication, scenario: Scenario) -> flo
         value = rep.impact.values[metric]
         return None if value is None else float(value)
     kind = WINDOW_METRICS[metric][1]
-    days = _window(scenario, figure)
+    days = _window(scenario, figure.window)
     s, b = rep.scenario, rep.baseline
+    if metric in CHANGE_METRICS:
+        now = _mean_rate(kind, figure, s, scenario, days)
+        before = _mean_rate(kind, figure, s, scenario, _window(scenario, figure.versus))
+        return None if now is None or not before else now / before
+    if kind == "route":
+        sent = s.intake[days][:, _routes(s, figure)].sum(axis=1)
+        if metric == "intake_t":
+            return float(sent.sum())
+        if metric == "intake_rate":
+            return float(sent.mean())
+        return float(_longest_run(sent <= 1.0))  # intake_stop_d
     if kind == "loading":
         leg = figure.targets()[0]
         ls, lb = loadings(s, scenario, leg)[days], loadings(b, scenario, leg)[days]
@@ -419,16 +447,24 @@ def load_episodes(paths: Sequence[str | Path]) -> list[LoadedScenario]:
     return [load_scenario(path) for path in paths]
 
 
-def run_backtest(episodes: Sequence[str | Path | LoadedScenario]) -> Backtest:
+def run_backtest(
+    episodes: Sequence[str | Path | LoadedScenario], progress: Callable[[int, int], None] | None = None
+) -> Backtest:
     """Run each history scenario (its own seed) and compare it with its observed figures.
 
     A file with ``replications`` > 1 runs replications 0..N-1 (an ensemble, see the module
-    docstring); any other runs once.
+    docstring); any other runs once. ``progress(done, total)`` is called after each file
+    (counted in replications).
     """
     started = time.perf_counter()
     loaded = [e if isinstance(e, LoadedScenario) else load_scenario(e) for e in episodes]
     out = Backtest()
+    total = sum(max(item.scenario.replications, 1) for item in loaded)
+    done = 0
     for item in loaded:
+        if progress is not None:
+            progress(done, total)
+        done += max(item.scenario.replications, 1)
         rep = run_replication(item.scenario)
         n = item.scenario.replications
         if n > 1:
@@ -436,6 +472,8 @@ def run_backtest(episodes: Sequence[str | Path | LoadedScenario]) -> Backtest:
             out.episodes.append(Episode(item, rep, ensemble_rows(item, values), values))
         else:
             out.episodes.append(Episode(item, rep, _rows(item, rep)))
+    if progress is not None:
+        progress(total, total)
     out.wall_time_s = time.perf_counter() - started
     return out
 
@@ -506,49 +544,144 @@ def _ratio_band(row: BacktestRow) -> tuple[float, float] | None:
     return row.model_p10 / ref, row.model_p90 / ref
 
 
+GRADES = {"H": "high", "M": "medium", "L": "low", "D": "derived", "U": "unverified"}
+"""Confidence grades of reported figures."""
+
+
+def _position(value: float | None, row: BacktestRow, left: float, right: float) -> tuple[float, str]:
+    """Where a model value (or P10/P90) sits on the ratio axis, and '' or '<' / '>' when it is off the scale.
+
+    A reported zero has no ratio: a value that matches it sits on 1, any other beyond the right edge.
+    """
+    if value is None:
+        return left, "<"
+    ref = row.reported
+    if ref is None:
+        ref = (row.low + row.high) / 2 if row.low is not None and row.high is not None else (row.low or row.high)
+    if not ref:
+        matched = abs(value) <= _slack(0.0 if ref is None else ref) or value == 0
+        return (1.0, "") if matched else (right, ">")
+    ratio = value / ref
+    if ratio < left:
+        return left, "<"
+    if ratio > right:
+        return right, ">"
+    return ratio, ""
+
+
 def backtest_figure(rows: Sequence[BacktestRow], title: str = "") -> Figure:
-    """Model / reported for every figure (log scale), the accepted band shaded, one marker per figure."""
+    """Model / reported for every figure (log scale) with a legend.
+
+    Shape and colour say whether the figure agrees (circle, blue) or not (cross, vermilion); a
+    hollow marker is a figure graded L, D or U (weaker sources); the grade is printed beside
+    each label; the grey band is what the tolerance accepts; an ensemble (replications > 1)
+    has its P10–P90 bar; values off the scale (a ratio beyond the axis, a reported zero missed,
+    no model value) sit on the edge as a triangle pointing outwards, with the value in the label.
+    """
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
     n = len(rows)
-    fig = Figure(figsize=(11, 1.2 + 0.34 * max(n, 1)), layout="constrained")
+    fig = Figure(figsize=(12, 1.9 + 0.34 * max(n, 1)), layout="constrained")
     ax = fig.subplots()
     left, right = 0.05, 20.0
+    agree, disagree = "#0072B2", "#D55E00"
     for i, row in enumerate(rows):
         y = n - 1 - i
         band = _accepted(row)
         if band is not None:
             lo, hi = max(band[0], left), min(band[1], right)
-            ax.fill_betweenx([y - 0.35, y + 0.35], lo, hi, color="0.85", linewidth=0)
-        color = "tab:green" if row.inside else "tab:red"
-        if row.ratio is not None:
-            x, marker = min(max(row.ratio, left), right), "o"
-        elif row.model is None:
-            x, marker = left, "x"  # the model never reached the state (e.g. tanks never full)
-        else:
-            x, marker = (1.0 if row.inside else right), "D"  # reported zero: on 1 when matched
-        spread = _ratio_band(row)
-        if spread is not None:  # an ensemble's P10-P90, as model / reported
-            lo, hi = (min(max(v, left), right) for v in spread)
-            ax.plot([lo, hi], [y, y], color=color, linewidth=1.5, solid_capstyle="butt")
-            ax.plot([lo, hi], [y, y], color=color, marker="|", markersize=9, linestyle="none")
-        ax.plot([x], [y], marker=marker, color=color, markersize=7, linestyle="none")
+            ax.fill_betweenx([y - 0.35, y + 0.35], lo, hi, color="0.87", linewidth=0)
+        elif row.reported == 0:
+            ax.fill_betweenx([y - 0.35, y + 0.35], 1 / 1.08, 1.08, color="0.87", linewidth=0)
+        color = agree if row.inside else disagree
+        x, off = _position(row.model, row, left, right)
+        if row.ensemble and row.model_p10 is not None and row.model_p90 is not None:
+            (lo, _), (hi, off_hi) = (
+                _position(row.model_p10, row, left, right),
+                _position(row.model_p90, row, left, right),
+            )
+            ax.plot([lo, hi], [y, y], color=color, linewidth=2.2, alpha=0.6, solid_capstyle="butt")
+            ax.plot([lo], [y], marker="|", color=color, markersize=10)
+            ax.plot([hi], [y], marker=">" if off_hi else "|", color=color, markersize=8 if off_hi else 10)
+        weak = row.confidence in ("L", "D", "U")
+        marker = {"<": "<", ">": ">"}.get(off, "o" if row.inside else "X")
+        ax.plot(
+            [x],
+            [y],
+            marker=marker,
+            linestyle="none",
+            markersize=8,
+            markerfacecolor="white" if weak else color,
+            markeredgecolor=color,
+            markeredgewidth=1.6,
+        )
         label = f"{format_value(row.model, row.unit)} vs {row.reported_text()}"
+        if row.model is None:
+            label = f"no model value vs {row.reported_text()}"
         if row.ensemble:
             p10, p90 = format_value(row.model_p10, row.unit), format_value(row.model_p90, row.unit)
             share = "—" if row.share_agreeing is None else f"{row.share_agreeing:.0%}"
             label = f"P50 {label} (P10–P90 {p10} – {p90}; {share} of {row.replications} agree)"
-        ax.annotate(label, (x, y), xytext=(6, 0), textcoords="offset points", va="center", fontsize=7)
+        if off:
+            label += " (off scale)"
+        ax.annotate(
+            figure_text(label, None),
+            (x, y),
+            xytext=(-7 if off == ">" else 7, 0),
+            textcoords="offset points",
+            va="center",
+            ha="right" if off == ">" else "left",
+            fontsize=7,
+            bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.7, "pad": 0.3},
+        )
     ax.axvline(1.0, color="black", linewidth=0.8)
     ax.set_xscale("log")
-    ax.set_xlim(left / 1.6, right * 3)
+    ax.set_xlim(left / 1.3, right * 1.3)
     ax.set_yticks(range(n))
-    ax.set_yticklabels([f"{r.episode}: {r.figure}" for r in reversed(rows)], fontsize=8)
+    ax.set_yticklabels(
+        [f"{figure_text(r.episode)}: {figure_text(r.figure)}  [{r.confidence}]" for r in reversed(rows)], fontsize=8
+    )
     ax.set_ylim(-0.7, n - 0.3)
-    xlabel = "model / reported (log); grey: accepted by the tolerance; x: no model value; ◆: reported zero"
+    ax.set_xlabel("model ÷ reported (log scale); 1 = the model gives what was reported")
+    handles = [
+        Line2D([], [], marker="o", color=agree, linestyle="none", markersize=8, label="agrees within tolerance"),
+        Line2D([], [], marker="X", color=disagree, linestyle="none", markersize=8, label="disagrees"),
+        Line2D(
+            [],
+            [],
+            marker="o",
+            color=agree,
+            markerfacecolor="white",
+            linestyle="none",
+            markersize=8,
+            label="hollow: source graded L, D or U",
+        ),
+        Line2D([], [], marker=">", color="0.3", linestyle="none", markersize=8, label="off scale (value in label)"),
+        Patch(facecolor="0.87", label="accepted by the tolerance"),
+    ]
     if any(r.ensemble for r in rows):
-        xlabel += "\nensembles (replications > 1): marker at the P50, bar from P10 to P90"
-    ax.set_xlabel(xlabel)
+        handles.append(Line2D([], [], color="0.3", linewidth=2.2, alpha=0.6, label="ensemble: P10–P90 (marker: P50)"))
+    ax.legend(
+        handles=handles,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.07 - 0.6 / max(n, 1)),
+        ncol=3,
+        fontsize=8,
+        frameon=False,
+    )
     inside = sum(r.inside for r in rows)
-    ax.set_title(title or f"Backtest: {inside} of {n} reported figures inside tolerance", loc="left")
+    grades = ", ".join(f"{k} {v}" for k, v in GRADES.items())
+    ax.set_title(title or f"Backtest: {inside} of {n} reported figures inside tolerance", loc="left", fontsize=11)
+    fig.supxlabel(
+        f"Confidence grades of the reported figures: {grades}. Source: routesim backtest of "
+        "scenarios/history/*.yaml against the figures in each file's observed block.",
+        fontsize=7,
+        color="0.35",
+        x=0.01,
+        ha="left",
+    )
     ax.grid(axis="x", which="both", alpha=0.3)
     return fig
 

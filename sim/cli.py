@@ -20,10 +20,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from sim import __version__, api, streaming
+from sim.engine.metrics import headline_rows
 from sim.engine.record import MassBalanceError
 from sim.ensemble import PRECISION, EnsembleError, metric_names, parse_threshold
 from sim.executors import EXECUTORS, MissingDependencyError, check_available
-from sim.results import OutputError
+from sim.results import OutputError, not_replaceable_message, replaceable
 from sim.runfolder import read_manifest
 from sim.scenario.errors import ScenarioError
 from sim.scenario.schema import ensemble_estimate
@@ -33,7 +34,7 @@ from sim.units import Grade, format_quantity
 
 __all__ = ["cli", "main"]
 
-console = Console(highlight=False, soft_wrap=True)
+console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 4096)  # piped: never cut
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 EXIT_OUTPUT = 1
@@ -50,10 +51,42 @@ def _t(value: object, limit: int | None = MAX_SHOWN) -> str:
     return escape(plain(value, limit))
 
 
-def _fail_input(exc: ScenarioError) -> None:
-    for problem in exc.problems:
+class SafePath(click.Path):
+    """click.Path whose refusals print the path as text: control characters escaped, long paths shortened."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        try:
+            return super().convert(value, param, ctx)
+        except click.BadParameter as exc:
+            raise click.BadParameter(plain(exc.message, 1000), ctx, param) from None
+
+
+MAX_PROBLEMS_SHOWN = 50
+"""Most problems printed for one file (a stranger's file may hold a million)."""
+
+
+def _print_problems(exc: ScenarioError) -> None:
+    """One line per problem (at most MAX_PROBLEMS_SHOWN, then how many more)."""
+    for problem in exc.problems[:MAX_PROBLEMS_SHOWN]:
         err.print(f"[bold red]error:[/] {escape(str(problem))}", emoji=False)
+    if len(exc.problems) > MAX_PROBLEMS_SHOWN:
+        err.print(f"[bold red]error:[/] … and {len(exc.problems) - MAX_PROBLEMS_SHOWN:,} more problems", emoji=False)
+
+
+def _fail_input(exc: ScenarioError) -> None:
+    _print_problems(exc)
     sys.exit(EXIT_INPUT)
+
+
+def _check_out(out: Path | None, force: bool, no_save: bool) -> None:
+    """Refuse before running: an --out that exists without --force (exit 1), or that --force must not replace (exit 2)."""
+    if no_save or out is None or not out.exists():
+        return
+    if not force:
+        _fail_output(f"{out} already exists; choose another --out, or pass --force to replace it")
+    if not replaceable(out):
+        err.print(f"[bold red]error:[/] {_t(not_replaceable_message(out), 1000)}", emoji=False)
+        sys.exit(EXIT_INPUT)
 
 
 def _fail_output(message: str) -> None:
@@ -73,37 +106,11 @@ def _duration(seconds: float) -> str:
 
 
 def _fmt(value: Any, unit: str) -> str:
-    if value is None:
-        return "—"
-    if unit in ("t", "USD", "bbl"):
-        return format_quantity(float(value), unit)
-    if unit == "d":
-        return f"{value:g} d"
-    if unit == "t*d":
-        return f"{float(value) / 1e6:,.1f} Mt·d"
-    if unit == "USD/bbl":
-        return f"{float(value):,.2f} USD/bbl"
-    return f"{value}"
+    return format_quantity(value, unit)
 
 
-ROWS = [
-    ("Exports, baseline", "baseline_exported_t"),
-    ("Exports, scenario", "exported_t"),
-    ("Lost export volume", "lost_export_t"),
-    ("  in barrels", "lost_export_bbl"),
-    ("  of which shut-in production", "lost_shut_in_t"),
-    ("  of which production outage", "lost_production_outage_t"),
-    ("  of which left in storage/transit", "lost_inventory_t"),
-    ("Deferred (exported late)", "deferred_t"),
-    ("Rerouted to other routes", "rerouted_t"),
-    ("Peak storage (fields + terminals)", "peak_storage_t"),
-    ("Days with field storage full", "days_storage_full_d"),
-    ("Time to survive (to first shut-in)", "time_to_survive_d"),
-    ("Time to recover", "time_to_recover_d"),
-    ("Resilience-triangle area", "resilience_area_td"),
-    ("Extra transport cost", "extra_transport_cost_usd"),
-    ("Revenue lost", "revenue_lost_usd"),
-]
+ROWS = headline_rows()
+"""(label, metric) of the tables' rows: the headline metrics of the registry (sim/engine/metrics.py)."""
 
 
 def impact_table(outcome: api.Outcome) -> Table:
@@ -256,22 +263,24 @@ def cli() -> None:
       routesim run scenarios/cpc_court_suspension_2022.yaml --seed 7 --set horizon="180 d"
       routesim validate scenarios/*.yaml
       routesim compare scenarios/baseline_2022.yaml scenarios/cpc_court_suspension_2022.yaml
+      routesim targets scenarios/cpc_court_suspension_2022.yaml
+      routesim new my_closure
       routesim rerun results/cpc_court_suspension_2022/<run-id>/manifest.json
     """
 
 
 @cli.command()
-@click.argument("scenario_file", type=click.Path(dir_okay=False, path_type=Path), required=False)
+@click.argument("scenario_file", type=SafePath(path_type=Path), required=False)
 @click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=None, help="Root seed (default: the file's).")
 @click.option(
     "--out",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=SafePath(file_okay=False, path_type=Path),
     default=None,
     help="Run folder to create (must not exist).",
 )
 @click.option(
     "--results-root",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=SafePath(file_okay=False, path_type=Path),
     default=Path("results"),
     show_default=True,
     help="Where run folders go when --out is not given.",
@@ -281,7 +290,10 @@ def cli() -> None:
     "overrides",
     multiple=True,
     metavar="KEY.PATH=VALUE",
-    help="Override any key, e.g. --set network.legs.cpc_pipeline.capacity='40 Mt/yr'.",
+    help=(
+        "Override any key by its dotted path, e.g. --set shocks.0.duration='60 d'; network keys as in a "
+        "file's overrides: (legs.cpc_pipeline.capacity='40 Mt/yr', or with network. in front)."
+    ),
 )
 @click.option("--force", is_flag=True, help="Replace the --out folder if it exists.")
 @click.option("--no-plot", is_flag=True, help="Do not draw disruption.png.")
@@ -398,8 +410,7 @@ def run(
         _fail_input(exc)
         return
     where.plot = not no_plot
-    if not no_save and out is not None and out.exists() and not force:
-        _fail_output(f"{out} already exists; choose another --out, or pass --force to replace it")
+    _check_out(out, force, no_save)
     if n > 1:
         seconds = ensemble_estimate(n, loaded.scenario.horizon).seconds / min(where.workers, n)
         err.print(
@@ -582,14 +593,15 @@ def _print_outcome(outcome: api.Outcome, folder: Path | None, no_plot: bool, as_
 
 
 @cli.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("files", nargs=-1, required=True, type=SafePath(path_type=Path))
 @click.option("--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE", help="Check with these overrides applied.")
 def validate(files: tuple[Path, ...], overrides: tuple[str, ...]) -> None:
-    """Check scenario FILES without running them (exit 2 if any is invalid).
+    """Check scenario or network FILES without running them (exit 2 if any is invalid).
 
     \b
-    Example:
+    Examples:
       routesim validate scenarios/*.yaml
+      routesim validate scenarios/network/kazakhstan_2025.yaml
     """
     results = api.validate(list(files), overrides)
     bad = 0
@@ -598,8 +610,7 @@ def validate(files: tuple[Path, ...], overrides: tuple[str, ...]) -> None:
             console.print(f"[green]ok[/]    {_t(path, None)}")
         else:
             bad += 1
-            for problem in error.problems:
-                err.print(f"[bold red]error:[/] {escape(str(problem))}", emoji=False)
+            _print_problems(error)
     if bad:
         err.print(f"{bad} of {len(results)} file(s) invalid")
         sys.exit(EXIT_INPUT)
@@ -609,7 +620,7 @@ def validate(files: tuple[Path, ...], overrides: tuple[str, ...]) -> None:
 @click.option(
     "--output",
     "-o",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=SafePath(dir_okay=False, path_type=Path),
     default=None,
     help="Write to this file instead of standard output.",
 )
@@ -630,7 +641,7 @@ def schema(output: Path | None) -> None:
 
 
 @cli.command()
-@click.argument("manifest", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("manifest", type=SafePath(path_type=Path))
 @jobs_option("Worker processes to rerun an ensemble (results are identical for any J).")
 def rerun(manifest: Path, jobs: int) -> None:
     """Run again from a run folder's MANIFEST and check the result is identical.
@@ -680,48 +691,171 @@ def _manifest_replications(path: Path) -> int:
 
 
 @cli.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("items", nargs=-1, required=True, type=SafePath(path_type=Path))
 @click.option(
-    "--seed", type=click.IntRange(0, 2**63 - 1), default=None, help="Seed for every file (default: each file's)."
+    "--seed",
+    type=click.IntRange(0, 2**63 - 1),
+    default=None,
+    help="Seed for every file (default: the first file's): common random numbers.",
 )
-def compare(files: tuple[Path, ...], seed: int | None) -> None:
-    """Run several scenario FILES and print their impacts side by side (writes nothing).
+@click.option(
+    "-n",
+    "--replications",
+    type=int,
+    default=None,
+    metavar="N",
+    help="Run each file as an ensemble of N replications on common random numbers (default: 1 each).",
+)
+@jobs_option("Worker processes for ensembles (results are identical for any J).")
+@click.option(
+    "--strict", is_flag=True, help="Refuse files with different horizons or prices instead of normalising them."
+)
+@click.option(
+    "--csv", "csv_file", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write the table."
+)
+@click.option(
+    "--plot", "plot_file", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Draw the curves (PNG)."
+)
+def compare(
+    items: tuple[Path, ...],
+    seed: int | None,
+    replications: int | None,
+    jobs: int,
+    strict: bool,
+    csv_file: Path | None,
+    plot_file: Path | None,
+) -> None:
+    """Compare scenario files or run folders ITEMS side by side, each against its own baseline.
 
-    Each file runs one replication (replication 0), whatever its 'replications' key.
+    Rows give each scenario's horizon, start, price and network, then the headline metrics;
+    columns after the first scenario give the difference from it. Files with different
+    horizons or prices are run with the longest horizon (beside saved runs: theirs) and the
+    first item's price (a note says which; --strict refuses instead); saved runs must
+    already match each other. With -n N every
+    file runs N replications on common random numbers (replication r of each uses the same
+    random streams) and the differences are paired, with 95 % intervals. Writes nothing
+    unless --csv or --plot is given.
 
     \b
-    Example:
+    Examples:
       routesim compare scenarios/baseline_2022.yaml scenarios/cpc_court_suspension_2022.yaml
+      routesim compare scenarios/history/e04_*.yaml -n 200 --plot e04.png --csv e04.csv
+      routesim compare results/cpc_court_suspension_2022/<run-a> results/cpc_court_suspension_2022/<run-b>
     """
-    outcomes = []
-    for path in files:
+    from sim import compare as cmp
+
+    files = [i for i in items if not i.is_dir()]
+    n_each = replications or 1
+    try:
+        with _progress_bar(len(items) * n_each if files else 1, "compare") as progress:
+            compared, notes = cmp.prepare(
+                list(items), replications=n_each, seed=seed, jobs=jobs, normalise=not strict, progress=progress
+            )
+    except ScenarioError as exc:
+        _fail_input(exc)
+        return
+    except (MassBalanceError, EnsembleError) as exc:
+        _fail_output(f"internal error (please report): {exc}")
+        return
+    table = cmp.frame(compared, notes)
+    console.print(comparison_table(table))
+    for note in notes:
+        console.print(f"[yellow]normalised:[/] {_t(note, 1000)}")
+    if csv_file is not None:
         try:
-            outcomes.append(api.run(path, seed=seed, replications=1))
-        except ScenarioError as exc:
-            _fail_input(exc)
-            return
-    table = Table(title="Scenario comparison (each against its own baseline)", title_justify="left")
-    table.add_column("metric")
-    for outcome in outcomes:
-        table.add_column(_t(outcome.name), justify="right")
-    summaries = [o.summary()["metrics"] for o in outcomes]
-    for label, key in ROWS:
-        table.add_row(label, *[_fmt(s[key]["value"], s[key]["unit"]) for s in summaries])
-    console.print(table)
+            table.to_csv(csv_file)
+        except OSError as exc:
+            _fail_output(f"cannot write {csv_file}: {exc.strerror or exc}")
+        console.print(f"Table written to [bold]{_t(csv_file)}[/]")
+    if plot_file is not None:
+        try:
+            cmp.comparison_figure(compared).savefig(plot_file, dpi=110)
+        except OSError as exc:
+            _fail_output(f"cannot write {plot_file}: {exc.strerror or exc}")
+        console.print(f"Plot written to [bold]{_t(plot_file)}[/]")
+
+
+def _cell(value: Any, unit: str) -> str:
+    """A comparison cell: a quantity with its unit ('—' if undefined); days to one decimal."""
+    if value is None or (isinstance(value, float) and value != value):
+        return "—"
+    if unit == "d":
+        return f"{float(value):,.1f} d".replace(".0 d", " d")
+    return _fmt(value, unit)
+
+
+def _signed(value: float, unit: str) -> str:
+    """A difference with its sign ('+1.20 Mt', '−3 d'); no sign on what rounds to zero."""
+    if value != value:  # NaN
+        return "—"
+    text = _cell(abs(value), unit)
+    if text.startswith(("0 ", "0.0 ", "0.00 ")):
+        return text
+    return ("−" if value < 0 else "+") + text
+
+
+def comparison_table(table: Any) -> Table:
+    """A comparison DataFrame (``api.compare``) as a rich table: settings, metrics, differences."""
+    names = [c for c in table.columns if c not in ("label", "unit") and not str(c).startswith("Δ ")]
+    reference = table.attrs.get("reference", names[0] if names else "")
+    ensembles = table.attrs.get("ensembles", False)
+    out = Table(
+        title=(
+            "Scenario comparison (each against its own baseline"
+            + ("; ensemble means, Δ with 95 % intervals on common random numbers" if ensembles else "")
+            + f"; Δ against {_t(reference)})"
+        ),
+        title_justify="left",
+    )
+    out.add_column("")
+    for name in names:
+        out.add_column(_t(name), justify="right")
+    for name in names[1:]:
+        out.add_column(f"Δ {_t(name)}", justify="right")
+    for key, row in table.iterrows():
+        unit = row["unit"]
+        cells = []
+        for name in names:
+            value = row[name]
+            if key in ("start", "network", "seed", "replications"):
+                cells.append(_t(value))
+            elif key == "price":
+                cells.append(f"{float(value):,.2f} USD/bbl")
+            else:
+                cells.append(_cell(value, unit))
+        for name in names[1:]:
+            if key in cmp_settings():
+                cells.append("" if row[names[0]] == row[name] else "[yellow]differs[/]")
+                continue
+            text = _signed(float(row[f"Δ {name}"]), unit)
+            if ensembles and f"Δ {name} low" in row and row[f"Δ {name} low"] == row[f"Δ {name} low"]:
+                text += (
+                    f" [{_signed(float(row[f'Δ {name} low']), unit)}, {_signed(float(row[f'Δ {name} high']), unit)}]"
+                )
+            cells.append(_t(text, None))
+        out.add_row(_t(row["label"]), *cells)
+    return out
+
+
+def cmp_settings() -> tuple[str, ...]:
+    """The setting rows of a comparison (not metrics)."""
+    from sim.compare import SETTINGS
+
+    return SETTINGS
 
 
 @cli.command()
-@click.argument("files", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("files", nargs=-1, type=SafePath(dir_okay=False, path_type=Path))
 @click.option("--strict", is_flag=True, help="Exit 1 if any reported figure is outside its tolerance.")
 @click.option(
     "--out",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=SafePath(file_okay=False, path_type=Path),
     default=None,
     help="Folder to create (default: <results-root>/backtest/<run-id>).",
 )
 @click.option(
     "--results-root",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=SafePath(file_okay=False, path_type=Path),
     default=Path("results"),
     show_default=True,
     help="Where the backtest folder goes when --out is not given.",
@@ -747,6 +881,7 @@ def backtest(
     """
     from sim import backtest as bt
 
+    _check_out(out, force, no_save)
     command = ["routesim", *sys.argv[1:]] if sys.argv else None
     paths = list(files) or bt.history_files()
     if not paths:
@@ -758,7 +893,9 @@ def backtest(
         _fail_input(exc)
         return
     try:
-        result = bt.run_backtest(episodes)
+        total = sum(max(e.scenario.replications, 1) for e in episodes)
+        with _progress_bar(total, "backtest") as progress:
+            result = bt.run_backtest(episodes, progress=progress)
     except MassBalanceError as exc:
         _fail_output(f"internal error (please report): {exc}")
         return
@@ -813,6 +950,663 @@ def backtest(
     if strict and result.disagreements:
         err.print(f"{len(result.disagreements)} figure(s) outside tolerance (--strict)")
         sys.exit(EXIT_OUTPUT)
+
+
+@cli.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def targets(file: Path) -> None:
+    """List what a shock in FILE (a scenario or a network file) can target, with the shock kinds each accepts.
+
+    \b
+    Example:
+      routesim targets scenarios/cpc_court_suspension_2022.yaml
+    """
+    from sim.scenario.targets import list_targets
+
+    try:
+        network = api.network_of(file)
+    except ScenarioError as exc:
+        _fail_input(exc)
+        return
+    table = Table(title=f"Shock targets in {_t(file)}", title_justify="left")
+    for name in ("target", "what", "shock kinds", "description"):
+        table.add_column(name, overflow="fold")
+    for info in list_targets(network):
+        short = info.description.split(". ")[0]
+        short = short if len(short) <= 90 else short[:89] + "…"
+        table.add_row(_t(info.name), info.component, ", ".join(info.shocks), _t(short))
+    console.print(table)
+
+
+TEMPLATE = """\
+# {name}: a scenario for routesim (check it with `routesim validate {file}`, run it with `routesim run {file}`).
+# Every value carries a unit: 67 Mt/yr, 180 kt/d, 30 d, 0.8 Mt, 100 USD/bbl. A bare number is an error.
+# `routesim targets {file}` lists what a shock can target; `routesim schema` gives the full JSON Schema.
+name: {name}
+description: >-
+  The question this scenario answers, in one or two sentences (printed with the results).
+
+# A shipped network by name (kazakhstan_2022, kazakhstan_2023, kazakhstan_2025), or a path to a network
+# file inside the scenarios folder, or an inline network.
+network: kazakhstan_2025
+# overrides:                                  # change the network by dotted paths, e.g.
+#   legs.cpc_pipeline.capacity: 60 Mt/yr
+
+start_date: 2026-01-01        # the first simulated day
+horizon: 180 d                # long enough for the shock, the fields' restart ramp and a margin
+seed: 1                       # fixes every random draw
+price: 65 USD/bbl             # for revenue lost
+# replications: 200           # an ensemble (or routesim run -n 200)
+
+shocks:
+  - name: CPC terminal closed
+    kind: outage              # outage | closure | slowdown | production | weather | derate
+    target: novorossiysk      # a leg, port, pump station, source, route or market
+    start: 2026-01-15         # a date, or a day offset such as "14 d"
+    duration: 30 d            # or a distribution: {{dist: lognormal, median: 30 d, sigma: 0.5}}
+    factor: 0                 # capacity left: 0 = closed, 0.5 = half
+    # probability: 0.3        # the shock happens in this share of replications
+    description: What happens and why (a source, or "assumption").
+"""
+
+
+@cli.command(name="new")
+@click.argument("name")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="File to write (default: NAME.yaml in the current folder).",
+)
+@click.option("--force", is_flag=True, help="Replace the file if it exists.")
+def new_scenario(name: str, out: Path | None, force: bool) -> None:
+    """Write a commented scenario template NAME.yaml on a shipped network (a 30-day CPC terminal closure).
+
+    \b
+    Example:
+      routesim new my_closure && routesim run my_closure.yaml
+    """
+    clean = "".join(c if c.isalnum() or c in "-_" else "_" for c in name) or "scenario"
+    path = out or Path(f"{clean}.yaml")
+    if path.exists() and not force:
+        _fail_output(f"{path} already exists; choose another name or --out, or pass --force to replace it")
+    try:
+        path.write_text(TEMPLATE.format(name=clean, file=path.name), encoding="utf-8")
+    except OSError as exc:
+        _fail_output(f"cannot write {path}: {exc.strerror or exc}")
+    console.print(f"Wrote [bold]{_t(path)}[/]: edit it, then `routesim validate {_t(path)}`")
+
+
+# --- studies: sweep, stress, sensitivity (sim.explore through sim.api) ------------------------------
+
+
+def study_options(func: Callable) -> Callable:
+    """Options every study takes: seed, overrides, replications per point, jobs, and where to write."""
+    options = [
+        click.option(
+            "--seed", type=click.IntRange(0, 2**63 - 1), default=None, help="Root seed (default: the file's)."
+        ),
+        click.option("--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE", help="Override a key first."),
+        click.option(
+            "-n",
+            "--replications",
+            type=int,
+            default=None,
+            metavar="N",
+            help="Replications per point, same seed at every point (default: the file's, else 1).",
+        ),
+        jobs_option("Worker processes per ensemble (results are identical for any J)."),
+        click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None, help="Folder to create."),
+        click.option(
+            "--results-root",
+            type=click.Path(file_okay=False, path_type=Path),
+            default=Path("results"),
+            show_default=True,
+            help="Where folders go when --out is not given.",
+        ),
+        click.option("--force", is_flag=True, help="Replace the --out folder if it exists."),
+        click.option("--no-plot", is_flag=True, help="Do not draw the plot."),
+        click.option("--no-save", is_flag=True, help="Print the table only; write nothing."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _run_study(run: Callable[[Callable[[int, int], None] | None], Any], total: int, label: str) -> Any:
+    """Run a study with a progress bar; bad input exits 2, a missing extra exits 2, internal errors 1."""
+    from sim.explore.sensitivity import MissingDependencyError  # also what discovery raises
+
+    try:
+        with _progress_bar(total, label) as progress:
+            return run(progress)
+    except ScenarioError as exc:
+        _fail_input(exc)
+    except MissingDependencyError as exc:
+        err.print(f"[bold red]error:[/] {_t(str(exc))}", emoji=False)
+        sys.exit(EXIT_INPUT)
+    except (MassBalanceError, EnsembleError) as exc:
+        _fail_output(f"internal error (please report): {exc}")
+    return None
+
+
+def _save_study(
+    table: Any, out: Path | None, root: Path, force: bool, no_plot: bool, no_save: bool, metric: str
+) -> None:
+    if no_save:
+        return
+    _check_out(out, force, no_save)  # again: the folder may have appeared while the study ran
+    command = ["routesim", *sys.argv[1:]] if sys.argv else None
+    try:
+        folder = api.save_study(
+            table, out=out, root=root, force=force, plot=not no_plot, command=command, metric=metric
+        )
+    except OutputError as exc:
+        _fail_output(str(exc))
+        return
+    except ValueError as exc:  # a table the plot cannot draw (e.g. no percentiles of the metric)
+        _fail_output(str(exc))
+        return
+    console.print(f"Results written to [bold]{_t(str(folder))}[/]")
+
+
+def _digest(value: Any) -> str:
+    """A short stable hash of plain data (names a sweep's journal after its command)."""
+    import hashlib
+
+    return hashlib.sha256(json.dumps(value, default=str).encode()).hexdigest()[:16]
+
+
+def _number(value: Any, unit: str) -> str:
+    """A study's value for a table: as the run tables show it (Mt, bn USD), else 4 significant digits."""
+    if value is None or (isinstance(value, float) and value != value):
+        return "—"
+    if isinstance(value, float) and value == float("inf"):
+        return "∞"
+    if unit in ("t", "USD", "bbl", "t*d", "USD/bbl"):
+        return _fmt(value, unit)
+    return f"{value:,.4g}" if unit in ("", "1") else f"{value:,.4g} {unit}"
+
+
+@cli.command()
+@click.argument("scenario_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--param",
+    "params",
+    multiple=True,
+    required=True,
+    metavar="PATH=SPEC",
+    help="A swept key: a range start:stop:step with units (shocks.0.duration=10d:180d:10d) or a list (a,b,c).",
+)
+@click.option(
+    "--metric",
+    "metrics",
+    multiple=True,
+    metavar="NAME",
+    help="Metrics in the table (default: all); the first is printed and plotted (default lost_export_t).",
+)
+@study_options
+def sweep(
+    scenario_file: Path,
+    params: tuple[str, ...],
+    metrics: tuple[str, ...],
+    seed: int | None,
+    overrides: tuple[str, ...],
+    replications: int | None,
+    jobs: int,
+    out: Path | None,
+    results_root: Path,
+    force: bool,
+    no_plot: bool,
+    no_save: bool,
+) -> None:
+    """Run an ensemble at every point of a grid of parameters, on common random numbers.
+
+    Writes sweep.csv (sweep.parquet with pyarrow): per point, each metric's mean and P10/P50/P90;
+    and sweep.png: the metric against one parameter with its P10-P90 band, or a heatmap of two.
+
+    \b
+    Examples:
+      routesim sweep scenarios/cpc_full_closure_90d_2025.yaml --param shocks.0.duration=10d:180d:10d
+      routesim sweep scenarios/cpc_full_closure_90d_2025.yaml --param shocks.0.duration=30d:120d:30d \\
+          --param network.legs.aktau_baku.fleet=2,4,8 -n 20
+    """
+    from sim.explore.params import grid, parse_param
+    from sim.explore.sweep import check_metrics, validate_points
+
+    _check_out(out, force, no_save)
+    metric = metrics[0] if metrics else "lost_export_t"
+    try:  # every bad input is refused before the estimate is printed and anything runs
+        parsed = [parse_param(p) for p in params]
+        points = len(grid(parsed))
+        loaded = api.load(scenario_file, overrides)
+        n = loaded.scenario.replications if replications is None else replications
+        api.check_ensemble(loaded, n, jobs, names=("-n/--replications", "-j/--jobs"))
+        validate_points(loaded, parsed)
+        check_metrics(loaded, metrics)
+    except ScenarioError as exc:
+        _fail_input(exc)
+        return
+    seconds = ensemble_estimate(max(1, n), loaded.scenario.horizon).seconds * points / min(jobs, max(1, n))
+    err.print(
+        f"[dim]{points:,} points x {n:,} replication(s) = {points * n:,} runs; "
+        f"about {_duration(seconds)} at the reference network's speed[/]"
+    )
+    # Finished points are journalled under the results root: the same command run again resumes.
+    what = [str(scenario_file.resolve()), params, overrides, replications, seed, metrics]
+    journal = None if no_save else results_root / ".journal" / f"sweep-{_digest(what)}.jsonl"
+    table = _run_study(
+        lambda progress: api.sweep(
+            scenario_file,
+            list(params),
+            replications,
+            seed,
+            overrides,
+            jobs,
+            list(metrics) or None,
+            progress=progress,
+            journal=journal,
+        ),
+        points,
+        "sweep",
+    )
+    attrs = table.attrs
+    if attrs.get("resumed"):
+        err.print(f"[dim]resumed {attrs['resumed']:,} of {len(table):,} points from {_t(str(journal))}[/]")
+    unit = attrs["units"].get(metric, "1")
+    shown = Table(
+        title=(
+            f"{_t(attrs['scenario'])}: {_t(metric)} over {len(table):,} points, "
+            f"{attrs['replications']:,} replication(s) each, seed {attrs['seed']} (common random numbers)"
+        ),
+        title_justify="left",
+    )
+    names = [p["path"] for p in attrs["params"]]
+    for p in attrs["params"]:
+        shown.add_column(_t(f"{p['path']} ({p['unit']})" if p["unit"] else p["path"]), justify="right")
+    stats = ["mean", *[f"p{q:g}" for q in attrs["percentiles"]]]
+    for stat in stats:
+        shown.add_column(stat.upper() if stat != "mean" else "mean", justify="right")
+    rows = list(range(len(table)))
+    if len(rows) > 40:  # the rest is in sweep.csv
+        rows = rows[:20] + rows[-20:]
+        shown.caption = f"{len(table) - 40:,} rows between these two halves are in the table (sweep.csv)"
+    for k, i in enumerate(rows):
+        row = table.iloc[i]
+        cells = [_t(f"{row[n]:g}" if isinstance(row[n], float) else str(row[n])) for n in names]
+        shown.add_row(*cells, *[_number(row[f"{metric}_{stat}"], unit) for stat in stats], end_section=k == 19)
+    console.print(shown)
+    _save_study(table, out, results_root, force, no_plot, no_save, metric)
+    if journal is not None:
+        journal.unlink(missing_ok=True)
+    console.print(f"[dim]{len(table):,} points in {attrs['wall_time_s']:,.1f} s[/]")
+
+
+@cli.command()
+@click.argument("scenario_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--param", default=None, metavar="PATH", help="The key to stress, e.g. shocks.0.duration.")
+@click.option(
+    "--metric", default="lost_export_t", show_default=True, help="The metric that must stay under the threshold."
+)
+@click.option("--threshold", default=None, metavar="VALUE", help="The limit, with a unit: 1Mt, 30d, 2 bnUSD.")
+@click.option(
+    "--range",
+    "interval",
+    default=None,
+    metavar="LOW:HIGH",
+    help="Where to look, with units (default for a shock's duration or start: 0 d to the horizon).",
+)
+@click.option(
+    "--percentile", type=click.FloatRange(0, 100), default=50, show_default=True, help="Of the metric over N."
+)
+@click.option("--tol", default=None, metavar="WIDTH", help="Stop when the bracket is this narrow (default range/1000).")
+@click.option("--survival", is_flag=True, help="Instead: for each route, days it can be lost before shut-in starts.")
+@study_options
+def stress(
+    scenario_file: Path,
+    param: str | None,
+    metric: str,
+    threshold: str | None,
+    interval: str | None,
+    percentile: float,
+    tol: str | None,
+    survival: bool,
+    seed: int | None,
+    overrides: tuple[str, ...],
+    replications: int | None,
+    jobs: int,
+    out: Path | None,
+    results_root: Path,
+    force: bool,
+    no_plot: bool,
+    no_save: bool,
+) -> None:
+    """Reverse stress test: the smallest value of --param at which the metric's percentile crosses
+    --threshold, by bisection on common random numbers; prints the bracket, the precision reached
+    and the metric around the break. With --survival: how long each route can be lost, given the
+    others, before production is shut in.
+
+    \b
+    Examples:
+      routesim stress scenarios/cpc_full_closure_90d_2025.yaml --param shocks.0.duration --threshold 10Mt
+      routesim stress scenarios/cpc_full_closure_90d_2025.yaml --param shocks.0.duration \\
+          --set shocks.1.duration="1 d" --threshold 1Mt --range 0d:60d --tol 0.5d
+      routesim stress scenarios/cpc_full_closure_90d_2025.yaml --survival
+    """
+    _check_out(out, force, no_save)
+    if survival:
+        table = _run_study(
+            lambda progress: api.survival(
+                scenario_file, percentile, None, replications, seed, overrides, jobs, progress=progress
+            ),
+            0,
+            "survival",
+        )
+        attrs = table.attrs
+        shown = Table(
+            title=(
+                f"{_t(attrs['scenario'])}: days each route can be closed before shut-in starts (the others open; "
+                f"P{percentile:g} over {attrs['replications']:,} replication(s), seed {attrs['seed']})"
+            ),
+            title_justify="left",
+        )
+        for name in ("route", "normal flow", "survives", "shut-in in", "lost if closed all horizon (P50)"):
+            shown.add_column(name, justify="left" if name == "route" else "right")
+        for i in range(len(table)):
+            row = table.iloc[i]
+            days = row["survival_d"]
+            shown.add_row(
+                _t(str(row["route"])),
+                f"{row['normal_t_per_d'] / 1e3:,.1f} kt/d",
+                f"> {attrs['horizon_d']:g} d" if days == float("inf") else f"{days:g} d",
+                f"{row['share_shut_in']:.0%}",
+                _number(row["lost_export_t_p50"], "t"),
+            )
+        console.print(shown)
+        _save_study(table, out, results_root, force, no_plot, no_save, metric)
+        return
+    missing = [name for name, value in (("--param", param), ("--threshold", threshold)) if value is None]
+    if missing:
+        _fail_input(ScenarioError.single(f"<{missing[0]}>", f"{missing[0]} is required; expected it (or --survival)"))
+        return
+    table = _run_study(
+        lambda progress: api.stress(
+            scenario_file,
+            str(param),
+            str(threshold),
+            metric,
+            interval,
+            percentile,
+            replications,
+            seed,
+            overrides,
+            jobs,
+            tol,
+            progress=progress,
+        ),
+        0,
+        "stress",
+    )
+    attrs = table.attrs
+    unit = attrs["unit"]
+    munit = attrs["metric_unit"]
+    where = f"{_t(param or '')}" + (f" ({_t(unit)})" if unit else "")
+    console.print(
+        f"[bold]{_t(attrs['scenario'])}[/]: P{percentile:g} of {_t(metric)} over {attrs['replications']:,} "
+        f"replication(s) (seed {attrs['seed']}) against {_t(str(threshold))} "
+        f"({_number(attrs['threshold'], munit)}), {where} from {attrs['range'][0]:g} to {attrs['range'][1]:g}"
+    )
+    if attrs["crossed"]:
+        lo, hi = attrs["bracket"]
+        console.print(
+            f"Break: {_t(metric)} {attrs['direction']} the threshold at [bold]{hi:g} {_t(unit)}[/] "
+            f"(bracket {lo:g}–{hi:g}, precision {attrs['precision']:.3g} {_t(unit)}, "
+            f"{attrs['evaluations']} ensembles)"
+        )
+    else:
+        side = "above" if attrs["at_low"] >= attrs["threshold"] else "below"
+        console.print(
+            f"No break in the range: {_t(metric)} is {side} the threshold at both ends "
+            f"({_number(attrs['at_low'], munit)} and {_number(attrs['at_high'], munit)}); widen --range"
+        )
+    if not attrs["monotone"]:
+        err.print(
+            f"[yellow]warning:[/] {_t(metric)} rises and falls as {_t(param or '')} grows: bisection assumes one "
+            "crossing, so a smaller break may exist; read the curve (or run routesim sweep over the range)"
+        )
+    shown = Table(
+        title="The metric around the break" if attrs["crossed"] else "The metric over the range", title_justify="left"
+    )
+    shown.add_column(where, justify="right")
+    shown.add_column(f"P{percentile:g}", justify="right")
+    shown.add_column("beyond", justify="center")
+    shown.add_column("phase")
+    for i in range(len(table)):
+        row = table.iloc[i]
+        shown.add_row(
+            f"{row[str(param)]:g}",
+            _number(row["metric_value"], munit),
+            "yes" if row["at_or_above_threshold"] == (attrs["direction"] != "falls below") else "",
+            str(row["phase"]),
+        )
+    console.print(shown)
+    _save_study(table, out, results_root, force, no_plot, no_save, metric)
+
+
+@cli.command()
+@click.argument("scenario_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--method", type=click.Choice(["sobol", "morris"]), default="sobol", show_default=True)
+@click.option(
+    "-N",
+    "samples",
+    type=int,
+    default=None,
+    metavar="N",
+    help="SALib's N: Sobol base samples (a power of 2; default 64), Morris trajectories (default 10).",
+)
+@click.option(
+    "--bound",
+    "bounds",
+    multiple=True,
+    metavar="PATH=LOW:HIGH",
+    help="An input, uniform between two values with units: shocks.0.duration=10d:90d.",
+)
+@click.option("--metric", default="lost_export_t", show_default=True, help="The output whose variance is split.")
+@click.option("--second-order", is_flag=True, help="Sobol: also second-order indices (more samples).")
+@study_options
+def sensitivity(
+    scenario_file: Path,
+    method: str,
+    samples: int | None,
+    bounds: tuple[str, ...],
+    metric: str,
+    second_order: bool,
+    seed: int | None,
+    overrides: tuple[str, ...],
+    replications: int | None,
+    jobs: int,
+    out: Path | None,
+    results_root: Path,
+    force: bool,
+    no_plot: bool,
+    no_save: bool,
+) -> None:
+    """Global sensitivity of a metric to the scenario's uncertain inputs (fields given as
+    distributions, and --bound ranges): Sobol first-order and total indices with intervals, or
+    Morris mu*/sigma. Needs SALib: pip install "routesim[sensitivity]".
+
+    \b
+    Examples:
+      routesim sensitivity scenarios/bosporus_slowdown_2025.yaml -N 64
+      routesim sensitivity scenarios/cpc_full_closure_90d_2025.yaml --method morris \\
+          --bound shocks.0.duration=30d:120d --bound network.legs.aktau_baku.fleet=2:8
+    """
+    from sim.explore.params import parse_bound
+    from sim.explore.sensitivity import MissingDependencyError, plan_sensitivity, require_salib
+    from sim.explore.sweep import check_metrics
+
+    _check_out(out, force, no_save)
+    try:
+        require_salib()
+        loaded = api.load(scenario_file, overrides)
+        n = loaded.scenario.replications if replications is None else replications
+        api.check_ensemble(loaded, n, jobs, names=("-n/--replications", "-j/--jobs"))
+        plan = plan_sensitivity(loaded, method, samples, [parse_bound(b) for b in bounds], n, second_order)
+        check_metrics(loaded, [metric])
+    except ScenarioError as exc:
+        _fail_input(exc)
+        return
+    except MissingDependencyError as exc:
+        err.print(f"[bold red]error:[/] {_t(str(exc))}", emoji=False)
+        sys.exit(EXIT_INPUT)
+    for item in plan.inputs:
+        err.print(f"[dim]input {_t(item.path)}: {_t(item.description)} ({item.kind})[/]")
+    seconds = ensemble_estimate(plan.runs, loaded.scenario.horizon).seconds / min(jobs, max(1, n))
+    err.print(
+        f"{method}: N = {plan.base:,}, {len(plan.inputs)} input(s) -> {plan.samples:,} samples x {n:,} replication(s) "
+        f"= {plan.runs:,} runs; about {_duration(seconds)} at the reference network's speed"
+    )
+    table = _run_study(
+        lambda progress: api.sensitivity(
+            loaded, method, plan.base, list(bounds), metric, n, seed, (), jobs, second_order, progress=progress
+        ),
+        plan.samples,
+        "sensitivity",
+    )
+    attrs = table.attrs
+    shown = Table(
+        title=(
+            f"{_t(attrs['scenario'])}: {method} indices of {_t(metric)} "
+            f"({attrs['samples_run']:,} samples x {n:,}, seed {attrs['seed']})"
+        ),
+        title_justify="left",
+    )
+    columns = ["S1", "S1_conf", "ST", "ST_conf"] if method == "sobol" else ["mu_star", "mu_star_conf", "sigma", "mu"]
+    shown.add_column("input")
+    for column in columns:
+        shown.add_column(column.replace("_conf", " ±"), justify="right")
+    munit = "t" if metric.endswith("_t") else ("d" if metric.endswith("_d") else "1")
+    for i in range(len(table)):
+        row = table.iloc[i]
+        cells = [f"{row[c]:.3f}" for c in columns] if method == "sobol" else [_number(row[c], munit) for c in columns]
+        shown.add_row(_t(str(row["input"])), *cells)
+    console.print(shown)
+    _save_study(table, out, results_root, force, no_plot, no_save, metric)
+
+
+@cli.command()
+@click.argument("scenario_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--threshold", required=True, metavar="VALUE", help="Cases of interest: the metric at or above this (1Mt)."
+)
+@click.option("--metric", default="lost_export_t", show_default=True, help="The output the threshold applies to.")
+@click.option("-N", "samples", type=int, default=256, show_default=True, metavar="N", help="Latin-hypercube points.")
+@click.option(
+    "--bound",
+    "bounds",
+    multiple=True,
+    metavar="PATH=LOW:HIGH",
+    help="An input, uniform between two values with units: shocks.0.duration=10d:90d.",
+)
+@click.option(
+    "--density", type=click.FloatRange(0, 1, min_open=True), default=0.8, show_default=True, help="PRIM's box density."
+)
+@study_options
+def discover(
+    scenario_file: Path,
+    threshold: str,
+    metric: str,
+    samples: int,
+    bounds: tuple[str, ...],
+    density: float,
+    seed: int | None,
+    overrides: tuple[str, ...],
+    replications: int | None,
+    jobs: int,
+    out: Path | None,
+    results_root: Path,
+    force: bool,
+    no_plot: bool,
+    no_save: bool,
+) -> None:
+    """Scenario discovery: where in the uncertain inputs (fields given as distributions, and --bound
+    ranges) does the metric pass the threshold? A Latin hypercube of N points, then PRIM (the EMA
+    Workbench's) for the box. Needs pip install "routesim[discovery]".
+
+    \b
+    Example:
+      routesim discover scenarios/cpc_full_closure_90d_2025.yaml --threshold 10Mt -N 200 \\
+          --bound shocks.0.duration+shocks.1.duration=30d:120d --bound network.legs.rail_aktau.trains_per_day=2:16
+    """
+    from sim.explore.discovery import check_sizes, require_prim
+    from sim.explore.params import parse_bound
+    from sim.explore.sensitivity import MissingDependencyError, checked_inputs
+    from sim.explore.stress import parse_threshold
+    from sim.explore.sweep import check_metrics
+
+    _check_out(out, force, no_save)
+    try:
+        require_prim()
+        loaded = api.load(scenario_file, overrides)
+        n = loaded.scenario.replications if replications is None else replications
+        api.check_ensemble(loaded, n, jobs, names=("-n/--replications", "-j/--jobs"))
+        check_sizes(samples, n, density)
+        checked_inputs(loaded, [parse_bound(b) for b in bounds])
+        check_metrics(loaded, [metric])
+        parse_threshold(threshold, metric)
+    except ScenarioError as exc:
+        _fail_input(exc)
+        return
+    except MissingDependencyError as exc:
+        err.print(f"[bold red]error:[/] {_t(str(exc))}", emoji=False)
+        sys.exit(EXIT_INPUT)
+    seconds = ensemble_estimate(max(1, n), loaded.scenario.horizon).seconds * samples / min(jobs, max(1, n))
+    err.print(
+        f"[dim]{samples:,} points x {n:,} replication(s) = {samples * n:,} runs, then PRIM at density {density:g}; "
+        f"about {_duration(seconds)} at the reference network's speed[/]"
+    )
+    table = _run_study(
+        lambda progress: api.discover(
+            loaded,
+            threshold,
+            list(bounds),
+            metric,
+            samples,
+            n,
+            seed,
+            (),
+            jobs,
+            density,
+            progress=progress,
+        ),
+        samples,
+        "discover",
+    )
+    attrs = table.attrs
+    box = attrs["box"]
+    console.print(
+        f"[bold]{_t(attrs['scenario'])}[/]: {attrs['cases_of_interest']:,} of {attrs['samples_run']:,} points have "
+        f"{_t(metric)} ≥ {_t(threshold)}"
+        + (
+            f"; box: coverage {box['coverage']:.2f}, density {box['density']:.2f}, mass {box['mass']:.2f}"
+            if box["coverage"] is not None
+            else "; no box (no point, or every point, passes)"
+        )
+    )
+    shown = Table(title="The box (restricted inputs first)", title_justify="left")
+    for name in ("input", "restricted", "low", "high", "sampled"):
+        shown.add_column(name, justify="left" if name == "input" else "right")
+    for i in range(len(table)):
+        row = table.iloc[i]
+        shown.add_row(
+            _t(str(row["input"])),
+            "yes" if row["restricted"] else "",
+            f"{row['low']:.4g}",
+            f"{row['high']:.4g}",
+            f"{row['sampled_low']:.4g} to {row['sampled_high']:.4g}",
+        )
+    console.print(shown)
+    _save_study(table, out, results_root, force, no_plot, no_save, metric)
 
 
 def main() -> None:

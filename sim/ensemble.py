@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from sim.engine.metrics import Impact
+from sim.engine.metrics import METRICS, Impact
 from sim.engine.runner import Replication, run_replication
 from sim.executors import (
     FAULT_ENV,
@@ -118,8 +118,8 @@ class Row:
 
 
 def metric_names(impact: Impact) -> list[str]:
-    """The metrics an ensemble keeps: every scalar of the impact, in its order."""
-    return list(impact.values)
+    """The metrics an ensemble keeps: every metric of the registry, in its order."""
+    return [name for name in METRICS if name in impact.values]
 
 
 def row_of(rep: Replication, names: Sequence[str], declared: int) -> Row:

@@ -29,13 +29,18 @@ import hashlib
 import logging
 import math
 import multiprocessing
+import multiprocessing.connection
 import os
 import signal
+import sys
+import threading
+import time
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -312,8 +317,78 @@ class SerialEvaluator(Evaluator):
 
 
 def _init_process() -> None:
-    """Initializer of a local worker process: Ctrl-C is the parent's to handle."""
+    """Initializer of a local worker process: it exits with its parent; Ctrl-C is the parent's to handle."""
+    _exit_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+PARENT_POLL_S = 1.0
+"""How often a worker checks its parent when it cannot wait on it (no multiprocessing parent handle)."""
+
+
+def _exit_with_parent() -> None:
+    """Make this worker exit as soon as the process that started it is gone (kill -9, kill -TERM, a crash).
+
+    Otherwise a killed ``routesim run`` would leave its workers (and the resource tracker they keep
+    open) blocked for good. A daemon thread waits on the parent's sentinel (a pipe that closes when
+    the parent dies), or polls ``os.getppid()`` where there is none, then ends the process at once.
+    """
+    parent = multiprocessing.parent_process()
+    sentinel = getattr(parent, "sentinel", None)
+    parent_pid = os.getppid()
+
+    def watch() -> None:
+        if sentinel is not None:
+            multiprocessing.connection.wait([sentinel])
+        else:
+            while os.getppid() == parent_pid:
+                time.sleep(PARENT_POLL_S)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="routesim-exit-with-parent", daemon=True).start()
+
+
+@contextmanager
+def _stderr_to_devnull() -> Iterator[None]:
+    """Point file descriptor 2 at /dev/null for a moment (what a child started now inherits)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def _quiet_resource_tracker() -> None:
+    """Start multiprocessing's resource tracker (now, and when it is relaunched) with no stderr.
+
+    The tracker is a helper process that unlinks the pool's semaphores. When it is killed, the one
+    multiprocessing relaunches prints a traceback for every semaphore it never saw registered; after
+    a killed run it warns of "leaked" semaphores it then cleans up. Neither is ours to report, so its
+    output goes to /dev/null. POSIX only (Windows has no tracker); a no-op if the internals differ.
+    """
+    if os.name != "posix":
+        return
+    try:
+        from multiprocessing import resource_tracker
+
+        tracker = resource_tracker._resource_tracker
+    except (ImportError, AttributeError):
+        return
+    if getattr(tracker, "_routesim_quiet", False) or not callable(getattr(tracker, "ensure_running", None)):
+        return
+    start = tracker.ensure_running
+
+    def ensure_running() -> None:
+        with _stderr_to_devnull():
+            start()
+
+    tracker.ensure_running = ensure_running
+    tracker._routesim_quiet = True
 
 
 def _warm() -> int:
@@ -342,6 +417,7 @@ class ProcessEvaluator(Evaluator):
 
     def _new_pool(self) -> ProcessPoolExecutor:
         # "spawn": fresh interpreters, safe with a caller's threads, the same on every OS.
+        _quiet_resource_tracker()
         pool = ProcessPoolExecutor(
             max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_process
         )

@@ -15,6 +15,7 @@ import io
 import json
 import math
 import re
+from array import array
 from pathlib import Path
 from typing import Any, Literal
 
@@ -22,14 +23,17 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sim.fileio import FileRefused, open_regular, read_limited
+from sim.limits import MAX_REPLICATIONS
 from sim.scenario.errors import Problem, ScenarioError
-from sim.scenario.schema import MAX_REPLICATIONS
+from sim.scenario.scenario import MAX_HORIZON_D
 from sim.textsafe import plain
 
 __all__ = [
     "MAX_CSV_BYTES",
+    "MAX_CSV_CELLS",
     "MAX_JSON_BYTES",
     "MAX_JSON_DEPTH",
+    "MAX_JSON_VALUES",
     "Manifest",
     "RunFolderError",
     "is_run_folder",
@@ -50,6 +54,19 @@ MAX_CSV_BYTES = 2 * 2**30
 
 MAX_JSON_DEPTH = 100
 """Deepest nesting of lists and objects accepted in a JSON file (a real manifest nests about 10 deep)."""
+
+MAX_JSON_VALUES = 4_000_000
+"""Most values (numbers, strings, lists, objects) in a JSON file: bounds the memory json.loads needs
+(a real manifest holds well under a million; a summary of 50 years of cargoes about as many)."""
+
+MAX_CSV_CELLS = 100_000_000
+"""Most cells read from one CSV file (800 MB as numbers): the largest legal series or ensemble is below it."""
+
+MAX_CSV_COLUMNS = 100_000
+"""Most columns of one CSV file (a real timeseries.csv of the reference network has about a hundred)."""
+
+MAX_SERIES_DAYS = int(MAX_HORIZON_D) + 1
+"""Most rows of a timeseries.csv (one a day over the longest horizon)."""
 
 ENSEMBLE_INT_COLUMNS = ("replication", "seed", "shocks_happened")
 """The whole-number columns of ensemble.csv (every other column is a metric: a number, or empty)."""
@@ -110,17 +127,29 @@ class _Summary(BaseModel):
     ensemble: _EnsembleSection | None = None
 
 
-_STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_STRINGS = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+"""A JSON string (unrolled loop: linear time, no backtracking on long strings)."""
+
+_CHUNK = 1 << 20
 
 
-def json_depth(raw: bytes) -> int:
-    """How deep lists and objects nest in JSON text, counted without parsing (strings skipped)."""
-    code = np.frombuffer(_STRINGS.sub(b'""', raw), dtype=np.uint8)
-    if code.size == 0:
-        return 0
-    step = (code == ord("[")).astype(np.int64) + (code == ord("{"))
-    step -= (code == ord("]")).astype(np.int64) + (code == ord("}"))
-    return int(np.cumsum(step).max(initial=0))
+def json_shape(raw: bytes) -> tuple[int, int]:
+    """How deep lists and objects nest in JSON text, and about how many values it holds, without parsing.
+
+    Strings are skipped; values are counted by their separators. Linear in the size, in chunks of a
+    MiB, so that neither time nor memory depends on what the text holds.
+    """
+    code = _STRINGS.sub(b'""', raw)
+    depth = deepest = values = 0
+    for start in range(0, len(code), _CHUNK):
+        chunk = np.frombuffer(code, dtype=np.uint8, count=min(_CHUNK, len(code) - start), offset=start)
+        opens = (chunk == ord("[")) | (chunk == ord("{"))
+        step = opens.astype(np.int64) - ((chunk == ord("]")) | (chunk == ord("}")))
+        levels = np.cumsum(step) + depth
+        deepest = max(deepest, int(levels.max()))
+        depth = int(levels[-1])
+        values += int(np.count_nonzero(opens | (chunk == ord(",")) | (chunk == ord(":"))))
+    return deepest, values + 1
 
 
 def _refuse_constant(name: str) -> Any:
@@ -133,9 +162,11 @@ def read_json(path: str | Path, what: str, limit: int = MAX_JSON_BYTES) -> dict[
         raw = read_limited(path, limit, what)
     except FileRefused as exc:
         raise _fail(path, str(exc)) from None
-    depth = json_depth(raw)
+    depth, values = json_shape(raw)
     if depth > MAX_JSON_DEPTH:
         raise _fail(path, f"the JSON nests {depth:,} levels deep; a {what} nests at most {MAX_JSON_DEPTH}")
+    if values > MAX_JSON_VALUES:
+        raise _fail(path, f"the JSON holds about {values:,} values; a {what} holds at most {MAX_JSON_VALUES:,}")
     try:
         data = json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant)
     except UnicodeDecodeError as exc:
@@ -151,12 +182,16 @@ def read_json(path: str | Path, what: str, limit: int = MAX_JSON_BYTES) -> dict[
 
 
 def _problems(path: str | Path, exc: ValidationError) -> RunFolderError:
+    """pydantic's errors as problems in the project's style: ``key: got X; expected Y``."""
     problems = []
     for error in exc.errors(include_url=False):
         key = ".".join(str(p) for p in error["loc"])
-        message = "required key is missing" if error["type"] == "missing" else str(error["msg"])
-        if error["type"] != "missing" and "input" in error:
-            message += f", got {plain(repr(error['input']), 80)}"
+        message = re.sub(r" or instance of \w+", "", str(error["msg"]))
+        if error["type"] == "missing":
+            message = "required key is missing"
+        elif message.startswith("Input should be ") and "input" in error:
+            expected = message.removeprefix("Input should be ")
+            message = f"got {plain(repr(error['input']), 80)}; expected {expected}"
         problems.append(Problem(str(path), None, key, message))
     return RunFolderError(problems)
 
@@ -169,10 +204,24 @@ def read_manifest(path: str | Path) -> Manifest:
 MANIFEST = "routesim manifest (manifest.json)"
 
 
+_PATH_KEYS = ("scenario_file", "scenario_files", "overrides")
+"""Manifest keys recording paths and command-line text, which may hold bytes that are not UTF-8."""
+
+
+def _no_surrogates(value: Any) -> Any:
+    """A path or argument recorded from non-UTF-8 bytes (a lone surrogate such as ``\\udcff``) as escaped text."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, list):
+        return [_no_surrogates(v) for v in value]
+    return value
+
+
 def validate_manifest(path: str | Path, data: dict[str, Any]) -> Manifest:
     """Check the data of manifest ``path`` against the Manifest schema."""
     if data.get("routesim_manifest") != 1:
         raise _fail(path, "not a routesim run manifest (no 'routesim_manifest': 1)", None, "routesim_manifest")
+    data = {k: _no_surrogates(v) if k in _PATH_KEYS else v for k, v in data.items()}
     try:
         return Manifest.model_validate(data)
     except ValidationError as exc:
@@ -190,11 +239,16 @@ def read_summary(path: str | Path) -> dict[str, Any]:
 
 
 def read_csv_columns(
-    path: str | Path, text_columns: tuple[str, ...] = (), int_columns: tuple[str, ...] = (), empty_is_nan: bool = False
+    path: str | Path,
+    text_columns: tuple[str, ...] = (),
+    int_columns: tuple[str, ...] = (),
+    empty_is_nan: bool = False,
+    max_rows: int = MAX_CSV_CELLS,
 ) -> dict[str, Any]:
     """Named columns of a CSV file: text columns as lists, whole-number columns as int64, others as float64.
 
-    Every cell is checked: a cell that is not a number is refused with its line and column.
+    Every cell is checked: a cell that is not a number is refused with its line and column. At most
+    ``max_rows`` rows, MAX_CSV_COLUMNS columns and MAX_CSV_CELLS cells are read (bounded memory).
     """
     try:
         handle = open_regular(path, MAX_CSV_BYTES, "CSV file of a run folder")
@@ -206,10 +260,21 @@ def read_csv_columns(
             names = next(reader, None)
             if not names:
                 raise _fail(path, "the file is empty; expected a header row of column names", 1)
+            if len(names) > MAX_CSV_COLUMNS:
+                raise _fail(path, f"{len(names):,} columns; a run folder's CSV has at most {MAX_CSV_COLUMNS:,}", 1)
             if len(set(names)) != len(names):
                 raise _fail(path, "a column name appears twice in the header", 1)
-            values: list[list[Any]] = [[] for _ in names]
-            for row in reader:
+            most_rows = min(max_rows, MAX_CSV_CELLS // len(names))
+            values: list[Any] = [
+                [] if n in text_columns else array("q" if n in int_columns else "d") for n in names
+            ]  # 8 bytes a number, so memory stays well below the file's size
+            for count, row in enumerate(reader, start=1):
+                if count > most_rows:
+                    raise _fail(
+                        path,
+                        f"more than {most_rows:,} rows of {len(names):,} columns; refusing to read on",
+                        reader.line_num,
+                    )
                 if len(row) != len(names):
                     raise _fail(path, f"{len(row)} cells; expected {len(names)} (one per column)", reader.line_num)
                 for j, cell in enumerate(row):
@@ -227,7 +292,7 @@ def read_csv_columns(
         if name in text_columns:
             columns[name] = column
         else:
-            columns[name] = np.array(column, dtype=np.int64 if name in int_columns else float)
+            columns[name] = np.frombuffer(column, dtype=np.int64 if name in int_columns else np.float64).copy()
     return columns
 
 
@@ -258,7 +323,7 @@ def _cell(
 
 def read_ensemble_csv(path: str | Path) -> dict[str, np.ndarray]:
     """ensemble.csv as named columns (int64 for replication, seed, shocks_happened; NaN for empty cells)."""
-    return read_csv_columns(path, int_columns=ENSEMBLE_INT_COLUMNS, empty_is_nan=True)
+    return read_csv_columns(path, int_columns=ENSEMBLE_INT_COLUMNS, empty_is_nan=True, max_rows=MAX_REPLICATIONS)
 
 
 def read_run(folder: str | Path) -> dict[str, Any]:
@@ -275,7 +340,7 @@ def read_run(folder: str | Path) -> dict[str, Any]:
     out: dict[str, Any] = {
         "summary": read_summary(folder / "summary.json"),
         "manifest": manifest,
-        "timeseries": read_csv_columns(folder / "timeseries.csv", text_columns=("date",)),
+        "timeseries": read_csv_columns(folder / "timeseries.csv", text_columns=("date",), max_rows=MAX_SERIES_DAYS),
         "path": folder,
     }
     if (folder / "ensemble.csv").exists() or (folder / "ensemble.csv").is_symlink():
@@ -284,13 +349,13 @@ def read_run(folder: str | Path) -> dict[str, Any]:
 
 
 def is_run_folder(folder: str | Path) -> bool:
-    """Whether ``folder`` is recognisably a routesim run or backtest folder (a valid manifest.json in it)."""
+    """Whether ``folder`` is recognisably a routesim run, backtest or study folder (a valid manifest.json in it)."""
     path = Path(folder) / "manifest.json"
     try:
         data = read_json(path, MANIFEST)
     except RunFolderError:
         return False
-    if data.get("routesim_backtest") == 1:
+    if data.get("routesim_backtest") == 1 or data.get("routesim_study_manifest") == 1:
         return True
     try:
         validate_manifest(path, data)

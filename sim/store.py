@@ -32,11 +32,22 @@ import numpy as np
 # only where the user has not chosen (setdefault).
 os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
 
-import pyarrow as pa
-import pyarrow.parquet as pq
+from typing import TYPE_CHECKING
 
 from sim.ensemble import column_names
 from sim.executors import BatchResult
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+
+def _arrow() -> tuple[Any, Any]:
+    """pyarrow and pyarrow.parquet, imported when first needed (the CLI starts without them)."""
+    import pyarrow
+    import pyarrow.parquet
+
+    return pyarrow, pyarrow.parquet
+
 
 __all__ = [
     "MARKER",
@@ -86,6 +97,7 @@ def incomplete_reason(folder: str | Path) -> str | None:
 
 def arrow_schema(metrics: Sequence[str], shock_names: Sequence[str], units: dict[str, str]) -> pa.Schema:
     """The schema of ensemble.parquet for these metrics and declared shocks."""
+    pa, _pq = _arrow()
     fields = [
         pa.field("replication", pa.int64()),
         pa.field("seed", pa.int64()),
@@ -106,6 +118,7 @@ def arrow_schema(metrics: Sequence[str], shock_names: Sequence[str], units: dict
 
 def batch_table(result: BatchResult, seed: int, metrics: Sequence[str], schema: pa.Schema) -> pa.Table:
     """One batch's rows as an Arrow table of ``schema``."""
+    pa, _pq = _arrow()
     k = result.stop - result.start
     arrays: dict[str, Any] = {
         "replication": result.replications,
@@ -120,6 +133,7 @@ def batch_table(result: BatchResult, seed: int, metrics: Sequence[str], schema: 
 
 def table_batches(columns: dict[str, np.ndarray], schema: pa.Schema, size: int = ROW_GROUP) -> Iterator[pa.Table]:
     """An in-memory table (named numpy columns) as Arrow tables of ``size`` rows."""
+    pa, _pq = _arrow()
     n = len(columns["replication"])
     for a in range(0, n, size):
         b = min(n, a + size)
@@ -133,6 +147,7 @@ def _replace(tmp: Path, path: Path) -> None:
 
 
 def _numpy_type(kind: pa.DataType) -> type:
+    pa, _pq = _arrow()
     return np.bool_ if kind == pa.bool_() else np.int64 if kind == pa.int64() else np.float64
 
 
@@ -143,6 +158,7 @@ def write_parquet(path: Path, schema: pa.Schema, tables: Iterable[pa.Table]) -> 
     at a time, so the bytes depend on the rows only (not on how they came in) and memory stays
     at one row group however many tables pass. Written to a temporary name and renamed.
     """
+    pa, pq = _arrow()
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
     buffers = {f.name: np.empty(ROW_GROUP, dtype=_numpy_type(f.type)) for f in schema}
@@ -174,6 +190,7 @@ def write_parquet(path: Path, schema: pa.Schema, tables: Iterable[pa.Table]) -> 
 
 def write_part(folder: Path, result: BatchResult, seed: int, metrics: Sequence[str], schema: pa.Schema) -> None:
     """Store one finished batch under ``folder/parts`` (fan rows first; the rows file marks it done)."""
+    _pa, pq = _arrow()
     parts = Path(folder) / PARTS
     parts.mkdir(exist_ok=True)
     if result.shortfall.shape[0]:
@@ -224,6 +241,7 @@ def missing_ranges(done: Sequence[tuple[int, int]], n: int, size: int) -> list[t
 
 def merged_parts(folder: Path, n: int) -> Iterator[pa.Table]:
     """The stored parts' rows in replication order (each replication once; raises if any is missing)."""
+    _pa, pq = _arrow()
     expected = 0
     for a, b in done_ranges(folder):
         if b <= expected:
@@ -255,6 +273,7 @@ def read_fan(folder: Path, rows: int, days: int) -> np.ndarray:
 
 def read_column(path: str | Path, name: str) -> np.ndarray:
     """One column of ensemble.parquet as a numpy array (int64, bool or float64 with NaN)."""
+    _pa, pq = _arrow()
     source = pq.ParquetFile(path)
     parts = [
         source.read_row_group(i, columns=[name], use_threads=False).column(0).to_numpy()
@@ -265,6 +284,7 @@ def read_column(path: str | Path, name: str) -> np.ndarray:
 
 def read_meta(path: str | Path) -> dict[str, Any]:
     """ensemble.parquet's shock names, units, metric and column names, and row count."""
+    _pa, pq = _arrow()
     meta = pq.read_metadata(path)
     schema = pq.read_schema(path)
     kv = {k.decode(): v.decode() for k, v in (schema.metadata or {}).items()}
@@ -287,6 +307,7 @@ def _cell(value: Any) -> str:
 def ensemble_csv_from_parquet(parquet: Path, path: Path, metrics: Sequence[str], rows: int = 1000) -> None:
     """ensemble.csv (replication, seed, shocks_happened, every metric; exact repr floats) from the
     Parquet file: one column of one row group read at a time, ``rows`` rows written at a time."""
+    _pa, pq = _arrow()
     names = ["replication", "seed", "shocks_happened", *metrics]
     source = pq.ParquetFile(parquet)
     with open(path, "w", newline="", encoding="utf-8") as handle:

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from sim import api, results
+from sim import api, data, results
 from sim.engine.runner import run_replication
 from sim.ensemble import PRECISION, Ensemble, fan_rows, metric_names, result_of, shock_names, tasks_for
 from sim.executors import (
@@ -283,7 +283,13 @@ def _finish(
     command = plan.get("command")
     outcome = api.Outcome(loaded, first, 0.0, command, ensemble)
     _write_text(folder, "summary.json", json.dumps(outcome.summary(), indent=2) + "\n")
-    _write_text(folder, "timeseries.csv", results.timeseries_csv(outcome.timeseries()))
+    columns = outcome.timeseries()
+    _write_text(folder, "timeseries.csv", results.timeseries_csv(columns))
+    parquet_writer = data.parquet_writer(columns)
+    if parquet_writer is not None:  # as api.save writes it
+        tmp = folder / ".timeseries.parquet.tmp"
+        parquet_writer(tmp)
+        os.replace(tmp, folder / "timeseries.parquet")
     tmp = folder / ".ensemble.csv.tmp"
     ensemble_csv_from_parquet(parquet, tmp, metrics)
     os.replace(tmp, folder / "ensemble.csv")

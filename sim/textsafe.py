@@ -9,7 +9,7 @@ imports nothing from ``sim``, so every layer may use it.
 
 from __future__ import annotations
 
-__all__ = ["MAX_SHOWN", "one_line", "plain", "shorten"]
+__all__ = ["MAX_SHOWN", "figure_text", "one_line", "plain", "shorten"]
 
 MAX_SHOWN = 200
 """Most characters of one value shown in a message (longer values keep their head and tail)."""
@@ -42,3 +42,11 @@ def plain(text: object, limit: int | None = MAX_SHOWN) -> str:
     """One printable line of at most about ``limit`` characters (``None``: no limit)."""
     shown = one_line(text)
     return shown if limit is None else shorten(shown, limit)
+
+
+def figure_text(text: object, limit: int | None = 120) -> str:
+    """``plain`` text for a matplotlib title or label: '$' escaped, so a name is never read as mathtext.
+
+    (An unbalanced ``$\\frac{`` in a scenario name would otherwise fail when the figure is saved.)
+    """
+    return plain(text, limit).replace("$", r"\$")

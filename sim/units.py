@@ -84,6 +84,9 @@ _EXAMPLES = {
     "count": "a whole number",
 }
 
+_UNIT_HINT = {"mass": "kt", "duration": "d", "rate": "kt/d", "price": "USD/bbl"}
+"""The unit suggested for a bare number, per dimension that needs one."""
+
 _NUMBER = r"[-+]?(?:\d+(?:[_,]\d{3})*(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
 _QUANTITY = re.compile(rf"^\s*(?P<num>{_NUMBER})\s*(?P<unit>\S.*?)?\s*$")
 
@@ -127,10 +130,13 @@ def _convert(unit: str, dimension: str, grade: Grade) -> float:
     raise UnitError(f"unit {unit!r} is not a {dimension}")
 
 
-def parse_quantity(value: object, dimension: str, grade: Grade | None = None) -> float:
+def parse_quantity(value: object, dimension: str, grade: Grade | None = None, require_unit: bool = False) -> float:
     """Read ``value`` (a number or a string with a unit) as a float in the canonical unit.
 
-    A bare number is taken to be in the canonical unit already (t, d, t/d, USD/t).
+    A bare number is in the canonical unit (t, d, t/d, USD/t) — unless ``require_unit`` (files
+    and ``--set``, see the loader): then a mass, duration, rate or price other than 0 given as a
+    bare number is refused with an example (``80 has no unit — give one, e.g. "80 USD/bbl"``),
+    since a silent USD per tonne is rarely what was meant. Fractions and counts are plain numbers.
     Raises UnitError with a message that says what was expected.
     """
     if dimension not in DIMENSIONS:
@@ -163,26 +169,43 @@ def parse_quantity(value: object, dimension: str, grade: Grade | None = None) ->
     result = number * factor
     if not math.isfinite(result):
         raise UnitError(f"{value!r} is not a finite number; {expected}")
+    bare = isinstance(value, int | float) or match["unit"] is None
+    if require_unit and bare and number != 0 and dimension in _UNIT_HINT:
+        shown = f"{number:g}"
+        raise UnitError(f'{shown} has no unit — give one, e.g. "{shown} {_UNIT_HINT[dimension]}"; {expected}')
     if dimension == "count" and result != int(result):
         raise UnitError(f"{value!r} is not a whole number; {expected}")
     return result
 
 
-def format_quantity(value: float, unit: str) -> str:
-    """A compact human-readable form of ``value`` in ``unit`` ("1.23 Mt", "45.0 d")."""
-    if unit == "t":
-        for scale, name in ((1e6, "Mt"), (1e3, "kt")):
+def format_quantity(value: float | None, unit: str, missing: str = "—") -> str:
+    """A compact human-readable form of ``value`` in a canonical ``unit`` ("1.23 Mt", "102.0 kt/d", "5 d", "0.71").
+
+    The one formatter for tables, plots and messages; ``missing`` stands for a value that is not defined.
+    """
+    if value is None:
+        return missing
+    if isinstance(value, bool) or (isinstance(value, int) and unit in ("1", "")):
+        return f"{value}"
+    value = float(value)
+    scales = {
+        "t": ((1e6, "Mt"), (1e3, "kt")),
+        "bbl": ((1e6, "Mbbl"), (1e3, "kbbl")),
+        "USD": ((1e9, "bn USD"), (1e6, "M USD"), (1e3, "k USD")),
+    }
+    if unit in scales:
+        for scale, name in scales[unit]:
             if abs(value) >= scale:
                 return f"{value / scale:,.2f} {name}"
-        return f"{value:,.0f} t"
-    if unit == "bbl":
-        for scale, name in ((1e6, "Mbbl"), (1e3, "kbbl")):
-            if abs(value) >= scale:
-                return f"{value / scale:,.2f} {name}"
-        return f"{value:,.0f} bbl"
-    if unit == "USD":
-        for scale, name in ((1e9, "bn USD"), (1e6, "M USD"), (1e3, "k USD")):
-            if abs(value) >= scale:
-                return f"{value / scale:,.2f} {name}"
-        return f"{value:,.0f} USD"
+        return f"{value:,.0f} {unit}"
+    if unit == "t/d":
+        return f"{value / 1e3:,.1f} kt/d"
+    if unit == "d":
+        return f"{value:,.0f} d" if value == round(value) else f"{value:,.1f} d"
+    if unit == "t*d":
+        return f"{value / 1e6:,.1f} Mt·d"
+    if unit == "USD/bbl":
+        return f"{value:,.2f} USD/bbl"
+    if unit in ("1", ""):
+        return f"{value:.2f}"
     return f"{value:,.1f} {unit}"

@@ -30,6 +30,8 @@ AGREE = {
     ("e02_storm_spm_damage_2022", "march_output_loss_all"),
     ("e02_storm_spm_damage_2022", "march_output_loss_tengiz"),
     ("e02_storm_spm_damage_2022", "export_loss_upper_bound"),
+    ("e02_storm_spm_damage_2022", "march_output_change_tengiz"),
+    ("e02_storm_spm_damage_2022", "cpc_intake_stopped"),
     ("e03_ordnance_search_2022", "requests_met_no_cut"),
     ("e03_ordnance_search_2022", "loadings_continued"),
     ("e04_court_suspension_as_happened_2022", "no_export_lost"),
@@ -42,6 +44,7 @@ AGREE = {
     ("e06_e07_spm_repairs_kashagan_leak_2022", "kashagan_full_by_6_november"),
     ("e08_black_sea_storms_2023", "first_stop_days"),
     ("e08_black_sea_storms_2023", "tanks_full_in_first_storm"),
+    ("e08_black_sea_storms_2023", "tengiz_intake_stopped"),
     ("e11_november_storm_2023", "stop_days"),
     ("e11_november_storm_2023", "tanks_virtually_full"),
 }
@@ -304,11 +307,11 @@ def test_ensemble_rows_in_the_csv_table_and_figure(result):
     assert float(parsed["share_agreeing"]) == rows[0].share_agreeing
     assert backtest.ensemble_text(rows[0]).endswith(f" · {rows[0].replications} · {rows[0].share_agreeing:.0%}")
     assert backtest.ensemble_text(result.episodes[0].rows[0]) == ""
-    # A non-zero reference: the P10-P90 band is drawn as a bar (two more lines than a single run).
+    # A non-zero reference: the P10-P90 band is drawn as a bar with its two ends (three more lines than a single run).
     band = dataclasses.replace(rows[0], reported=1e6, ratio=rows[0].model / 1e6)
     single = dataclasses.replace(band, replications=None, model_p10=None, model_p90=None, share_agreeing=None)
     lines = len(backtest.backtest_figure([band]).axes[0].lines)
-    assert lines == len(backtest.backtest_figure([single]).axes[0].lines) + 2
+    assert lines == len(backtest.backtest_figure([single]).axes[0].lines) + 3
 
 
 def _history(name: str) -> Path:

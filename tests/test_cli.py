@@ -28,6 +28,7 @@ def test_run_writes_a_complete_run_folder(tmp_path):
         "manifest.json",
         "summary.json",
         "timeseries.csv",
+        "timeseries.parquet",
     ]
     summary = json.loads((out / "summary.json").read_text())
     assert summary["metrics"]["lost_export_t"]["unit"] == "t"
@@ -118,7 +119,7 @@ def test_schema_command_matches_the_committed_schema():
 
 
 def test_help_shows_examples_for_every_command():
-    for command in ("run", "validate", "schema", "rerun", "compare"):
+    for command in ("run", "validate", "schema", "rerun", "compare", "backtest", "targets", "new"):
         proc = routesim(command, "--help")
         assert proc.returncode == 0
         assert "Example" in proc.stdout

@@ -123,7 +123,7 @@ def test_replication_zero_is_the_single_run(coin):
     ens = api.run(coin, replications=3)
     assert single.ensemble is None and single.stats is None
     assert ens.replication.replication == 0
-    assert ens.impact.values == single.impact.values
+    assert dict(ens.impact) == dict(single.impact)
     assert ens.ensemble["lost_export_t"][0] == single.impact["lost_export_t"]
     # Replication r of the ensemble is api.run(..., replication=r).
     third = api.run(coin, replication=2)
@@ -193,7 +193,12 @@ def test_file_key_runs_an_ensemble_and_n_overrides_it(tmp_path):
     assert json.loads((tmp_path / "three" / "manifest.json").read_text())["replications"] == 3
     single = routesim("run", str(path), "-n", "1", "--out", str(tmp_path / "one"), "--no-plot")
     assert single.returncode == 0, single.stderr
-    assert sorted(p.name for p in (tmp_path / "one").iterdir()) == ["manifest.json", "summary.json", "timeseries.csv"]
+    assert sorted(p.name for p in (tmp_path / "one").iterdir()) == [
+        "manifest.json",
+        "summary.json",
+        "timeseries.csv",
+        "timeseries.parquet",
+    ]
     assert "replications" not in json.loads((tmp_path / "one" / "manifest.json").read_text())
 
 
@@ -213,6 +218,7 @@ def test_ensemble_run_folder_and_rerun(tmp_path):
         "manifest.json",
         "summary.json",
         "timeseries.csv",
+        "timeseries.parquet",
     ]
     assert (out / "ensemble.png").stat().st_size > 10_000
     run = results.read_run(out)

@@ -23,7 +23,12 @@ def outcome() -> api.Outcome:
 
 def test_folder_appears_complete_with_no_staging_left(tmp_path, outcome):
     folder = api.save(outcome, out=tmp_path / "run", plot=False)
-    assert sorted(p.name for p in folder.iterdir()) == ["manifest.json", "summary.json", "timeseries.csv"]
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "manifest.json",
+        "summary.json",
+        "timeseries.csv",
+        "timeseries.parquet",
+    ]
     assert [p.name for p in tmp_path.iterdir()] == ["run"]
 
 
@@ -39,12 +44,22 @@ def test_existing_folder_is_never_overwritten_without_force(tmp_path, outcome):
 
 def test_force_replaces_the_folder_whole(tmp_path, outcome):
     target = tmp_path / "run"
-    target.mkdir()
+    api.save(outcome, out=target, plot=False)  # a run folder (--force replaces nothing else)
     (target / "stale.txt").write_text("old")
     api.save(outcome, out=target, plot=False, force=True)
     assert not (target / "stale.txt").exists()
     assert (target / "summary.json").exists()
     assert [p.name for p in tmp_path.iterdir()] == ["run"]
+
+
+def test_force_never_replaces_a_folder_that_is_not_a_run_folder(tmp_path, outcome):
+    target = tmp_path / "notes"
+    target.mkdir()
+    (target / "mine.txt").write_text("keep")
+    with pytest.raises(OutputError, match="not a routesim run folder"):
+        api.save(outcome, out=target, plot=False, force=True)
+    assert (target / "mine.txt").read_text() == "keep"
+    assert [p.name for p in tmp_path.iterdir()] == ["notes"]
 
 
 def test_disk_full_leaves_nothing_behind(tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -28,7 +29,7 @@ CPC = Grade(bbl_per_t=7.9, t_per_m3=0.79)
         ("300 kt", "mass", 300_000.0),
         ("1,000 t", "mass", 1_000.0),
         ("1_500 kg", "mass", 1.5),
-        (250, "mass", 250.0),  # bare number: tonnes
+        (250, "mass", 250.0),  # bare number: tonnes (refused in files: see test_bare_numbers_need_a_unit_in_files)
         ("5 Mbbl", "mass", 5e6 / 7.9),  # volume via the grade
         ("790 kbbl", "mass", 100_000.0),
         ("1e6 m3", "mass", 790_000.0),
@@ -179,7 +180,7 @@ def test_every_distribution_draws_within_its_support(name):
     dist = duration_dist(DISTS[name])
     assert dist.support() == pytest.approx(SUPPORT[name])
     rng = np.random.default_rng(123)
-    n = 500 if dist.dist == "normal" else 4000  # a truncated-normal draw builds a scipy object: slow
+    n = 4000
     values = np.array([dist.draw(rng) for _ in range(n)])
     low, high = SUPPORT[name]
     assert np.isfinite(values).all()
@@ -288,3 +289,70 @@ def test_shock_distributions_must_fit_the_fields_bounds():
             make_scenario([{"kind": "outage", "target": "pipe", "start": "5 d", "duration": "5 d", "factor": factor}])
     with pytest.raises(ValidationError, match="distributions are allowed in shocks only"):
         make_scenario(network={"sources": {"field": {"production": {"dist": "uniform", "low": 1, "high": 2}}}})
+
+
+@pytest.mark.parametrize(
+    ("value", "dimension", "example"),
+    [
+        (80, "price", '"80 USD/bbl"'),
+        ("80", "price", '"80 USD/bbl"'),
+        (30, "duration", '"30 d"'),
+        (5.5, "rate", '"5.5 kt/d"'),
+    ],
+)
+def test_bare_numbers_need_a_unit_when_asked(value, dimension, example):
+    with pytest.raises(UnitError, match=f"has no unit — give one, e.g. {example}"):
+        parse_quantity(value, dimension, require_unit=True)
+    assert parse_quantity(0, dimension, require_unit=True) == 0.0  # zero needs no unit
+    assert parse_quantity(0.5, "fraction", require_unit=True) == 0.5  # nor does a fraction
+
+
+def test_bare_price_in_set_and_file_is_an_error_that_shows_the_unit(tmp_path):
+    import subprocess
+    import sys
+
+    from sim.scenario.errors import ScenarioError
+    from sim.scenario.loader import load_scenario
+
+    toy = Path(__file__).resolve().parent / "data" / "toy.yaml"
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(toy, ["price=80"])
+    (problem,) = caught.value.problems
+    assert problem.key == "price" and '80 has no unit — give one, e.g. "80 USD/bbl"' in problem.message
+    bad = tmp_path / "bare.yaml"
+    bad.write_text(toy.read_text().replace("price: 100 USD/bbl", "price: 80"))
+    proc = subprocess.run(
+        [sys.executable, "-m", "sim", "validate", str(bad)], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert f'{bad}:5: price: 80 has no unit — give one, e.g. "80 USD/bbl"' in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("mean", "sd", "low", "high"),
+    [(10, 4, 3, 12), (1, 2, 0, math.inf), (30, 5, 20, 45), (0, 1, 3, 8), (100, 1, 0, math.inf), (0, 1, -40, -30)],
+)
+def test_truncated_normal_by_inversion_agrees_with_scipy(mean, sd, low, high):
+    from scipy import stats
+
+    from sim.scenario.distributions import truncated_normal_ppf
+
+    frozen = stats.truncnorm((low - mean) / sd, (high - mean) / sd, loc=mean, scale=sd)
+    us = np.concatenate([np.linspace(0.0, 0.999999, 401), [1e-12, 1 - 1e-12]])
+    ours = np.array([truncated_normal_ppf(float(u), mean, sd, low, high) for u in us])
+    np.testing.assert_allclose(ours, frozen.ppf(us), rtol=0, atol=1e-9 * sd)
+    assert np.all(np.diff(ours[:401]) >= 0)  # monotone in the uniform
+
+
+def test_a_normal_draw_does_not_import_scipy():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, numpy as np; from sim.scenario.distributions import parse_distribution; "
+        "from sim.units import Grade; "
+        "d = parse_distribution({'dist': 'normal', 'mean': '10 d', 'sd': '4 d', 'low': '3 d', 'high': '12 d'}, "
+        "'duration', Grade()); d.draw(np.random.default_rng(1)); print('scipy' in sys.modules)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.stdout.strip() == "False", proc.stderr

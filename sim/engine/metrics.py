@@ -29,7 +29,96 @@ from sim.engine.record import RunRecord
 from sim.engine.shocks import RealizedShock
 from sim.scenario.schema import Network, SeaLeg
 
-__all__ = ["Impact", "impact"]
+__all__ = [
+    "ENSEMBLE_SCALARS",
+    "METRICS",
+    "Impact",
+    "MetricSpec",
+    "headline_rows",
+    "impact",
+    "observable_metrics",
+    "unit_of",
+]
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """What the reports need to know about one impact metric."""
+
+    name: str
+    unit: str
+    """``t``, ``bbl``, ``d``, ``t*d``, ``USD``, ``USD/bbl`` or ``1``."""
+    label: str
+    """How tables name it (indented labels are parts of the row above)."""
+    headline: bool = False
+    """Shown in the CLI's impact and ensemble tables."""
+    observable: str | None = None
+    """The dimension an ``observed:`` figure of a backtest reads it in, if backtests may observe it."""
+
+
+METRICS: dict[str, MetricSpec] = {
+    m.name: m
+    for m in (
+        MetricSpec("exported_t", "t", "Exports, scenario", True, "mass"),
+        MetricSpec("baseline_exported_t", "t", "Exports, baseline", True, "mass"),
+        MetricSpec("exported_bbl", "bbl", "Exports, scenario, in barrels"),
+        MetricSpec("baseline_exported_bbl", "bbl", "Exports, baseline, in barrels"),
+        MetricSpec("lost_export_t", "t", "Lost export volume", True, "mass"),
+        MetricSpec("lost_export_bbl", "bbl", "  in barrels", True),
+        MetricSpec("lost_shut_in_t", "t", "  of which shut-in production", True, "mass"),
+        MetricSpec("lost_production_outage_t", "t", "  of which production outage", True, "mass"),
+        MetricSpec("lost_inventory_t", "t", "  of which left in storage/transit", True, "mass"),
+        MetricSpec("deferred_t", "t", "Deferred (exported late)", True, "mass"),
+        MetricSpec("peak_deficit_t", "t", "Peak cumulative export deficit", False, "mass"),
+        MetricSpec("shut_in_t", "t", "Shut-in production, scenario", False, "mass"),
+        MetricSpec("baseline_shut_in_t", "t", "Shut-in production, baseline"),
+        MetricSpec("rerouted_t", "t", "Rerouted to other routes", True, "mass"),
+        MetricSpec("peak_storage_t", "t", "Peak storage (fields + terminals)", True, "mass"),
+        MetricSpec("days_storage_full_d", "d", "Days with field storage full", True, "duration"),
+        MetricSpec("time_to_survive_d", "d", "Time to survive (to first shut-in)", True, "duration"),
+        MetricSpec("time_to_recover_d", "d", "Time to recover", True, "duration"),
+        MetricSpec("resilience_area_td", "t*d", "Resilience-triangle area", True),
+        MetricSpec("transport_cost_usd", "USD", "Transport cost, scenario"),
+        MetricSpec("baseline_transport_cost_usd", "USD", "Transport cost, baseline"),
+        MetricSpec("extra_transport_cost_usd", "USD", "Extra transport cost", True),
+        MetricSpec("revenue_lost_usd", "USD", "Revenue lost", True),
+        MetricSpec("price_usd_per_bbl", "USD/bbl", "Oil price"),
+    )
+}
+"""Every scalar ``impact`` reports, in the order it reports them (the CLI's rows, the summary's
+units, the ensemble's columns and which metrics an ``observed:`` figure may name read it)."""
+
+ENSEMBLE_SCALARS = len(METRICS) + 1
+"""Numbers an ensemble keeps per replication besides its daily series: the metrics and the count of
+shocks that happened."""
+
+
+def headline_rows() -> list[tuple[str, str]]:
+    """(label, name) of the headline metrics, in the tables' order: the baseline's exports first."""
+    rows = [(m.label, m.name) for m in METRICS.values() if m.headline]
+    first = [r for r in rows if r[1] == "baseline_exported_t"]
+    return first + [r for r in rows if r[1] != "baseline_exported_t"]
+
+
+def unit_of(name: str) -> str:
+    """A metric's unit: from the registry; for a name it does not hold (a study's derived quantity),
+    the unit its suffix names (``_t``, ``_bbl``, ``_d``, ``_td``, ``_usd``, ``_usd_per_bbl``), else ``1``."""
+    spec = METRICS.get(name)
+    if spec is not None:
+        return spec.unit
+    for suffix, unit in (("_usd_per_bbl", "USD/bbl"), ("_usd", "USD"), ("_bbl", "bbl"), ("_td", "t*d"), ("_t", "t")):
+        if name.endswith(suffix):
+            return unit
+    return "d" if name.endswith("_d") else "1"
+
+
+_unit_of = unit_of
+"""The name ``sim/explore`` (on main) imports; new code calls ``unit_of``."""
+
+
+def observable_metrics() -> dict[str, str]:
+    """Whole-run metrics a backtest's ``observed:`` figure may name, with the dimension it is read in."""
+    return {m.name: m.observable for m in METRICS.values() if m.observable is not None}
 
 
 @dataclass(frozen=True)
@@ -53,21 +142,6 @@ class Impact:
             "exports_by_route_t": self.exports_by_route_t,
             "baseline_exports_by_route_t": self.baseline_exports_by_route_t,
         }
-
-
-def _unit_of(key: str) -> str:
-    """The unit a metric's name ends with."""
-    for suffix, unit in (
-        ("_usd_per_bbl", "USD/bbl"),
-        ("_usd", "USD"),
-        ("_bbl", "bbl"),
-        ("_td", "t*d"),
-        ("_t", "t"),
-        ("_d", "d"),
-    ):
-        if key.endswith(suffix):
-            return unit
-    return "1"
 
 
 def _first_day(mask: np.ndarray) -> int | None:
@@ -186,7 +260,7 @@ def impact(
         "revenue_lost_usd": lost * price_usd_per_t,
         "price_usd_per_bbl": price_usd_per_t / bbl_per_t,
     }
-    units = {k: _unit_of(k) for k in values}
+    units = {k: METRICS[k].unit for k in values}
     return Impact(
         values=values,
         units=units,

@@ -31,11 +31,6 @@ class Balance:
         """initial + produced - exported - stored - in transit: zero up to rounding."""
         return self.initial_inventory_t + self.produced_t - self.exported_t - self.stored_t - self.in_transit_t
 
-    @property
-    def potential_residual_t(self) -> float:
-        """potential - produced - shut-in: zero up to rounding."""
-        return self.potential_t - self.produced_t - self.shut_in_t
-
     def tolerance_t(self) -> float:
         """Rounding allowance: a billionth of the tonnes moved, at least a kilogram."""
         return max(1e-3, 1e-9 * (self.initial_inventory_t + self.produced_t + self.potential_t))
@@ -64,6 +59,10 @@ class RunRecord:
     peak_storage_t: dict[str, float] = field(default_factory=dict)
     storage_capacity_t: dict[str, float] = field(default_factory=dict)
     cargoes: dict[str, int] = field(default_factory=dict)
+    route_source: list[int] | None = None  # index of each route's source
+    initial_source_level_t: list[float] | None = None  # field storage at the start
+    initial_by_route_t: list[float] | None = None  # each route's oil in tanks and legs at the start
+    final_by_route_t: list[float] | None = None  # ... and at the end
 
     @property
     def days(self) -> int:
@@ -90,7 +89,9 @@ class RunRecord:
         )
 
     def check_balance(self) -> Balance:
-        """Raise MassBalanceError unless initial + produced = exported + stored + in transit."""
+        """Raise MassBalanceError unless initial + produced = exported + stored + in transit, in all and
+        (where the record carries what it takes) field by field every day and route by route, and every
+        store stays between empty and its capacity every day."""
         balance = self.balance()
         arrays = (
             self.exports,
@@ -112,4 +113,41 @@ class RunRecord:
             )
         if (self.exports < -1e-6).any() or (self.source_level < -1e-6).any() or (self.tank_level < -1e-6).any():
             raise MassBalanceError("a negative flow or storage level appeared")
+        tolerance = balance.tolerance_t()
+        for names, levels in ((self.source_names, self.source_level), (self.tank_names, self.tank_level)):
+            capacity = np.array([self.storage_capacity_t.get(name, np.inf) for name in names], dtype=float)
+            over = levels > capacity + tolerance
+            if over.any():
+                day, k = (int(i[0]) for i in np.nonzero(over))
+                raise MassBalanceError(
+                    f"{names[k]} holds {levels[day, k]:.3f} t on day {day}, over its {capacity[k]:g} t"
+                )
+        if self.route_source is not None and self.initial_source_level_t is not None:
+            self._check_sources(tolerance)
+        if self.initial_by_route_t is not None and self.final_by_route_t is not None:
+            came_in = np.asarray(self.initial_by_route_t) + self.intake.sum(axis=0)
+            went_out = self.exports.sum(axis=0) + np.asarray(self.final_by_route_t)
+            bad = ~(np.abs(came_in - went_out) <= tolerance)
+            if bad.any():
+                r = int(np.argmax(bad))
+                raise MassBalanceError(
+                    f"route {self.route_names[r]} does not balance: {came_in[r]:.3f} t in (initial + intake) != "
+                    f"{went_out[r]:.3f} t out (exported + held at the end)"
+                )
         return balance
+
+    def _check_sources(self, tolerance: float) -> None:
+        """Each field, each day: storage = yesterday's + produced - sent into its routes."""
+        routes_of = np.zeros((len(self.route_names), len(self.source_names)))
+        routes_of[np.arange(len(self.route_names)), self.route_source] = 1.0
+        sent = self.intake @ routes_of  # each field's oil sent into its routes, per day
+        level = self.source_level
+        residual = self.produced - sent - level
+        residual[0] += self.initial_source_level_t
+        residual[1:] += level[:-1]
+        bad = np.abs(residual) > tolerance
+        if bad.any():
+            day, k = (int(i[0]) for i in np.nonzero(bad))
+            raise MassBalanceError(
+                f"field {self.source_names[k]} does not balance on day {day}: residual {residual[day, k]:.6f} t"
+            )

@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from sim.engine.rounding import half_up
+from sim.engine.shock_kinds import SHOCK_KINDS
 from sim.scenario.distributions import draw
 from sim.scenario.schema import PortSpec, RecurringSpec, Scenario, Shock
 from sim.scenario.targets import Target, resolve_target
@@ -98,8 +100,9 @@ def _realized(
     occurrence: int,
 ) -> RealizedShock:
     """Draw the factor and multiplier of one shock (or occurrence) and assemble it."""
-    if shock.kind == "weather" or shock.kind == "closure":
-        factor = 0.0
+    fixed = SHOCK_KINDS[shock.kind].fixed_factor
+    if fixed is not None:
+        factor = fixed
     elif shock.berths_out is not None:
         port: PortSpec = scenario.network.ports[target.name]
         factor = max(0.0, (port.berths - shock.berths_out) / port.berths)
@@ -145,7 +148,8 @@ class Timelines:
     """Hourly capacity factors (and transit multipliers) per component over the horizon.
 
     Overlapping shocks on one component combine by the smallest factor (largest
-    multiplier). Components without shocks have no array: their factor is 1.
+    multiplier). Components without shocks have no array: their factor is 1. Which timeline a
+    shock writes comes from its kind's entry in ``SHOCK_KINDS`` (``sim/engine/shock_kinds.py``).
     """
 
     def __init__(self, horizon_d: int, shocks: list[RealizedShock], pump_stations: dict[tuple[str, str], float]):
@@ -153,36 +157,37 @@ class Timelines:
         self.steps = horizon_d * STEPS_PER_DAY
         self.factor: dict[tuple[str, str], np.ndarray] = {}
         self.multiplier: dict[str, np.ndarray] = {}
+        self._behaviours: dict[tuple[str, str], set[str]] = {}
         for shock in shocks:
             if not shock.happened or shock.duration_d <= 0:
                 continue
-            lo = round(shock.start_d * STEPS_PER_DAY)
-            hi = round(shock.end_d * STEPS_PER_DAY)
+            lo = half_up(shock.start_d * STEPS_PER_DAY)
+            hi = half_up(shock.end_d * STEPS_PER_DAY)
             lo, hi = max(0, lo), min(self.steps, hi)
-            if shock.kind == "slowdown":
+            effect = SHOCK_KINDS[shock.kind].effects[shock.target.kind]
+            self._behaviours.setdefault((effect.timeline, shock.target.name), set()).add(effect.behaviour)
+            if effect.timeline == "transit":
                 arr = self.multiplier.setdefault(shock.target.name, np.ones(self.steps))
                 if hi > lo:
                     np.maximum(arr[lo:hi], shock.multiplier, out=arr[lo:hi])
                 continue
+            factor = shock.factor
             if shock.target.kind == "pump_station":
                 left = pump_stations[(shock.target.name, shock.target.station)]
                 factor = 1.0 - (1.0 - shock.factor) * (1.0 - left)
-                key = ("leg", shock.target.name)
-            else:
-                factor = shock.factor
-                key = (shock.target.kind, shock.target.name)
-            if shock.kind == "weather":
-                key = ("port", shock.target.name)
-            elif shock.kind == "derate":
-                key = ("cargo", shock.target.name)  # the fraction of a cargo tankers load, not the leg's capacity
-            arr = self.factor.setdefault(key, np.ones(self.steps))
+            arr = self.factor.setdefault((effect.timeline, shock.target.name), np.ones(self.steps))
             if hi > lo:
                 np.minimum(arr[lo:hi], factor, out=arr[lo:hi])
-            if shock.ramp_d > 0 and hi < self.steps:
-                ramp_steps = max(1, round(shock.ramp_d * STEPS_PER_DAY))
+            if shock.ramp_d > 0 and hi < self.steps and SHOCK_KINDS[shock.kind].ramps:
+                ramp_steps = max(1, half_up(shock.ramp_d * STEPS_PER_DAY))
                 end = min(self.steps, hi + ramp_steps)
                 ramp = factor + (1.0 - factor) * (np.arange(1, end - hi + 1) / ramp_steps)
                 np.minimum(arr[hi:end], ramp, out=arr[hi:end])
+
+    def behaviours(self, timeline: str, name: str) -> set[str]:
+        """What the shocks that wrote a component's timeline change (empty if none did): fast paths
+        compare it with what they handle."""
+        return self._behaviours.get((timeline, name), set())
 
     def daily_factor(self, kind: str, name: str) -> np.ndarray | None:
         """Mean factor per day for a component, or None if no shock touches it."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import os
 import types
 import typing
 from dataclasses import dataclass, field
@@ -18,9 +19,10 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from sim.fileio import FileRefused, read_limited
 from sim.scenario.errors import Problem, ScenarioError
 from sim.scenario.schema import GradeSpec, Network, Scenario
-from sim.scenario.yamlio import Located, parse_scalar, read_yaml
+from sim.scenario.yamlio import MAX_FILE_BYTES, Located, parse_scalar, read_yaml
 from sim.units import Grade
 
 __all__ = [
@@ -31,7 +33,27 @@ __all__ = [
     "load_scenario",
     "parse_set",
     "resolved_sha256",
+    "shipped_network",
+    "shipped_networks",
 ]
+
+SHIPPED_NETWORKS = Path(__file__).resolve().parents[2] / "scenarios" / "network"
+"""The networks that come with routesim (in a checkout or an editable install), named by file stem."""
+
+
+def shipped_networks() -> dict[str, Path]:
+    """Shipped network name -> file (``kazakhstan_2022`` -> ``scenarios/network/kazakhstan_2022.yaml``)."""
+    if not SHIPPED_NETWORKS.is_dir():
+        return {}
+    return {p.stem: p for p in sorted(SHIPPED_NETWORKS.glob("*.yaml"))}
+
+
+def shipped_network(name: str) -> Path | None:
+    """The shipped network a scenario's ``network: <name>`` means (a bare name, no folder or suffix), or None."""
+    if not name or "/" in name or "\\" in name or name.endswith((".yaml", ".yml")):
+        return None
+    return shipped_networks().get(name)
+
 
 MAX_INCLUDE_DEPTH = 8
 """Deepest chain of ``extends`` between network files."""
@@ -115,12 +137,15 @@ def _resolve_include(ref: Any, including: Path, root: Path, located: Located, pa
         target = (including.parent / ref).resolve()
         inside = root in target.parents
         exists = target.is_file()
+        special = not exists and target.exists()  # a directory, FIFO or device: never opened
     except (OSError, ValueError, UnicodeError) as exc:
         raise ScenarioError.single(file, f"{ref!r} is not a usable file path ({exc})", line, key) from None
     if not inside:
         raise ScenarioError.single(
             file, f"{ref!r} points outside the scenarios folder {root}; includes must stay inside it", line, key
         )
+    if special:
+        raise ScenarioError.single(file, f"{ref!r} is not a regular file; expected a network file (YAML)", line, key)
     if not exists:
         raise ScenarioError.single(file, f"included file {ref!r} does not exist (looked for {target})", line, key)
     return target
@@ -176,6 +201,15 @@ def _set_path(data: dict, dotted: str, value: Any, origin: tuple[str, int | None
     for key in [k for k in lines if k[: len(full)] == full]:
         del lines[key]
     lines[full] = origin
+
+
+NETWORK_KEYS = ("legs", "ports", "sources", "routes", "markets", "grade")
+"""Top-level keys of a network: a --set path starting with one means the scenario's network."""
+
+
+def network_path_of(key: str) -> str:
+    """A --set path as a scenario path: ``legs.x.capacity`` (the spelling of ``overrides:``) is ``network.legs.x.capacity``."""
+    return f"network.{key}" if key.split(".", 1)[0] in NETWORK_KEYS else key
 
 
 def parse_set(assignment: str) -> tuple[str, Any]:
@@ -301,10 +335,13 @@ def _grade_of(network: Any) -> Grade:
 def _hash_files(files: list[Path], overrides: list[str]) -> str:
     digest = hashlib.sha256()
     for path in files:
-        digest.update(path.name.encode())
-        digest.update(path.read_bytes())
+        digest.update(os.fsencode(path.name))
+        try:  # read again: the same limits, in case the file was swapped for a device meanwhile
+            digest.update(read_limited(path, MAX_FILE_BYTES, "scenario or network file (YAML)"))
+        except FileRefused as exc:
+            raise ScenarioError.single(path, str(exc)) from None
     for item in overrides:
-        digest.update(b"--set " + item.encode())
+        digest.update(b"--set " + item.encode("utf-8", "surrogateescape"))
     return digest.hexdigest()
 
 
@@ -320,10 +357,12 @@ def load_scenario(path: str | Path, overrides: list[str] | tuple[str, ...] = ())
     files = [path]
     network = data.get("network")
     if isinstance(network, str):
-        network_path = _resolve_include(network, path, root, located, ("network",))
+        shipped = shipped_network(network)
+        net_root = root if shipped is None else shipped.parent
+        network_path = shipped or _resolve_include(network, path, root, located, ("network",))
         net_lines: dict = {}
         origin = (*located.where(("network",)), "network")
-        data["network"] = _read_network(network_path, root, ("network",), (path.resolve(),), net_lines, origin)
+        data["network"] = _read_network(network_path, net_root, ("network",), (path.resolve(),), net_lines, origin)
         lines.update({k: v for k, v in net_lines.items() if k != ("network",)})
         files.append(network_path)
     net_overrides = data.pop("overrides", None)
@@ -337,14 +376,15 @@ def load_scenario(path: str | Path, overrides: list[str] | tuple[str, ...] = ())
             )
         for key, value in net_overrides.items():
             origin = located.where(("overrides", key))
-            _set_path(data["network"], str(key), value, origin, lines, ("network",))
+            dotted = str(key).removeprefix("network.")  # the --set spelling is accepted here too
+            _set_path(data["network"], dotted, value, origin, lines, ("network",))
     for assignment in overrides:
         key, value = parse_set(assignment)
-        _set_path(data, key, value, ("<--set>", None), lines, ())
+        _set_path(data, network_path_of(key), value, ("<--set>", None), lines, ())
     resolved = copy.deepcopy(data)
     grade = _grade_of(data.get("network"))
     try:
-        scenario = Scenario.model_validate(data, context={"grade": grade})
+        scenario = Scenario.model_validate(data, context={"grade": grade, "require_units": True})
     except ValidationError as exc:
         raise ScenarioError(_problems_from(exc, data, lines, str(path))) from None
     return LoadedScenario(
@@ -379,6 +419,6 @@ def load_network(path: str | Path) -> Network:
     lines: dict = {}
     data = _read_network(path, scenarios_root(path), (), (), lines)
     try:
-        return Network.model_validate(data, context={"grade": _grade_of(data)})
+        return Network.model_validate(data, context={"grade": _grade_of(data), "require_units": True})
     except ValidationError as exc:
         raise ScenarioError(_problems_from(exc, data, lines, str(path), Network)) from None

@@ -21,6 +21,7 @@ from pydantic import (
 from sim.scenario.quantities import Date, _Model, quantity
 
 __all__ = [
+    "CHANGE_METRICS",
     "IMPACT_METRICS",
     "OBSERVED_METRICS",
     "WINDOW_METRICS",
@@ -65,6 +66,12 @@ WINDOW_METRICS: dict[str, tuple[str, str]] = {
     "production_loss_t": ("mass", "production"),
     "min_production_ratio": ("fraction", "production"),
     "shut_in_window_t": ("mass", "production"),
+    "intake_t": ("mass", "route"),
+    "intake_rate": ("rate", "route"),
+    "intake_stop_d": ("duration", "route"),
+    "loading_change": ("fraction", "loading"),
+    "production_change": ("fraction", "production"),
+    "intake_change": ("fraction", "route"),
 }
 """Metrics of the daily series over a ``window`` (dates, both included): name -> (dimension, target kind).
 
@@ -78,7 +85,16 @@ production (``target``: a source, a list of sources, or omitted for all):
 ``production_rate`` mean t/d produced; ``production_loss_t`` baseline's produced - produced;
 ``min_production_ratio`` lowest daily produced / baseline's produced; ``shut_in_window_t``
 shut-in above the baseline's (production held back for lack of an outlet, not outages).
+route (``target``: a route or a list of routes; what a shipper sends into the first leg, e.g. one
+field's CPC intake): ``intake_t`` total; ``intake_rate`` mean t/d; ``intake_stop_d`` longest run of
+consecutive days with nothing sent.
+changes (``versus``: a second window, e.g. the month before): ``loading_change``,
+``production_change``, ``intake_change`` = mean daily rate over ``window`` / mean daily rate over
+``versus``, as month-on-month figures are reported (0.97 = down 3 %).
 """
+
+CHANGE_METRICS = frozenset({"loading_change", "production_change", "intake_change"})
+"""Windowed metrics that compare two windows of the same run (they need ``versus``)."""
 
 OBSERVED_METRICS: dict[str, str] = {**IMPACT_METRICS, **{k: v[0] for k, v in WINDOW_METRICS.items()}}
 """Every metric an observed figure may name, with the dimension its value is read in."""
@@ -119,7 +135,8 @@ class ObservedFigure(_Model):
             "What is compared: a whole-run metric (a key of the impact table: lost_export_t, "
             "time_to_survive_d, ...) or a windowed metric of the daily series (loaded_t, loading_rate, "
             "loading_ratio, loading_loss_t, loading_stop_d, tank_full_after_d, production_rate, "
-            "production_loss_t, min_production_ratio, shut_in_window_t); see sim/scenario/schema.py."
+            "production_loss_t, min_production_ratio, shut_in_window_t, intake_t, intake_rate, intake_stop_d, "
+            "loading_change, production_change, intake_change); see sim/scenario/observed.py."
         ),
         json_schema_extra={"enum": sorted(OBSERVED_METRICS)},
     )
@@ -127,10 +144,17 @@ class ObservedFigure(_Model):
         None,
         description=(
             "For windowed metrics: the sea leg (loading metrics), the leg with inlet tanks (tank metric), "
-            "or the source(s) (production metrics; omitted = all sources)."
+            "the source(s) (production metrics; omitted = all sources), or the route(s) (intake metrics)."
         ),
     )
     window: ObservedWindow | None = Field(None, description="Days a windowed metric covers; required for those.")
+    versus: ObservedWindow | None = Field(
+        None,
+        description=(
+            "For the change metrics (loading_change, production_change, intake_change): the window compared "
+            "with, e.g. the month before; the value is the ratio of the mean daily rates."
+        ),
+    )
     value: Annotated[float | None, WithJsonSchema(_REPORTED_JSON)] = Field(
         None, description="The reported value, with a unit of the metric's dimension (or give low/high)."
     )
@@ -190,8 +214,15 @@ class ObservedFigure(_Model):
             raise ValueError(f"{self.metric} is measured over a window: give window.start and window.end")
         if not windowed and (self.window is not None or self.target is not None):
             raise ValueError(f"{self.metric} covers the whole run: it takes no window or target")
-        if windowed and WINDOW_METRICS[self.metric][1] != "production" and not isinstance(self.target, str):
+        kind = WINDOW_METRICS[self.metric][1] if windowed else ""
+        if kind == "route" and not self.targets():
+            raise ValueError(f"{self.metric} needs a target: a route name or a list of route names")
+        if kind in ("loading", "tank") and not isinstance(self.target, str):
             raise ValueError(f"{self.metric} needs a target: one leg name")
+        if self.metric in CHANGE_METRICS and self.versus is None:
+            raise ValueError(f"{self.metric} compares two windows: give versus (e.g. the month before) as well")
+        if self.metric not in CHANGE_METRICS and self.versus is not None:
+            raise ValueError(f"versus applies to {', '.join(sorted(CHANGE_METRICS))}, not {self.metric}")
         return self
 
     def targets(self) -> list[str]:

@@ -133,7 +133,9 @@ def quantity(
                 check(highest, f"the highest value of the {dist.dist} distribution")
             return dist
         try:
-            number = parse_quantity(value, dimension, _grade(info))
+            number = parse_quantity(
+                value, dimension, _grade(info), require_unit=bool((info.context or {}).get("require_units"))
+            )
         except UnitError as exc:
             raise ValueError(str(exc)) from None
         return check(number)

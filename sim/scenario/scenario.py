@@ -159,11 +159,15 @@ class Scenario(_Model):
         end = self.start_date + dt.timedelta(days=math.ceil(self.horizon - 1e-9) - 1)
         for name, figure in self.observed.items():
             where = f"observed.{name}"
-            if figure.window is not None:
+            for name_of, window in (("window", figure.window), ("versus", figure.versus)):
+                if window is None:
+                    continue
                 for key in ("start", "end"):
-                    day = getattr(figure.window, key)
+                    day = getattr(window, key)
                     if not self.start_date <= day <= end:
-                        problems.append(f"@{where}.window.{key}: {day} is outside the run ({self.start_date} to {end})")
+                        problems.append(
+                            f"@{where}.{name_of}.{key}: {day} is outside the run ({self.start_date} to {end})"
+                        )
             kind = WINDOW_METRICS.get(figure.metric, ("", ""))[1]
             for target in figure.targets():
                 if kind == "production" and target not in net.sources:
@@ -176,6 +180,9 @@ class Scenario(_Model):
                     problems.append(
                         f"@{where}.target: {target!r} is not a sea leg that delivers to a market; known: {known}"
                     )
+                elif kind == "route" and target not in net.routes:
+                    known = ", ".join(sorted(net.routes))
+                    problems.append(f"@{where}.target: no route named {target!r}; known: {known}")
                 elif kind == "tank" and (target not in net.legs or net.legs[target].inlet_storage is None):
                     known = ", ".join(sorted(n for n, leg in net.legs.items() if leg.inlet_storage is not None))
                     problems.append(f"@{where}.target: {target!r} is not a leg with inlet tanks; known: {known}")

@@ -33,6 +33,7 @@ from sim.scenario.network import (
     StorageSpec,
 )
 from sim.scenario.observed import (
+    CHANGE_METRICS,
     IMPACT_METRICS,
     OBSERVED_METRICS,
     WINDOW_METRICS,
@@ -92,6 +93,7 @@ from sim.scenario.shocks import (
 )
 
 __all__ = [
+    "CHANGE_METRICS",
     "DEFAULT_TIMEZONE",
     "EARLIEST_DATE",
     "ENSEMBLE_SCALARS",

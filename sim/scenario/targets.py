@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     from sim.scenario.network import Network
     from sim.scenario.shocks import Shock
 
-__all__ = ["ALLOWED", "Target", "resolve_target"]
+__all__ = ["ALLOWED", "Target", "TargetInfo", "list_targets", "resolve_target", "suggest"]
 
 ALLOWED: dict[str, tuple[str, ...]] = {
     "outage": ("leg", "port", "pump_station", "source"),
@@ -70,7 +70,54 @@ def resolve_target(network: Network, shock: Shock) -> Target:
             candidates += [leg for leg, spec in network.legs.items() if getattr(spec, "kind", "") == "sea"]
         else:
             candidates += list(getattr(network, kind + "s"))
-    near = get_close_matches(name, candidates, n=1)
-    hint = f"; did you mean {near[0]!r}?" if near else f"; expected one of: {', '.join(sorted(candidates)) or 'none'}"
+    everything = {t.name: t for t in list_targets(network)}
+    near = suggest(name, [c for c in candidates if c in everything]) or suggest(name, list(everything))
+    if near:
+        info = everything[near]
+        hint = f"; did you mean {near!r} ({info.component}: {', '.join(info.shocks)})?"
+    else:
+        hint = f"; expected one of: {', '.join(sorted(candidates)) or 'none'}"
     return_kind = " or ".join(allowed)
-    raise ValueError(f"no {return_kind} named {name!r}{hint}")
+    raise ValueError(f"no {return_kind} named {name!r}{hint} (routesim targets FILE lists every target)")
+
+
+@dataclass(frozen=True)
+class TargetInfo:
+    """Something a shock can target: its name, what it is, and the shock kinds that accept it."""
+
+    name: str
+    component: str
+    shocks: tuple[str, ...]
+    description: str = ""
+
+
+def list_targets(network: Network) -> list[TargetInfo]:
+    """Every target of the network (legs, pump stations, ports, sources, routes, markets) with the kinds it accepts."""
+    out: list[TargetInfo] = []
+    for name, spec in network.legs.items():
+        kind = getattr(spec, "kind", "")
+        shocks = ("outage", "slowdown", "derate") if kind == "sea" else ("outage", "slowdown")
+        out.append(TargetInfo(name, f"{kind} leg" if kind else "leg", shocks, _text(spec)))
+        for station, station_spec in (getattr(spec, "pump_stations", None) or {}).items():
+            out.append(TargetInfo(f"{name}.{station}", "pump station", ("outage",), _text(station_spec)))
+    out += [TargetInfo(n, "port", ("outage", "weather"), _text(s)) for n, s in network.ports.items()]
+    out += [TargetInfo(n, "source", ("outage", "production"), _text(s)) for n, s in network.sources.items()]
+    out += [TargetInfo(n, "route", ("closure",), _text(s)) for n, s in network.routes.items()]
+    out += [TargetInfo(n, "market", ("closure",), _text(s)) for n, s in network.markets.items()]
+    return out
+
+
+def _text(spec: object) -> str:
+    text = getattr(spec, "description", "") or getattr(spec, "name", "") or ""
+    return " ".join(str(text).split())
+
+
+def suggest(name: str, candidates: list[str]) -> str | None:
+    """The candidate ``name`` most likely meant: one it starts or ends with (``btc_pipeline`` -> ``btc``), else the closest."""
+    lowered = name.lower()
+    parts = [c for c in candidates if lowered.startswith(c.lower() + "_") or lowered.endswith("_" + c.lower())]
+    parts += [c for c in candidates if c.lower().startswith(lowered + "_")]
+    if parts:
+        return max(parts, key=len)
+    near = get_close_matches(name, candidates, n=1, cutoff=0.7)
+    return near[0] if near else None

@@ -1,0 +1,275 @@
+"""The daily dispatcher: how each day's oil is shared among routes, through the ``Leg`` interface only.
+
+Each simulated day:
+
+1. every leg that steps daily sets its capacity for the day (shocks: outages, slowdowns, closures)
+   and delivers what is due, deepest legs first, so room made downstream is usable upstream;
+2. legs that follow another leg pull oil from their inlet tanks;
+3. each source's oil (storage + today's production) goes to routes: first the normal allocations
+   in priority order (routes with one priority and one first leg share it pro rata), then
+   diversions in merit order (cheapest first) to routes whose lead time has passed;
+4. the legs move the day's intake on; what is left goes into field storage, and what does not fit
+   is shut in (a field stopped long enough is shut down: restart delay, then a ramp).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.engine.legs import Leg
+from sim.engine.parcels import Parcel
+from sim.engine.sources import Source
+from sim.engine.tanks import Tank
+
+__all__ = ["Dispatcher", "Group", "Route"]
+
+
+class Route:
+    """A route as the dispatcher sees it: its source, its first leg, and its terms."""
+
+    __slots__ = (
+        "activated",
+        "capacity",
+        "cost",
+        "factor",
+        "factor_list",
+        "first",
+        "index",
+        "lead_time",
+        "normal",
+        "normal_cap",
+        "priority",
+        "source",
+    )
+
+    def __init__(
+        self,
+        index: int,
+        source: int,
+        first: Leg,
+        normal: float,
+        capacity: float,
+        cost: float,
+        lead_time: float,
+        priority: int,
+        factor: np.ndarray | None,
+        days: int,
+    ):
+        self.index = index
+        self.source = source
+        self.first = first
+        self.normal = normal
+        self.capacity = capacity
+        self.cost = cost
+        self.lead_time = lead_time
+        self.priority = priority
+        # daily factor of closures on the route (None: never closed)
+        self.factor = np.ones(days) if factor is None else factor
+        self.factor_list: list[float] = [1.0] * days if factor is None else factor.tolist()
+        self.activated: int | None = None
+        self.normal_cap = min(normal, capacity)
+
+    def diverts_on(self, day: int) -> bool:
+        """Whether the route may take diverted volume on ``day`` (its lead time has passed)."""
+        return self.lead_time <= 0 or (self.activated is not None and day >= self.activated + self.lead_time)
+
+
+class Group:
+    """Routes with one priority and one first leg, which share that leg pro rata (CPC shippers)."""
+
+    __slots__ = ("eps", "leg", "routes", "shared_sources")
+
+    def __init__(self, routes: list[Route], eps: float):
+        self.eps = eps
+        self.routes = routes
+        self.leg = routes[0].first
+        self.shared_sources = len({route.source for route in routes}) < len(routes)
+
+    def send(self, supply: list[float], allocated: list[float], flows: list[float], day: int) -> None:
+        """The members' normal allocations: if the leg cannot take all they want today, each gets
+        the same fraction of what it wants (shippers' pro-rata cut)."""
+        wants = []
+        total = 0.0
+        reserved: dict[int, float] | None = {} if self.shared_sources else None
+        for route in self.routes:
+            source = route.source
+            want = route.normal_cap * route.factor_list[day]
+            available = supply[source] - allocated[source]
+            if reserved is not None:
+                available -= reserved.get(source, 0.0)
+                if want > available:
+                    want = available
+                reserved[source] = reserved.get(source, 0.0) + (want if want > 0.0 else 0.0)
+            elif want > available:
+                want = available
+            if want < 0.0:
+                want = 0.0
+            wants.append(want)
+            total += want
+        eps = self.eps
+        if total <= eps:
+            return
+        leg = self.leg
+        limit = leg.limit()
+        if limit <= eps:
+            return
+        share = 1.0 if limit >= total else limit / total
+        # One parcel for the whole group: the shares fit the leg's limit together.
+        parcel: Parcel = {}
+        sent = 0.0
+        for route, want in zip(self.routes, wants, strict=True):
+            amount = want * share
+            if amount <= eps:
+                continue
+            parcel[route.index] = amount
+            sent += amount
+            flows[route.index] += amount
+            allocated[route.source] += amount
+        if parcel:
+            leg.push(parcel, sent, day)
+
+
+class Dispatcher:
+    """Moves one day's oil through sources, routes and legs, and keeps the day's record rows.
+
+    ``fast=False`` takes none of the shortcuts: every leg takes oil through ``Leg.take`` as the base
+    class writes it (limit, then push), reports its in-transit through ``transit_on``, and every field's
+    most for the day is asked of it; the equivalence tests compare it with the fast dispatcher.
+    """
+
+    def __init__(
+        self,
+        sources: list[Source],
+        routes: list[Route],
+        legs: list[Leg],
+        depth: dict[str, int],
+        tanks: list[Tank],
+        eps: float,
+        fast: bool = True,
+    ):
+        self.eps = eps  # tonnes that count as zero
+        self.fast = fast
+        self.sources = sources
+        self.n_sources, self.n_routes = len(sources), len(routes)
+        # see Leg.transit_attribute
+        self.transit_read = [(leg, leg.transit_attribute if fast else None) for leg in legs]
+        self.routes = routes
+        self.legs = legs  # in the record's order
+        self.tanks = tanks
+        self.daily = sorted((leg for leg in legs if leg.steps_daily), key=lambda leg: -depth[leg.name])
+        self.pulling = [leg for leg in self.daily if leg.inlet is not None]
+        self.ending = [leg for leg in self.daily if type(leg).end_day is not Leg.end_day]  # (others: nothing to do)
+        normal = sorted((r for r in routes if r.normal > 0), key=lambda r: (r.priority, r.index))
+        groups: dict[tuple[int, int], list[Route]] = {}
+        for route in normal:
+            groups.setdefault((route.priority, id(route.first)), []).append(route)
+        # in order of each group's first route; a lone route is dispatched as itself
+        self.normal: list[Route | Group] = [m[0] if len(m) == 1 else Group(m, eps) for m in groups.values()]
+        self.by_merit = sorted(routes, key=lambda r: (r.cost, r.priority, r.index))
+        for i, src in enumerate(sources):
+            src.waiting_routes = [r for r in routes if r.source == i and r.lead_time > 0]
+        self.rows: dict[str, list[float]] = {
+            key: [] for key in ("produced", "source_level", "intake", "tank_level", "leg_transit")
+        }
+
+    def day(self, day: int) -> None:
+        """Dispatch ``day``: capacities, oil between legs, allocations, storage and shut-in, records."""
+        for leg in self.daily:
+            leg.start_day(day)
+        for leg in self.pulling:
+            leg.pull(day)
+        sources, eps, fast = self.sources, self.eps, self.fast
+        production_cap = []  # most each field can produce today
+        supply = []  # and the oil it has to send: storage + that
+        for src in sources:
+            cap = src.potential_list[day] if src.steady and fast else src.most_today(day)  # (steady: no call)
+            production_cap.append(cap)
+            supply.append(src.level + cap)
+        allocated = [0.0] * self.n_sources
+        flows = [0.0] * self.n_routes
+        for entry in self.normal:
+            if type(entry) is Group:
+                entry.send(supply, allocated, flows, day)
+                continue
+            source = entry.source
+            amount = supply[source] - allocated[source]
+            want = entry.normal_cap * entry.factor_list[day]
+            if want < amount:
+                amount = want
+            if amount > eps:
+                leg = entry.first
+                amount = leg.take(entry.index, amount, day) if fast else Leg.take(leg, entry.index, amount, day)
+                flows[entry.index] += amount
+                allocated[source] += amount
+        for i in range(self.n_sources):
+            if supply[i] - allocated[i] > eps:  # oil left somewhere: divert it
+                self._divert(supply, allocated, flows, day)
+                break
+        for leg in self.ending:
+            leg.end_day(day)
+        self._store_and_shut_in(production_cap, supply, allocated, day)
+        rows = self.rows
+        rows["intake"].extend(flows)
+        rows["tank_level"].extend([tank.level for tank in self.tanks])
+        rows["leg_transit"].extend(
+            [leg.transit_on(day) if name is None else getattr(leg, name) for leg, name in self.transit_read]
+        )
+
+    def _divert(self, supply: list[float], allocated: list[float], flows: list[float], day: int) -> None:
+        """Oil left after the normal allocations goes to routes in merit order, up to their capacity."""
+        eps = self.eps
+        for route in self.by_merit:
+            source = route.source
+            left = supply[source] - allocated[source]
+            if left <= eps:
+                continue  # nothing left at this source to divert
+            factor = route.factor_list[day]
+            if factor <= 0 or not route.diverts_on(day):
+                continue
+            amount = route.capacity * factor - flows[route.index]
+            if left < amount:
+                amount = left
+            if amount > eps:
+                leg = route.first
+                amount = leg.take(route.index, amount, day) if self.fast else Leg.take(leg, route.index, amount, day)
+                flows[route.index] += amount
+                allocated[source] += amount
+
+    def _store_and_shut_in(
+        self, production_cap: list[float], supply: list[float], allocated: list[float], day: int
+    ) -> None:
+        """What no route took goes into field storage; what does not fit is never produced."""
+        produced_rows, level_rows = self.rows["produced"], self.rows["source_level"]
+        for i, src in enumerate(self.sources):
+            cap = production_cap[i]
+            left = supply[i] - allocated[i]
+            shut = left - src.capacity
+            if shut < 0.0:
+                shut = 0.0
+            elif shut > cap:  # guard float noise
+                shut = cap
+            produced = cap - shut
+            src.level = left - shut
+            if src.level > src.peak:
+                src.peak = src.level
+            produced_rows.append(produced)
+            if src.waiting_routes and cap - allocated[i] > self.eps:
+                # the source has oil it cannot place: its routes' lead times start now
+                for route in src.waiting_routes:
+                    route.activated = day
+                src.waiting_routes = []
+            if src.stopped or shut > self.eps or src.held_back or src.idle_days:
+                src.update_restart(produced, src.potential_list[day], shut, lambda i=i: self.outlet_free(i, day))
+            src.previous = produced
+            level_rows.append(src.level)
+
+    def outlet_free(self, source: int, day: int) -> bool:
+        """Whether any route of ``source`` open today could take oil right now."""
+        for route in self.routes:
+            if route.source != source or route.factor_list[day] <= 0 or route.capacity <= 0:
+                continue
+            if route.normal <= 0 and not route.diverts_on(day):
+                continue
+            if route.first.limit() > self.eps:
+                return True
+        return False
