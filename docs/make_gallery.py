@@ -15,7 +15,7 @@ matplotlib.use("Agg")
 
 from matplotlib import style  # noqa: E402
 
-from sim import api, backtest  # noqa: E402
+from sim import api, backtest, plots  # noqa: E402
 from sim import compare as cmp  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,7 +50,7 @@ def main() -> None:
             OUT / "compare_ensembles.png", dpi=80
         )
         result = backtest.run_backtest(backtest.load_episodes(backtest.history_files(str(SCENARIOS / "history" / "*.yaml"))))
-        backtest.backtest_figure(result.rows).savefig(OUT / "backtest.png", dpi=80)
+        plots.backtest_figure(result.rows).savefig(OUT / "backtest.png", dpi=80)
     for path in sorted(OUT.glob("*.png")):
         sys.stdout.write(f"{path.relative_to(ROOT)}\n")
 

@@ -23,7 +23,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from sim import backtest as bt
 from sim import data, plots, results, runfolder, store
+from sim.backtest import ENSEMBLE_AGREEMENT, HISTORY_GLOB, Backtest
 from sim.data import ImpactMapping, RunData
 from sim.engine.runner import Replication, run_replication
 from sim.ensemble import PRECISION, Ensemble, run_ensemble
@@ -834,3 +836,58 @@ def study_figure(table: pd.DataFrame, metric: str = "lost_export_t"):
 
 
 __all__ += ["discover", "save_study", "sensitivity", "stress", "study_figure", "survival", "sweep"]
+
+
+# --- backtests: history scenarios against reported figures (sim.backtest) --------------------------
+
+
+def history_files(pattern: str | None = None) -> list[Path]:
+    """The history scenario files (default: ``scenarios/history/*.yaml``), sorted."""
+    return bt.history_files(HISTORY_GLOB if pattern is None else pattern)
+
+
+def load_history(paths: list[str | Path] | tuple[str | Path, ...]) -> list[LoadedScenario]:
+    """Load every history file first (raises ScenarioError on the first bad one; nothing is run)."""
+    return bt.load_episodes(paths)
+
+
+def backtest(
+    episodes: list[str | Path | LoadedScenario] | tuple[str | Path | LoadedScenario, ...] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Backtest:
+    """Run history scenarios (default: every file of ``history_files()``) against their reported figures.
+
+    A file with ``replications`` > 1 runs replications 0..N-1 of its seed; ``progress(done, total)``
+    counts replications. See ``sim.backtest`` for how figures are measured and judged.
+    """
+    return bt.run_backtest(history_files() if episodes is None else list(episodes), progress=progress)
+
+
+def save_backtest(
+    result: Backtest,
+    out: str | Path | None = None,
+    root: str | Path = "results",
+    force: bool = False,
+    command: list[str] | None = None,
+) -> Path:
+    """Write ``<root>/backtest/<run-id>/`` (or ``out``): backtest.csv, backtest.png, manifest.json, atomically."""
+    figure = plots.backtest_figure(result.rows)
+    files: dict[str, Any] = {
+        "backtest.csv": bt.backtest_csv(result.rows),
+        "backtest.png": lambda path: figure.savefig(path, dpi=110),
+        "manifest.json": json.dumps(bt.backtest_manifest(result, command), indent=2, default=str) + "\n",
+    }
+    if out is None:
+        return results.write_run_folder(Path(root) / "backtest" / results.new_run_id(), files, unique=True)
+    return results.write_run_folder(Path(out), files, force=force)
+
+
+__all__ += [
+    "ENSEMBLE_AGREEMENT",
+    "HISTORY_GLOB",
+    "Backtest",
+    "backtest",
+    "history_files",
+    "load_history",
+    "save_backtest",
+]

@@ -5,8 +5,9 @@ and lists, under ``observed:``, figures reported at the time: a lost volume, day
 loading, a field's output on the worst day. ``run_backtest`` runs every file once (its
 seed, replication 0, via ``sim.engine.runner.run_replication``; a stochastic episode N
 times, see Ensembles below), measures each figure's metric on the run and its baseline,
-and says whether the model is inside the figure's tolerance. ``save_backtest`` writes ``backtest.csv``, ``backtest.png`` and ``manifest.json``
-into a run folder, atomically (``sim.results.write_run_folder``).
+and says whether the model is inside the figure's tolerance. ``backtest_csv`` and ``backtest_manifest``
+give the contents of ``backtest.csv`` and ``manifest.json``; ``sim.plots.backtest_figure`` draws
+``backtest.png``; ``sim.api.save_backtest`` writes the three into a run folder, atomically.
 
 Ensembles (stochastic episodes). The rule is the file's ``replications:`` key: a file with
 ``replications: N`` and N > 1 is backtested on replications 0..N-1 of its seed; any other
@@ -55,13 +56,12 @@ import csv
 import datetime as dt
 import glob
 import io
-import json
 import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -78,11 +78,7 @@ from sim.scenario.schema import (
     ObservedWindow,
     Scenario,
 )
-from sim.textsafe import figure_text
 from sim.units import format_quantity
-
-if TYPE_CHECKING:  # matplotlib is imported where the plot is drawn
-    from matplotlib.figure import Figure
 
 __all__ = [
     "ENSEMBLE_AGREEMENT",
@@ -91,7 +87,6 @@ __all__ = [
     "BacktestRow",
     "Episode",
     "backtest_csv",
-    "backtest_figure",
     "backtest_manifest",
     "ensemble_rows",
     "ensemble_text",
@@ -104,7 +99,6 @@ __all__ = [
     "loadings",
     "measure",
     "run_backtest",
-    "save_backtest",
 ]
 
 HISTORY_GLOB = "scenarios/history/*.yaml"
@@ -150,6 +144,14 @@ class BacktestRow:
     def ensemble(self) -> bool:
         """Whether the row sums up several replications (the file's ``replications`` > 1)."""
         return self.replications is not None
+
+    def band_text(self) -> str:
+        """The P10-P90 band, N and the share agreeing ("0 t – 4.06 Mt · 200 · 70 %"); "" for a single run."""
+        if not self.ensemble:
+            return ""
+        share = "—" if self.share_agreeing is None else f"{self.share_agreeing:.0%}"
+        band = f"{format_value(self.model_p10, self.unit)} – {format_value(self.model_p90, self.unit)}"
+        return f"{band} · {self.replications} · {share}"
 
     def reported_text(self) -> str:
         """The reported value or range, formatted with its unit."""
@@ -207,11 +209,7 @@ def format_value(value: float | None, unit: str) -> str:
 
 def ensemble_text(row: BacktestRow) -> str:
     """The P10-P90 band, N and the share agreeing ("0 t – 4.06 Mt · 200 · 70 %"); "" for a single run."""
-    if not row.ensemble:
-        return ""
-    share = "—" if row.share_agreeing is None else f"{row.share_agreeing:.0%}"
-    band = f"{format_value(row.model_p10, row.unit)} – {format_value(row.model_p90, row.unit)}"
-    return f"{band} · {row.replications} · {share}"
+    return row.band_text()
 
 
 # -- measuring -----------------------------------------------------------------------
@@ -516,176 +514,6 @@ def backtest_csv(rows: Sequence[BacktestRow]) -> str:
     return buffer.getvalue()
 
 
-def _accepted(row: BacktestRow) -> tuple[float, float] | None:
-    """The band of model / reference ratios that agree, or None if the reference is zero."""
-    tol = row.tolerance
-    if row.reported is not None:
-        return None if row.reported == 0 else (1 - tol, 1 + tol)
-    ref = (row.low + row.high) / 2 if row.low is not None and row.high is not None else (row.low or row.high)
-    if not ref:
-        return None
-    low = 0.0 if row.low is None else (row.low - tol * abs(row.low)) / ref
-    high = math.inf if row.high is None else (row.high + tol * abs(row.high)) / ref
-    return low, high
-
-
-def _ratio_band(row: BacktestRow) -> tuple[float, float] | None:
-    """An ensemble row's P10 and P90 as model / reported (None for a single run or a zero reference)."""
-    if not row.ensemble or row.model_p10 is None or row.model_p90 is None:
-        return None
-    if row.reported is not None:
-        ref = row.reported
-    elif row.low is not None and row.high is not None:
-        ref = (row.low + row.high) / 2
-    else:
-        ref = row.low if row.low is not None else row.high
-    if not ref:
-        return None
-    return row.model_p10 / ref, row.model_p90 / ref
-
-
-GRADES = {"H": "high", "M": "medium", "L": "low", "D": "derived", "U": "unverified"}
-"""Confidence grades of reported figures."""
-
-
-def _position(value: float | None, row: BacktestRow, left: float, right: float) -> tuple[float, str]:
-    """Where a model value (or P10/P90) sits on the ratio axis, and '' or '<' / '>' when it is off the scale.
-
-    A reported zero has no ratio: a value that matches it sits on 1, any other beyond the right edge.
-    """
-    if value is None:
-        return left, "<"
-    ref = row.reported
-    if ref is None:
-        ref = (row.low + row.high) / 2 if row.low is not None and row.high is not None else (row.low or row.high)
-    if not ref:
-        matched = abs(value) <= _slack(0.0 if ref is None else ref) or value == 0
-        return (1.0, "") if matched else (right, ">")
-    ratio = value / ref
-    if ratio < left:
-        return left, "<"
-    if ratio > right:
-        return right, ">"
-    return ratio, ""
-
-
-def backtest_figure(rows: Sequence[BacktestRow], title: str = "") -> Figure:
-    """Model / reported for every figure (log scale) with a legend.
-
-    Shape and colour say whether the figure agrees (circle, blue) or not (cross, vermilion); a
-    hollow marker is a figure graded L, D or U (weaker sources); the grade is printed beside
-    each label; the grey band is what the tolerance accepts; an ensemble (replications > 1)
-    has its P10–P90 bar; values off the scale (a ratio beyond the axis, a reported zero missed,
-    no model value) sit on the edge as a triangle pointing outwards, with the value in the label.
-    """
-    from matplotlib.figure import Figure
-    from matplotlib.lines import Line2D
-    from matplotlib.patches import Patch
-
-    n = len(rows)
-    fig = Figure(figsize=(12, 1.9 + 0.34 * max(n, 1)), layout="constrained")
-    ax = fig.subplots()
-    left, right = 0.05, 20.0
-    agree, disagree = "#0072B2", "#D55E00"
-    for i, row in enumerate(rows):
-        y = n - 1 - i
-        band = _accepted(row)
-        if band is not None:
-            lo, hi = max(band[0], left), min(band[1], right)
-            ax.fill_betweenx([y - 0.35, y + 0.35], lo, hi, color="0.87", linewidth=0)
-        elif row.reported == 0:
-            ax.fill_betweenx([y - 0.35, y + 0.35], 1 / 1.08, 1.08, color="0.87", linewidth=0)
-        color = agree if row.inside else disagree
-        x, off = _position(row.model, row, left, right)
-        if row.ensemble and row.model_p10 is not None and row.model_p90 is not None:
-            (lo, _), (hi, off_hi) = (
-                _position(row.model_p10, row, left, right),
-                _position(row.model_p90, row, left, right),
-            )
-            ax.plot([lo, hi], [y, y], color=color, linewidth=2.2, alpha=0.6, solid_capstyle="butt")
-            ax.plot([lo], [y], marker="|", color=color, markersize=10)
-            ax.plot([hi], [y], marker=">" if off_hi else "|", color=color, markersize=8 if off_hi else 10)
-        weak = row.confidence in ("L", "D", "U")
-        marker = {"<": "<", ">": ">"}.get(off, "o" if row.inside else "X")
-        ax.plot(
-            [x],
-            [y],
-            marker=marker,
-            linestyle="none",
-            markersize=8,
-            markerfacecolor="white" if weak else color,
-            markeredgecolor=color,
-            markeredgewidth=1.6,
-        )
-        label = f"{format_value(row.model, row.unit)} vs {row.reported_text()}"
-        if row.model is None:
-            label = f"no model value vs {row.reported_text()}"
-        if row.ensemble:
-            p10, p90 = format_value(row.model_p10, row.unit), format_value(row.model_p90, row.unit)
-            share = "—" if row.share_agreeing is None else f"{row.share_agreeing:.0%}"
-            label = f"P50 {label} (P10–P90 {p10} – {p90}; {share} of {row.replications} agree)"
-        if off:
-            label += " (off scale)"
-        ax.annotate(
-            figure_text(label, None),
-            (x, y),
-            xytext=(-7 if off == ">" else 7, 0),
-            textcoords="offset points",
-            va="center",
-            ha="right" if off == ">" else "left",
-            fontsize=7,
-            bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.7, "pad": 0.3},
-        )
-    ax.axvline(1.0, color="black", linewidth=0.8)
-    ax.set_xscale("log")
-    ax.set_xlim(left / 1.3, right * 1.3)
-    ax.set_yticks(range(n))
-    ax.set_yticklabels(
-        [f"{figure_text(r.episode)}: {figure_text(r.figure)}  [{r.confidence}]" for r in reversed(rows)], fontsize=8
-    )
-    ax.set_ylim(-0.7, n - 0.3)
-    ax.set_xlabel("model ÷ reported (log scale); 1 = the model gives what was reported")
-    handles = [
-        Line2D([], [], marker="o", color=agree, linestyle="none", markersize=8, label="agrees within tolerance"),
-        Line2D([], [], marker="X", color=disagree, linestyle="none", markersize=8, label="disagrees"),
-        Line2D(
-            [],
-            [],
-            marker="o",
-            color=agree,
-            markerfacecolor="white",
-            linestyle="none",
-            markersize=8,
-            label="hollow: source graded L, D or U",
-        ),
-        Line2D([], [], marker=">", color="0.3", linestyle="none", markersize=8, label="off scale (value in label)"),
-        Patch(facecolor="0.87", label="accepted by the tolerance"),
-    ]
-    if any(r.ensemble for r in rows):
-        handles.append(Line2D([], [], color="0.3", linewidth=2.2, alpha=0.6, label="ensemble: P10–P90 (marker: P50)"))
-    ax.legend(
-        handles=handles,
-        loc="upper center",
-        bbox_to_anchor=(0.5, -0.07 - 0.6 / max(n, 1)),
-        ncol=3,
-        fontsize=8,
-        frameon=False,
-    )
-    inside = sum(r.inside for r in rows)
-    grades = ", ".join(f"{k} {v}" for k, v in GRADES.items())
-    ax.set_title(title or f"Backtest: {inside} of {n} reported figures inside tolerance", loc="left", fontsize=11)
-    fig.supxlabel(
-        f"Confidence grades of the reported figures: {grades}. Source: routesim backtest of "
-        "scenarios/history/*.yaml against the figures in each file's observed block.",
-        fontsize=7,
-        color="0.35",
-        x=0.01,
-        ha="left",
-    )
-    ax.grid(axis="x", which="both", alpha=0.3)
-    return fig
-
-
 def backtest_manifest(backtest: Backtest, command: list[str] | None = None) -> dict[str, Any]:
     """Provenance: the files, their hashes and seeds, versions, and each episode's run manifest."""
     episodes = []
@@ -720,26 +548,3 @@ def backtest_manifest(backtest: Backtest, command: list[str] | None = None) -> d
         "seeds": {e["scenario"]: e["seed"] for e in episodes},
         "episodes": episodes,
     }
-
-
-def _run_id() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")[:-4] + "Z"
-
-
-def save_backtest(
-    backtest: Backtest,
-    out: str | Path | None = None,
-    root: str | Path = "results",
-    force: bool = False,
-    command: list[str] | None = None,
-) -> Path:
-    """Write ``<root>/backtest/<run-id>/`` (or ``out``): backtest.csv, backtest.png, manifest.json."""
-    figure = backtest_figure(backtest.rows)
-    files: dict[str, Any] = {
-        "backtest.csv": backtest_csv(backtest.rows),
-        "backtest.png": lambda path: figure.savefig(path, dpi=110),
-        "manifest.json": json.dumps(backtest_manifest(backtest, command), indent=2, default=str) + "\n",
-    }
-    if out is None:
-        return results.write_run_folder(Path(root) / "backtest" / _run_id(), files, unique=True)
-    return results.write_run_folder(Path(out), files, force=force)

@@ -325,9 +325,13 @@ def manifest_dict(
     )
 
 
-def new_run_id(seed: int) -> str:
-    """A run id that sorts by time: ``20260128T101500Z-seed42``."""
-    return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")[:-4] + f"Z-seed{seed}"
+def new_run_id(seed: int | None = None) -> str:
+    """A run id that sorts by time: ``20260128T10150012Z-seed42`` (hundredths of a second; no seed part without one).
+
+    The one maker of run ids: runs, studies and backtests name their folders with it.
+    """
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")[:-4] + "Z"
+    return stamp if seed is None else f"{stamp}-seed{seed}"
 
 
 Writer = Callable[[Path], None]

@@ -14,7 +14,7 @@ import pytest
 from helpers import TOY, make_scenario, run
 from run_cli import routesim
 
-from sim import backtest
+from sim import backtest, plots
 from sim.engine.runner import run_replication
 from sim.scenario.errors import ScenarioError
 from sim.scenario.loader import load_scenario
@@ -208,7 +208,7 @@ def test_csv_and_figure(result):
         "inside",
         "why",
     }
-    fig = backtest.backtest_figure(result.rows)
+    fig = plots.backtest_figure(result.rows)
     assert len(fig.axes) == 1
 
 
@@ -314,8 +314,8 @@ def test_ensemble_rows_in_the_csv_table_and_figure(result):
     # A non-zero reference: the P10-P90 band is drawn as a bar with its two ends (three more lines than a single run).
     band = dataclasses.replace(rows[0], reported=1e6, ratio=rows[0].model / 1e6)
     single = dataclasses.replace(band, replications=None, model_p10=None, model_p90=None, share_agreeing=None)
-    lines = len(backtest.backtest_figure([band]).axes[0].lines)
-    assert lines == len(backtest.backtest_figure([single]).axes[0].lines) + 3
+    lines = len(plots.backtest_figure([band]).axes[0].lines)
+    assert lines == len(plots.backtest_figure([single]).axes[0].lines) + 3
 
 
 def _history(name: str) -> Path:

@@ -20,7 +20,8 @@ from matplotlib import style
 from matplotlib.testing.compare import compare_images
 
 from sim import api, plots
-from sim.backtest import BacktestRow, backtest_figure
+from sim.backtest import BacktestRow
+from sim.plots import backtest_figure
 
 ROOT = Path(__file__).resolve().parents[1]
 TOY = ROOT / "tests" / "data" / "toy.yaml"

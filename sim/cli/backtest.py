@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
+from sim import api
 from sim.cli.output import (
     EXIT_INPUT,
     EXIT_OUTPUT,
@@ -24,6 +25,7 @@ from sim.cli.output import (
 from sim.engine.record import MassBalanceError
 from sim.results import OutputError
 from sim.scenario.errors import ScenarioError
+from sim.units import format_quantity
 
 
 @click.command()
@@ -61,23 +63,21 @@ def backtest(
       routesim backtest scenarios/history/e02_storm_spm_damage_2022.yaml --no-save
       routesim backtest --strict
     """
-    from sim import backtest as bt
-
     check_out(out, force, no_save)
     command = command_line()
-    paths = list(files) or bt.history_files()
+    paths = list(files) or api.history_files()
     if not paths:
-        err.print(f"[bold red]error:[/] no history files given and none match {bt.HISTORY_GLOB}", emoji=False)
+        err.print(f"[bold red]error:[/] no history files given and none match {api.HISTORY_GLOB}", emoji=False)
         sys.exit(EXIT_INPUT)
     try:
-        episodes = bt.load_episodes(paths)
+        episodes = api.load_history(paths)
     except ScenarioError as exc:
         fail_input(exc)
         return
     try:
         total = sum(max(e.scenario.replications, 1) for e in episodes)
         with progress_bar(total, "backtest") as progress:
-            result = bt.run_backtest(episodes, progress=progress)
+            result = api.backtest(episodes, progress=progress)
     except MassBalanceError as exc:
         fail_output(f"internal error (please report): {exc}")
         return
@@ -86,7 +86,7 @@ def backtest(
         if out is not None and out.exists() and not force:
             fail_output(f"{out} already exists; choose another --out, or pass --force to replace it")
         try:
-            folder = bt.save_backtest(result, out=out, root=results_root, force=force, command=command)
+            folder = api.save_backtest(result, out=out, root=results_root, force=force, command=command)
         except OutputError as exc:
             fail_output(str(exc))
             return
@@ -110,20 +110,20 @@ def backtest(
     if ensembles:
         table.add_column("P10–P90 · N · agreeing", justify="right", no_wrap=True)
         table.caption = (
-            f"Files with replications N > 1: model = P50; ok when ≥ {bt.ENSEMBLE_AGREEMENT:.0%} of the N agree."
+            f"Files with replications N > 1: model = P50; ok when ≥ {api.ENSEMBLE_AGREEMENT:.0%} of the N agree."
         )
         table.caption_justify = "left"
     for row in rows:
         table.add_row(
             safe(row.episode),
             safe(row.figure),
-            bt.format_value(row.model, row.unit),
+            format_quantity(row.model, row.unit, missing="none"),
             safe(row.reported_text()),
             "—" if row.ratio is None else f"{row.ratio:.2f}",
             f"±{row.tolerance:.0%}",
             row.confidence,
             "[green]yes[/]" if row.inside else "[red]no[/]",
-            *([safe(bt.ensemble_text(row))] if ensembles else []),
+            *([safe(row.band_text())] if ensembles else []),
         )
     console.print(table)
     if folder is not None:
