@@ -41,7 +41,13 @@ def main() -> None:
     commands = {
         "routesim --version": [ROUTESIM, "--version"],
         "routesim run --no-plot (headline)": [
-            ROUTESIM, "run", "scenarios/cpc_court_suspension_2022.yaml", "--no-plot", "--out", str(out), "--force",
+            ROUTESIM,
+            "run",
+            "scenarios/cpc_court_suspension_2022.yaml",
+            "--no-plot",
+            "--out",
+            str(out),
+            "--force",
         ],
     }
     for name, command in commands.items():
