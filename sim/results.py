@@ -56,6 +56,7 @@ __all__ = [
     "clean_stale_staging",
     "ensemble_csv_writer",
     "ensemble_summary",
+    "folder_name",
     "git_commit",
     "manifest_dict",
     "new_run_id",
@@ -332,6 +333,19 @@ def new_run_id(seed: int | None = None) -> str:
     """
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")[:-4] + "Z"
     return stamp if seed is None else f"{stamp}-seed{seed}"
+
+
+MAX_FOLDER_NAME_BYTES = 100
+"""Longest folder name made from a scenario name (UTF-8 bytes; file systems allow 255)."""
+
+
+def folder_name(name: str) -> str:
+    """A folder name from a scenario name: letters, digits, '-', '_', '.'; never '.', '..' or hidden; short."""
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+    safe = "_" * (len(safe) - len(safe.lstrip("."))) + safe.lstrip(".")  # no '.', '..' or hidden folder
+    while len(safe.encode("utf-8")) > MAX_FOLDER_NAME_BYTES:
+        safe = safe[:-1]
+    return safe or "scenario"
 
 
 Writer = Callable[[Path], None]

@@ -148,7 +148,7 @@ def start_streamed(
     options = options or EnsembleOptions()
     seed = loaded.scenario.seed if seed is None else seed
     if out is None:
-        name = api._safe(loaded.scenario.name)
+        name = results.folder_name(loaded.scenario.name)
         folder = _claim(Path(root) / name / f"{results.new_run_id(seed)}-n{n}", False, True)
     else:
         folder = _claim(Path(out), force, False)

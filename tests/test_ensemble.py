@@ -150,7 +150,7 @@ def test_api_refuses_before_running(coin, monkeypatch):
 
     monkeypatch.setattr("sim.engine.runner.run_replication", never)
     monkeypatch.setattr("sim.ensemble.run_replication", never)
-    monkeypatch.setattr("sim.api.run_replication", never)
+    monkeypatch.setattr("sim.api.runs.run_replication", never)
     with pytest.raises(ScenarioError) as info:
         api.run(coin, replications=10**9)
     [problem] = info.value.problems
