@@ -53,6 +53,7 @@ from sim.executors import (
     prime_baseline,
 )
 from sim.scenario.schema import ENSEMBLE_SCALARS, Scenario
+from sim.series import rolling_mean
 from sim.units import Grade, UnitError, parse_quantity
 
 __all__ = [
@@ -273,13 +274,7 @@ def fan_percentiles(
         return {k: np.full(days, np.nan) for k in out}
     for a in range(0, days, block):
         b = min(days, a + block)
-        lo = max(0, a - window + 1)
-        cs = np.zeros((n, b - lo + 1))
-        np.cumsum(shortfall[:, lo:b], axis=1, out=cs[:, 1:])
-        day = np.arange(a, b)
-        ends = day + 1 - lo
-        begins = np.maximum(0, day - window + 1) - lo
-        rolling = (cs[:, ends] - cs[:, begins]) / (ends - begins)
+        rolling = rolling_mean(shortfall, window, first=a, stop=b)
         out["mean"][a:b] = rolling.mean(axis=0)
         quantile_rows = np.percentile(rolling, list(quantiles), axis=0, method=PERCENTILE_METHOD)
         for q, v in zip(quantiles, quantile_rows, strict=True):

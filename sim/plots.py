@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from sim.series import rolling_mean
 from sim.textsafe import figure_text
 from sim.units import format_quantity
 
@@ -37,26 +38,6 @@ __all__ = [
     "network_corridors",
     "rolling_mean",
 ]
-
-
-def rolling_mean(values: np.ndarray, window: int, centred: bool = False) -> np.ndarray:
-    """Mean over ``window`` days, trailing (or ``centred`` on the day), shorter at the ends: cargoes arrive in lumps.
-
-    A centred mean does not lag a shock by half a window, and its first value averages the first
-    days instead of one or two lumpy ones (no start-up spike from the averaging itself).
-    """
-    values = np.asarray(values, dtype=float)
-    if window <= 1 or values.size == 0:
-        return values
-    csum = np.concatenate(([0.0], np.cumsum(values)))
-    days = np.arange(values.size)
-    if centred:
-        begins = np.maximum(0, days - (window - 1) // 2)
-        ends = np.minimum(values.size, days + window // 2 + 1)
-    else:
-        ends = days + 1
-        begins = np.maximum(0, ends - window)
-    return (csum[ends] - csum[begins]) / (ends - begins)
 
 
 def _routes(columns: Mapping[str, Any]) -> list[str]:

@@ -33,7 +33,6 @@ from sim.runfolder import read_manifest
 from sim.scenario.errors import ScenarioError
 from sim.scenario.schema import ensemble_estimate
 from sim.store import IncompleteRunError
-from sim.units import Grade
 
 
 @click.command()
@@ -265,7 +264,7 @@ def _thresholds(loaded: Any, texts: tuple[str, ...], seed: int | None) -> dict[s
                 text,
                 metrics,
                 rep.impact.units,
-                Grade(loaded.scenario.network.grade.bbl_per_t, loaded.scenario.network.grade.t_per_m3),
+                loaded.scenario.network.grade.as_grade(),
             )
         except ValueError as exc:
             raise ScenarioError.single("--threshold", str(exc)) from None

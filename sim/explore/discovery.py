@@ -30,7 +30,6 @@ from sim.explore.stress import parse_threshold
 from sim.explore.sweep import check_metrics, study_attrs
 from sim.scenario.errors import ScenarioError
 from sim.scenario.loader import LoadedScenario
-from sim.units import Grade
 
 __all__ = ["DISCOVERY_INSTALL", "MAX_SAMPLES", "check_sizes", "require_prim", "run_discovery"]
 
@@ -89,7 +88,7 @@ def run_discovery(
     prim = require_prim()
     check_sizes(samples, n, density)
     check_metrics(loaded, [metric])
-    grade = Grade(loaded.scenario.network.grade.bbl_per_t, loaded.scenario.network.grade.t_per_m3)
+    grade = loaded.scenario.network.grade.as_grade()
     limit = parse_threshold(threshold, metric, grade)
     inputs = checked_inputs(loaded, bounds)
     seed = loaded.scenario.seed if seed is None else int(seed)

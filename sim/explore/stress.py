@@ -160,7 +160,7 @@ def run_stress(
         raise ScenarioError.single("<--percentile>", f"{percentile!r} is not a percentile; expected 0 to 100")
     check_metrics(loaded, [metric])
     seed = loaded.scenario.seed if seed is None else int(seed)
-    grade = Grade(loaded.scenario.network.grade.bbl_per_t, loaded.scenario.network.grade.t_per_m3)
+    grade = loaded.scenario.network.grade.as_grade()
     limit = parse_threshold(threshold, metric, grade)
     low, high, unit = parse_interval(interval, param, "--range") if interval else _default_interval(loaded, param)
     integer = _integer_parameter(loaded, param, low, high, unit)

@@ -21,9 +21,8 @@ from pydantic import BaseModel, ValidationError
 
 from sim.fileio import FileRefused, read_limited
 from sim.scenario.errors import Problem, ScenarioError
-from sim.scenario.schema import GradeSpec, Network, Scenario
+from sim.scenario.schema import Network, Scenario
 from sim.scenario.yamlio import MAX_FILE_BYTES, Located, parse_scalar, read_yaml
-from sim.units import Grade
 
 __all__ = [
     "MAX_INCLUDE_DEPTH",
@@ -322,16 +321,6 @@ def _problems_from(
     return problems
 
 
-def _grade_of(network: Any) -> Grade:
-    """The grade declared in raw network data (defaults if absent or invalid: validation reports it)."""
-    raw = network.get("grade", {}) if isinstance(network, dict) else {}
-    try:
-        spec = GradeSpec.model_validate(raw if isinstance(raw, dict) else {})
-    except ValidationError:
-        return Grade()
-    return Grade(bbl_per_t=spec.bbl_per_t, t_per_m3=spec.t_per_m3)
-
-
 def _hash_files(files: list[Path], overrides: list[str]) -> str:
     digest = hashlib.sha256()
     for path in files:
@@ -382,9 +371,8 @@ def load_scenario(path: str | Path, overrides: list[str] | tuple[str, ...] = ())
         key, value = parse_set(assignment)
         _set_path(data, network_path_of(key), value, ("<--set>", None), lines, ())
     resolved = copy.deepcopy(data)
-    grade = _grade_of(data.get("network"))
-    try:
-        scenario = Scenario.model_validate(data, context={"grade": grade, "require_units": True})
+    try:  # the network's grade converts barrels: Scenario.model_validate puts it in the context
+        scenario = Scenario.model_validate(data, context={"require_units": True})
     except ValidationError as exc:
         raise ScenarioError(_problems_from(exc, data, lines, str(path))) from None
     return LoadedScenario(
@@ -402,7 +390,7 @@ def load_resolved(data: dict[str, Any], origin: str | Path) -> LoadedScenario:
     data = copy.deepcopy(data)
     lines: dict = {(): (str(origin), None)}
     try:
-        scenario = Scenario.model_validate(data, context={"grade": _grade_of(data.get("network"))})
+        scenario = Scenario.model_validate(data)
     except ValidationError as exc:
         raise ScenarioError(_problems_from(exc, data, lines, str(origin))) from None
     return LoadedScenario(scenario=scenario, path=Path(origin), files=[], sha256=resolved_sha256(data), resolved=data)
@@ -419,6 +407,6 @@ def load_network(path: str | Path) -> Network:
     lines: dict = {}
     data = _read_network(path, scenarios_root(path), (), (), lines)
     try:
-        return Network.model_validate(data, context={"grade": _grade_of(data), "require_units": True})
+        return Network.model_validate(data, context={"require_units": True})
     except ValidationError as exc:
         raise ScenarioError(_problems_from(exc, data, lines, str(path), Network)) from None

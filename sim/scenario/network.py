@@ -52,6 +52,10 @@ class GradeSpec(_Model):
     )
     t_per_m3: float = Field(0.79, gt=0.5, lt=1.2, description="Density in tonnes per cubic metre.")
 
+    def as_grade(self) -> Grade:
+        """The conversion factors (``sim.units.Grade``) of this grade."""
+        return Grade(bbl_per_t=self.bbl_per_t, t_per_m3=self.t_per_m3)
+
 
 class StorageSpec(_Model):
     """A tank farm: capacity and the level at the start of the run."""
@@ -292,7 +296,7 @@ class Network(_Model):
     @classmethod
     def model_validate(cls, obj: Any, *, context: dict | None = None, **kwargs: Any) -> Network:
         """Validate, converting barrels with the grade the network declares."""
-        return super().model_validate(obj, context=_with_grade(obj, context, None), **kwargs)
+        return super().model_validate(obj, context=grade_context(obj, context, None), **kwargs)
 
     @model_validator(mode="after")
     def _references_exist(self) -> Network:
@@ -345,8 +349,13 @@ class Network(_Model):
         return self
 
 
-def _with_grade(data: Any, context: dict | None, network_key: str | None) -> dict:
-    """A validation context holding the grade declared in ``data`` (so barrels convert right)."""
+def grade_context(data: Any, context: dict | None, network_key: str | None) -> dict:
+    """A validation context holding the grade declared in ``data`` (so barrels convert right).
+
+    The one place raw data's grade becomes conversion factors: ``Network`` and ``Scenario``
+    validation call it (a scenario's network under ``network_key``); a grade already in
+    ``context`` wins; an absent or invalid grade leaves the default (``Grade()``) to the fields.
+    """
     context = dict(context or {})
     if "grade" not in context:
         network = data.get(network_key) if network_key and isinstance(data, dict) else data
@@ -354,7 +363,7 @@ def _with_grade(data: Any, context: dict | None, network_key: str | None) -> dic
         if isinstance(raw, dict):
             try:
                 spec = GradeSpec.model_validate(raw)
-                context["grade"] = Grade(bbl_per_t=spec.bbl_per_t, t_per_m3=spec.t_per_m3)
+                context["grade"] = spec.as_grade()
             except ValueError:
                 pass  # the grade's own errors are reported when the network is validated
     return context

@@ -15,7 +15,7 @@ from pydantic import (
 
 from sim.limits import MAX_ENSEMBLE_BYTES, MAX_REPLICATIONS, replications_problem
 from sim.scenario.distributions import Distribution
-from sim.scenario.network import Network, SeaLeg, _with_grade
+from sim.scenario.network import Network, SeaLeg, grade_context
 from sim.scenario.observed import WINDOW_METRICS, ObservedFigure
 from sim.scenario.quantities import Date, Fraction, Horizon, PositiveDuration, Price, _Model, timezone_offset
 from sim.scenario.shocks import MAX_OCCURRENCES, Shock
@@ -84,7 +84,7 @@ class Scenario(_Model):
     @classmethod
     def model_validate(cls, obj: Any, *, context: dict | None = None, **kwargs: Any) -> Scenario:
         """Validate, converting barrels with the grade the scenario's network declares."""
-        return super().model_validate(obj, context=_with_grade(obj, context, "network"), **kwargs)
+        return super().model_validate(obj, context=grade_context(obj, context, "network"), **kwargs)
 
     @field_validator("name")
     @classmethod
