@@ -261,27 +261,22 @@ def git_commit(folder: Path | None = None) -> str | None:
     """
     folder = Path.cwd() if folder is None else folder
     env = {**os.environ, "GIT_CONFIG_NOSYSTEM": "1", "GIT_OPTIONAL_LOCKS": "0", "GIT_TERMINAL_PROMPT": "0"}
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", *GIT_SAFE, *args],
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+            env=env,
+            stdin=subprocess.DEVNULL,
+        ).stdout.strip()
+
     try:
-        commit = subprocess.run(
-            ["git", *GIT_SAFE, "rev-parse", "HEAD"],
-            cwd=folder,
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=True,
-            env=env,
-            stdin=subprocess.DEVNULL,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", *GIT_SAFE, "status", "--porcelain", "--untracked-files=no", "--ignore-submodules=all"],
-            cwd=folder,
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=True,
-            env=env,
-            stdin=subprocess.DEVNULL,
-        ).stdout.strip()
+        commit = git("rev-parse", "HEAD")
+        dirty = git("status", "--porcelain", "--untracked-files=no", "--ignore-submodules=all")
     except (OSError, subprocess.SubprocessError, UnicodeDecodeError):
         return None
     return commit + ("+dirty" if dirty else "")

@@ -13,8 +13,7 @@ from typing import Any
 import numpy as np
 
 from sim.engine.runner import Replication, run_replication
-from sim.scenario.schema import GradeSpec, Scenario
-from sim.units import Grade
+from sim.scenario.schema import Scenario
 
 KT = 1e3
 """Tonnes in a kilotonne: hand computations below are written in kt."""
@@ -91,9 +90,7 @@ def deep_merge(base: dict, top: dict) -> dict:
 
 def validate(data: dict) -> Scenario:
     """Validate scenario data with its network's grade, as the file loader does."""
-    grade_spec = GradeSpec.model_validate(data.get("network", {}).get("grade", {}))
-    grade = Grade(bbl_per_t=grade_spec.bbl_per_t, t_per_m3=grade_spec.t_per_m3)
-    return Scenario.model_validate(data, context={"grade": grade})
+    return Scenario.model_validate(data)  # the grade goes into the context there (network.grade_context)
 
 
 def toy_data(**overrides: Any) -> dict:
