@@ -5,9 +5,10 @@ and lists, under ``observed:``, figures reported at the time: a lost volume, day
 loading, a field's output on the worst day. ``run_backtest`` runs every file once (its
 seed, replication 0, via ``sim.engine.runner.run_replication``; a stochastic episode N
 times, see Ensembles below), measures each figure's metric on the run and its baseline,
-and says whether the model is inside the figure's tolerance. ``backtest_csv`` and ``backtest_manifest``
-give the contents of ``backtest.csv`` and ``manifest.json``; ``sim.plots.backtest_figure`` draws
-``backtest.png``; ``sim.api.save_backtest`` writes the three into a run folder, atomically.
+and says whether the model is inside the figure's tolerance. Writing is not done here:
+``sim.results`` gives the contents of ``backtest.csv`` and ``manifest.json`` (``backtest_csv``,
+``backtest_manifest``, re-exported here), ``sim.plots.backtest_figure`` draws ``backtest.png`` and
+``sim.api.save_backtest`` writes the three into a run folder, atomically.
 
 Ensembles (stochastic episodes). The rule is the file's ``replications:`` key: a file with
 ``replications: N`` and N > 1 is backtested on replications 0..N-1 of its seed; any other
@@ -52,23 +53,20 @@ model / its middle, or / the one bound given); none when the reference is zero.
 
 from __future__ import annotations
 
-import csv
-import datetime as dt
 import glob
-import io
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from sim import results
 from sim.engine.record import RunRecord
 from sim.engine.runner import Replication, run_replication
 from sim.ensemble import describe
+from sim.results import backtest_csv, backtest_manifest
 from sim.scenario.loader import LoadedScenario, load_scenario
 from sim.scenario.schema import (
     CHANGE_METRICS,
@@ -190,6 +188,11 @@ class Backtest:
     def rows(self) -> list[BacktestRow]:
         """All figures of all episodes."""
         return [row for episode in self.episodes for row in episode.rows]
+
+    @property
+    def agreement_share(self) -> float:
+        """The share of agreeing replications an ensemble figure needs (``ENSEMBLE_AGREEMENT``)."""
+        return ENSEMBLE_AGREEMENT
 
     @property
     def disagreements(self) -> list[BacktestRow]:
@@ -474,77 +477,3 @@ def run_backtest(
         progress(total, total)
     out.wall_time_s = time.perf_counter() - started
     return out
-
-
-# -- writing -------------------------------------------------------------------------
-
-CSV_COLUMNS = (
-    "episode",
-    "figure",
-    "metric",
-    "unit",
-    "model",
-    "reported",
-    "low",
-    "high",
-    "ratio",
-    "tolerance",
-    "inside",
-    "why",
-    "confidence",
-    "source",
-    "file",
-    "replications",
-    "model_p10",
-    "model_p90",
-    "share_agreeing",
-)
-
-
-def backtest_csv(rows: Sequence[BacktestRow]) -> str:
-    """The rows as CSV text (numbers in canonical units, full precision; empty = none)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    for row in rows:
-        data = asdict(row)
-        writer.writerow(
-            ["" if data[c] is None else (repr(data[c]) if isinstance(data[c], float) else data[c]) for c in CSV_COLUMNS]
-        )
-    return buffer.getvalue()
-
-
-def backtest_manifest(backtest: Backtest, command: list[str] | None = None) -> dict[str, Any]:
-    """Provenance: the files, their hashes and seeds, versions, and each episode's run manifest."""
-    episodes = []
-    for episode in backtest.episodes:
-        rep = episode.replication
-        manifest = results.manifest_dict(episode.loaded, rep, command, rep.wall_time_s)
-        entry: dict[str, Any] = {
-            "scenario": episode.loaded.scenario.name,
-            "file": str(episode.loaded.path),
-            "scenario_sha256": episode.loaded.sha256,
-            "seed": rep.seed,
-            "replication": rep.replication,
-        }
-        if episode.values is not None:  # an ensemble: replications 0..N-1 (manifest: replication 0's run)
-            entry |= {"replications": episode.replications, "agreement_share": ENSEMBLE_AGREEMENT}
-        entry |= {
-            "figures": len(episode.rows),
-            "inside": sum(r.inside for r in episode.rows),
-            "manifest": manifest,
-        }
-        episodes.append(entry)
-    first = episodes[0]["manifest"] if episodes else {}
-    return {
-        "routesim_backtest": 1,
-        "created_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "command": command,
-        "versions": first.get("versions", {}),
-        "git_commit": first.get("git_commit"),
-        "wall_time_s": backtest.wall_time_s,
-        "figures": len(backtest.rows),
-        "inside": sum(r.inside for r in backtest.rows),
-        "seeds": {e["scenario"]: e["seed"] for e in episodes},
-        "episodes": episodes,
-    }

@@ -651,7 +651,7 @@ def dead_pid() -> int:
 def test_staging_left_by_a_killed_run_is_cleaned_up_on_the_next_run(tmp_path):
     import time
 
-    from sim.results import _host
+    from sim.folders import _host
 
     root = tmp_path / "results"
     folder = root / "toy"

@@ -47,9 +47,9 @@ def save_backtest(
     """Write ``<root>/backtest/<run-id>/`` (or ``out``): backtest.csv, backtest.png, manifest.json, atomically."""
     figure = plots.backtest_figure(result.rows)
     files: dict[str, Any] = {
-        "backtest.csv": bt.backtest_csv(result.rows),
+        "backtest.csv": results.backtest_csv(result.rows),
         "backtest.png": lambda path: figure.savefig(path, dpi=110),
-        "manifest.json": json.dumps(bt.backtest_manifest(result, command), indent=2, default=str) + "\n",
+        "manifest.json": json.dumps(results.backtest_manifest(result, command), indent=2, default=str) + "\n",
     }
     if out is None:
         return results.write_run_folder(Path(root) / "backtest" / results.new_run_id(), files, unique=True)
