@@ -65,7 +65,7 @@ import numpy as np
 
 from sim.engine.record import RunRecord
 from sim.engine.runner import Replication, run_replication
-from sim.ensemble import describe
+from sim.ensemble import describe, run_ensemble
 from sim.results import backtest_csv, backtest_manifest
 from sim.scenario.loader import LoadedScenario, load_scenario
 from sim.scenario.schema import (
@@ -391,23 +391,20 @@ def figure_values(scenario: Scenario, rep: Replication) -> np.ndarray:
     return np.array([math.nan if v is None else v for v in values], dtype=float)
 
 
-def ensemble_values(scenario: Scenario, n: int, first: Replication | None = None) -> np.ndarray:
+def ensemble_values(scenario: Scenario, n: int, first: Replication | None = None, jobs: int = 1) -> np.ndarray:
     """Figure values of replications 0..n-1 of the scenario's seed: shape (n, figures), NaN = none.
 
-    Each run is reduced to its figure values before the next starts. ``first`` is
+    An ensemble (``sim.ensemble.run_ensemble``: its executors, ``jobs`` processes, the baseline
+    shared when it is fixed) that keeps of each replication only its figure values. ``first`` is
     replication 0 if the caller has already run it. Depends on (scenario, seed, n) only.
     """
     if n < 1:
         raise ValueError(f"an ensemble needs at least one replication, got {n}")
-    if first is None:
-        first = run_replication(scenario, scenario.seed, 0)
-    if first.replication != 0 or first.seed != scenario.seed:
+    if first is not None and (first.replication != 0 or first.seed != scenario.seed):
         raise ValueError("first must be replication 0 of the scenario's seed")
-    values = np.empty((n, len(scenario.observed)))
-    values[0] = figure_values(scenario, first)
-    for r in range(1, n):
-        values[r] = figure_values(scenario, run_replication(scenario, scenario.seed, r))
-    return values
+    ensemble = run_ensemble(scenario, n, seed=scenario.seed, jobs=jobs, first=first, reduce=figure_values)
+    assert ensemble.reduced is not None
+    return ensemble.reduced
 
 
 def _defined(value: float) -> float | None:

@@ -306,6 +306,8 @@ class Ensemble:
     thresholds: dict[str, float] = field(default_factory=dict)
     """Exceedance thresholds per metric (canonical units), for ``exceedance()`` and the summary."""
     precision: float = PRECISION
+    reduced: np.ndarray | None = field(default=None, repr=False)
+    """(n, width): what ``run_ensemble(reduce=...)`` kept of each replication, by replication number."""
     _stats: dict[str, dict[str, Any]] | None = field(default=None, repr=False)
 
     @property
@@ -413,6 +415,7 @@ class TableBuilder:
         self.values = np.empty((n, len(self.metrics)))
         self.inputs: dict[str, np.ndarray] = {}
         self.shortfall = np.empty((fan_rows(n, days), days))
+        self.reduced: np.ndarray | None = None
 
     def add(self, result: BatchResult) -> None:
         """Store one batch's rows (and its fan rows)."""
@@ -426,6 +429,10 @@ class TableBuilder:
         k = result.shortfall.shape[0]
         if k:
             self.shortfall[a : a + k] = result.shortfall
+        if result.reduced is not None:
+            if self.reduced is None:
+                self.reduced = np.full((self.values.shape[0], result.reduced.shape[1]), np.nan)
+            self.reduced[a:b] = result.reduced
 
     def table(self) -> dict[str, np.ndarray]:
         """The finished columns, in table order."""
@@ -437,8 +444,15 @@ class TableBuilder:
         return out
 
 
-def result_of(first: Replication, metrics: Sequence[str], declared: int, fan: int) -> BatchResult:
-    """Replication 0, already run whole by the caller, as a one-row batch result."""
+def result_of(
+    first: Replication,
+    metrics: Sequence[str],
+    declared: int,
+    fan: int,
+    reduce: Callable[[Scenario, Replication], np.ndarray] | None = None,
+    scenario: Scenario | None = None,
+) -> BatchResult:
+    """Replication 0, already run whole by the caller, as a one-row batch result (``reduce``: of ``scenario``)."""
     return BatchResult(
         start=first.replication,
         stop=first.replication + 1,
@@ -448,6 +462,7 @@ def result_of(first: Replication, metrics: Sequence[str], declared: int, fan: in
         if first.replication < fan
         else np.empty((0, first.scenario.days)),
         shocks_happened=np.array([len({s.index for s in first.shocks if s.happened})], dtype=np.int64),
+        reduced=None if reduce is None or scenario is None else np.array([reduce(scenario, first)]),
     )
 
 
@@ -472,6 +487,7 @@ def run_ensemble(
     evaluator_: Evaluator | None = None,
     thresholds: dict[str, float] | None = None,
     precision: float = PRECISION,
+    reduce: Callable[[Scenario, Replication], np.ndarray] | None = None,
 ) -> Ensemble:
     """Run replications 0..n-1 of ``scenario`` and keep their rows in memory.
 
@@ -480,6 +496,8 @@ def run_ensemble(
     of ``batch`` replications; or pass a started ``evaluator_``. ``first`` is replication 0 if the
     caller has already run it (it keeps that one whole). The result depends on none of these:
     each replication's numbers come from its own seed streams, and rows are stored by index.
+    ``reduce(scenario, replication)`` (a module-level function) gives values to keep of each
+    replication besides its row, in ``Ensemble.reduced`` (a backtest keeps its figures' values).
     """
     if n < 1:
         raise ValueError(f"an ensemble needs at least one replication, got {n}")
@@ -498,11 +516,11 @@ def run_ensemble(
     days = first.scenario.days
     fan = fan_rows(n, days)
     builder = TableBuilder(n, seed, names, declared, days)
-    builder.add(result_of(first, names, declared, fan))
+    builder.add(result_of(first, names, declared, fan, reduce, scenario))
     done = 1
     if progress:
         progress(done, n)
-    context = BatchContext.of(scenario, names)
+    context = BatchContext.of(scenario, names, reduce)
     prime_baseline(context, first.baseline)  # serial batches reuse replication 0's baseline
     executor = executor or ("processes" if jobs > 1 else "serial")
     workers = workers or jobs
@@ -534,6 +552,7 @@ def run_ensemble(
         wall_time_s=time.perf_counter() - started,
         thresholds=dict(thresholds or {}),
         precision=precision,
+        reduced=builder.reduced,
     )
 
 

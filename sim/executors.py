@@ -37,7 +37,7 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
@@ -113,12 +113,18 @@ class BatchContext:
     metrics: tuple[str, ...]
     token: str = ""
     """Identifies the scenario (and so its baseline) in a worker's cache."""
+    reduce: Callable[[Scenario, Replication], np.ndarray] | None = None
+    """A caller's values of each replication, kept beside its row (a module-level function: it travels to workers)."""
 
     @staticmethod
-    def of(scenario: Scenario, metrics: Iterable[str]) -> BatchContext:
+    def of(
+        scenario: Scenario,
+        metrics: Iterable[str],
+        reduce: Callable[[Scenario, Replication], np.ndarray] | None = None,
+    ) -> BatchContext:
         """The context of ``scenario``'s ensemble keeping ``metrics`` (token: the scenario's hash)."""
         token = hashlib.sha256(scenario.model_dump_json().encode()).hexdigest()
-        return BatchContext(scenario, tuple(metrics), token)
+        return BatchContext(scenario, tuple(metrics), token, reduce)
 
 
 @dataclass(frozen=True)
@@ -142,6 +148,7 @@ class BatchResult:
     inputs: dict[str, np.ndarray]  # column name -> (k,) array (see input_names)
     shortfall: np.ndarray  # (replications below fan_rows, days) float64
     shocks_happened: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    reduced: np.ndarray | None = None  # (k, width): BatchContext.reduce of each replication, if it has one
 
     @property
     def replications(self) -> np.ndarray:
@@ -242,6 +249,7 @@ def run_batch(context: BatchContext, task: BatchTask) -> BatchResult:
     happened = np.zeros(k, dtype=np.int64)
     fan: list[np.ndarray] = []
     drawn: list[list[RealizedShock]] = []
+    reduced: list[np.ndarray] = []
     for row, r in enumerate(range(task.start, task.stop)):
         rep = run_replication(scenario, task.seed, r, baseline)
         if fixed and baseline is None:
@@ -252,6 +260,8 @@ def run_batch(context: BatchContext, task: BatchTask) -> BatchResult:
         if r < task.fan_rows:
             fan.append(rep.baseline.daily_exports() - rep.scenario.daily_exports())
         drawn.append(rep.shocks)  # the drawn shocks are small; the run records are dropped here
+        if context.reduce is not None:
+            reduced.append(context.reduce(scenario, rep))
     days = fan[0].size if fan else 0
     return BatchResult(
         start=task.start,
@@ -260,6 +270,7 @@ def run_batch(context: BatchContext, task: BatchTask) -> BatchResult:
         inputs=input_columns(drawn, declared),
         shortfall=np.array(fan) if fan else np.empty((0, days)),
         shocks_happened=happened,
+        reduced=np.array(reduced) if context.reduce is not None else None,
     )
 
 

@@ -355,3 +355,16 @@ def test_cli_backtest_strict_fails_on_disagreement_and_bad_files_exit_2(tmp_path
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert not (tmp_path / "backtest").exists()
+
+
+def test_ensemble_values_are_an_ensemble_that_keeps_figure_values_whatever_runs_it():
+    """The backtest's ensemble is run_ensemble with a reducer: the same values serially, in processes
+    and one replication at a time (each run on its own, with its own baseline)."""
+    scenario = load_scenario(STOCHASTIC).scenario
+    serial = backtest.ensemble_values(scenario, 5)
+    by_hand = np.array(
+        [backtest.figure_values(scenario, run_replication(scenario, scenario.seed, r)) for r in range(5)]
+    )
+    assert serial.shape == (5, len(scenario.observed))
+    assert serial.tobytes() == by_hand.tobytes()
+    assert backtest.ensemble_values(scenario, 5, jobs=2).tobytes() == serial.tobytes()
