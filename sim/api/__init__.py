@@ -18,6 +18,8 @@ sensitivity, discover) and ``backtests``.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sim.api.backtests import (
     HISTORY_GLOB,
     Backtest,
@@ -35,41 +37,82 @@ from sim.api.runs import (
     compare,
     default_folder,
     is_network_file,
+    json_schema,
     load,
+    manifest_replications,
     network_of,
     read,
     run,
     save,
+    targets,
+    thresholds,
     validate,
 )
-from sim.api.studies import discover, save_study, sensitivity, stress, study_figure, survival, sweep
+from sim.api.studies import (
+    discover,
+    plan_discovery,
+    plan_sensitivity,
+    plan_sweep,
+    save_study,
+    sensitivity,
+    stress,
+    study_figure,
+    survival,
+    sweep,
+)
 from sim.backtest import ENSEMBLE_AGREEMENT
 from sim.data import ImpactMapping, RunData
-from sim.ensemble import Ensemble
+from sim.engine.metrics import headline_rows
+from sim.engine.record import MassBalanceError
+from sim.ensemble import PRECISION, Ensemble, EnsembleError
+from sim.executors import EXECUTORS, MissingDependencyError, check_available
+from sim.results import OutputError, not_replaceable_message, replaceable
+from sim.scenario.errors import ScenarioError
+from sim.scenario.schema import ensemble_estimate
+from sim.store import IncompleteRunError
 
 __all__ = [
     "ENSEMBLE_AGREEMENT",
+    "EXECUTORS",
     "HISTORY_GLOB",
     "MAX_JOBS",
+    "PRECISION",
     "Backtest",
     "Ensemble",
+    "EnsembleError",
     "ImpactMapping",
+    "IncompleteRunError",
+    "MassBalanceError",
+    "MissingDependencyError",
     "Outcome",
+    "OutputError",
     "RerunReport",
     "RunData",
+    "ScenarioError",
+    "StudyDependencyError",
     "backtest",
+    "check_available",
     "check_ensemble",
     "check_jobs",
     "compare",
     "default_folder",
     "discover",
+    "ensemble_estimate",
     "headline",
+    "headline_rows",
     "history_files",
     "is_network_file",
+    "json_schema",
     "load",
     "load_history",
+    "manifest_replications",
     "network_of",
+    "not_replaceable_message",
+    "plan_discovery",
+    "plan_sensitivity",
+    "plan_sweep",
     "read",
+    "replaceable",
     "rerun",
     "run",
     "save",
@@ -80,5 +123,20 @@ __all__ = [
     "study_figure",
     "survival",
     "sweep",
+    "targets",
+    "thresholds",
     "validate",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``StudyDependencyError``: what a study raises when SALib or the EMA Workbench is missing.
+
+    Imported on first use (its module brings pandas), so ``except api.StudyDependencyError`` costs
+    nothing until such an error is raised.
+    """
+    if name == "StudyDependencyError":
+        from sim.explore.sensitivity import MissingDependencyError as StudyDependencyError
+
+        return StudyDependencyError
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

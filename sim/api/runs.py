@@ -8,11 +8,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sim import data, results, store
+from sim import data, results, runfolder, store
 from sim.api.outcome import Outcome
 from sim.data import RunData
 from sim.engine.runner import run_replication
-from sim.ensemble import PRECISION, Ensemble, run_ensemble
+from sim.ensemble import PRECISION, Ensemble, metric_names, parse_threshold, run_ensemble
 from sim.scenario.errors import ScenarioError
 from sim.scenario.loader import LoadedScenario, load_network, load_scenario
 from sim.scenario.schema import replications_problem
@@ -222,3 +222,46 @@ def validate(paths: list[str | Path], overrides: list[str] | tuple[str, ...] = (
         except ScenarioError as exc:
             out[str(path)] = exc
     return out
+
+
+def thresholds(
+    loaded: LoadedScenario, texts: list[str] | tuple[str, ...], seed: int | None = None, name: str = "thresholds"
+) -> dict[str, float]:
+    """Exceedance thresholds ``METRIC=VALUE`` (a value with its unit) as metric -> value in canonical units.
+
+    Runs one replication to learn the metric names and units; ScenarioError (naming ``name``) for a bad one.
+    """
+    if not texts:
+        return {}
+    rep = run(loaded, seed=seed, replications=1).replication
+    metrics = metric_names(rep.impact)
+    out = {}
+    for text in texts:
+        try:
+            metric, value = parse_threshold(text, metrics, rep.impact.units, loaded.scenario.network.grade.as_grade())
+        except ValueError as exc:
+            raise ScenarioError.single(name, str(exc)) from None
+        out[metric] = value
+    return out
+
+
+def manifest_replications(path: str | Path) -> int:
+    """The replication count a run folder's manifest records (1 if it is not valid: ``rerun`` reports why)."""
+    try:
+        return runfolder.read_manifest(Path(path)).replications
+    except ScenarioError:
+        return 1
+
+
+def targets(path: str | Path) -> list[Any]:
+    """What a shock in a scenario or network file can target (``sim.scenario.targets.TargetInfo``; ScenarioError)."""
+    from sim.scenario.targets import list_targets
+
+    return list_targets(network_of(path))
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of scenario files (for editor completion and checks)."""
+    from sim.scenario.jsonschema import scenario_schema
+
+    return scenario_schema()

@@ -240,3 +240,79 @@ def study_figure(table: pd.DataFrame, metric: str = "lost_export_t"):
     from sim.explore.figures import study_figure as figure
 
     return figure(table, metric)
+
+
+# --- checks before a study runs: every bad input refused before anything is estimated or run -------
+
+
+def plan_sweep(
+    scenario: str | Path | LoadedScenario,
+    params: list[str] | tuple[str, ...],
+    replications: int | None = None,
+    overrides: list[str] | tuple[str, ...] = (),
+    jobs: int = 1,
+    metrics: list[str] | tuple[str, ...] = (),
+) -> tuple[LoadedScenario, int, int]:
+    """Check a sweep (ScenarioError): the loaded scenario, replications per point, and the number of points."""
+    from sim.explore.params import grid, parse_param
+    from sim.explore.sweep import check_metrics, validate_points
+
+    parsed = [parse_param(p) for p in params]
+    points = len(grid(parsed))
+    loaded, n = _study_input(scenario, overrides, replications, jobs)
+    validate_points(loaded, parsed)
+    check_metrics(loaded, metrics)
+    return loaded, n, points
+
+
+def plan_sensitivity(
+    scenario: str | Path | LoadedScenario,
+    method: str = "sobol",
+    samples: int | None = None,
+    bounds: list[str] | tuple[str, ...] = (),
+    metric: str = "lost_export_t",
+    replications: int | None = None,
+    overrides: list[str] | tuple[str, ...] = (),
+    jobs: int = 1,
+    second_order: bool = False,
+) -> tuple[LoadedScenario, int, Any]:
+    """Check a sensitivity analysis (ScenarioError; StudyDependencyError without SALib): the loaded
+    scenario, replications per sample, and the plan (its inputs, samples and runs)."""
+    from sim.explore.params import parse_bound
+    from sim.explore.sensitivity import plan_sensitivity as plan_of
+    from sim.explore.sensitivity import require_salib
+    from sim.explore.sweep import check_metrics
+
+    require_salib()
+    loaded, n = _study_input(scenario, overrides, replications, jobs)
+    plan = plan_of(loaded, method, samples, [parse_bound(b) for b in bounds], n, second_order)
+    check_metrics(loaded, [metric])
+    return loaded, n, plan
+
+
+def plan_discovery(
+    scenario: str | Path | LoadedScenario,
+    threshold: str,
+    metric: str = "lost_export_t",
+    samples: int = 256,
+    bounds: list[str] | tuple[str, ...] = (),
+    density: float = 0.8,
+    replications: int | None = None,
+    overrides: list[str] | tuple[str, ...] = (),
+    jobs: int = 1,
+) -> tuple[LoadedScenario, int]:
+    """Check a scenario discovery (ScenarioError; StudyDependencyError without the EMA Workbench): the
+    loaded scenario and the replications per point."""
+    from sim.explore.discovery import check_sizes, require_prim
+    from sim.explore.params import parse_bound
+    from sim.explore.sensitivity import checked_inputs
+    from sim.explore.stress import parse_threshold
+    from sim.explore.sweep import check_metrics
+
+    require_prim()
+    loaded, n = _study_input(scenario, overrides, replications, jobs)
+    check_sizes(samples, n, density)
+    checked_inputs(loaded, [parse_bound(b) for b in bounds])
+    check_metrics(loaded, [metric])
+    parse_threshold(threshold, metric)
+    return loaded, n

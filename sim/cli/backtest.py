@@ -9,6 +9,7 @@ import click
 from rich.table import Table
 
 from sim import api
+from sim.api import MassBalanceError, OutputError, ScenarioError
 from sim.cli.output import (
     EXIT_INPUT,
     EXIT_OUTPUT,
@@ -22,9 +23,6 @@ from sim.cli.output import (
     progress_bar,
     safe,
 )
-from sim.engine.record import MassBalanceError
-from sim.results import OutputError
-from sim.scenario.errors import ScenarioError
 from sim.units import format_quantity
 
 

@@ -8,6 +8,7 @@ from typing import Any
 import click
 from rich.table import Table
 
+from sim.api import EnsembleError, MassBalanceError, ScenarioError
 from sim.cli.output import (
     SafePath,
     console,
@@ -17,9 +18,6 @@ from sim.cli.output import (
     progress_bar,
     safe,
 )
-from sim.engine.record import MassBalanceError
-from sim.ensemble import EnsembleError
-from sim.scenario.errors import ScenarioError
 from sim.units import format_quantity
 
 

@@ -10,6 +10,7 @@ import click
 from rich.table import Table
 
 from sim import api
+from sim.api import ScenarioError
 from sim.cli.output import (
     EXIT_INPUT,
     SafePath,
@@ -20,7 +21,6 @@ from sim.cli.output import (
     print_problems,
     safe,
 )
-from sim.scenario.errors import ScenarioError
 
 
 @click.command()
@@ -62,9 +62,7 @@ def schema(output: Path | None) -> None:
     Example:
       routesim schema -o scenario.schema.json
     """
-    from sim.scenario.jsonschema import scenario_schema
-
-    text = json.dumps(scenario_schema(), indent=2) + "\n"
+    text = json.dumps(api.json_schema(), indent=2) + "\n"
     if output is None:
         click.echo(text, nl=False)
     else:
@@ -80,17 +78,15 @@ def targets(file: Path) -> None:
     Example:
       routesim targets scenarios/cpc_court_suspension_2022.yaml
     """
-    from sim.scenario.targets import list_targets
-
     try:
-        network = api.network_of(file)
+        found = api.targets(file)
     except ScenarioError as exc:
         fail_input(exc)
         return
     table = Table(title=f"Shock targets in {safe(file)}", title_justify="left")
     for name in ("target", "what", "shock kinds", "description"):
         table.add_column(name, overflow="fold")
-    for info in list_targets(network):
+    for info in found:
         short = info.description.split(". ")[0]
         short = short if len(short) <= 90 else short[:89] + "…"
         table.add_row(safe(info.name), info.component, ", ".join(info.shocks), safe(short))

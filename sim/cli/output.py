@@ -17,8 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from sim.results import not_replaceable_message, replaceable
-from sim.scenario.errors import ScenarioError
+from sim.api import ScenarioError, not_replaceable_message, replaceable
 from sim.textsafe import MAX_SHOWN, plain
 from sim.units import format_quantity
 

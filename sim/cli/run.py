@@ -4,11 +4,22 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
 from sim import api, streaming
+from sim.api import (
+    EXECUTORS,
+    PRECISION,
+    EnsembleError,
+    IncompleteRunError,
+    MassBalanceError,
+    MissingDependencyError,
+    OutputError,
+    ScenarioError,
+    check_available,
+    ensemble_estimate,
+)
 from sim.cli.output import (
     EXIT_INTERRUPTED,
     EXIT_OUTPUT,
@@ -25,14 +36,6 @@ from sim.cli.output import (
     safe,
 )
 from sim.cli.tables import ensemble_table, impact_table, print_outcome
-from sim.engine.record import MassBalanceError
-from sim.ensemble import PRECISION, EnsembleError, metric_names, parse_threshold
-from sim.executors import EXECUTORS, MissingDependencyError, check_available
-from sim.results import OutputError
-from sim.runfolder import read_manifest
-from sim.scenario.errors import ScenarioError
-from sim.scenario.schema import ensemble_estimate
-from sim.store import IncompleteRunError
 
 
 @click.command()
@@ -170,7 +173,7 @@ def run(
         loaded = api.load(scenario_file, overrides)
         n = loaded.scenario.replications if replications is None else replications
         api.check_ensemble(loaded, n, jobs, names=("-n/--replications", "-j/--jobs"))
-        where.thresholds = _thresholds(loaded, thresholds, seed) if n > 1 else {}
+        where.thresholds = api.thresholds(loaded, thresholds, seed, name="--threshold") if n > 1 else {}
         where.precision = _precision(precision)
     except ScenarioError as exc:
         fail_input(exc)
@@ -251,27 +254,6 @@ def _executor_options(
     return streaming.EnsembleOptions(executor=executor, workers=workers, scheduler=scheduler, batch=batch)
 
 
-def _thresholds(loaded: Any, texts: tuple[str, ...], seed: int | None) -> dict[str, float]:
-    """The --threshold options as metric -> value (canonical units); needs the metric names."""
-    if not texts:
-        return {}
-    rep = api.run(loaded, seed=seed, replications=1).replication
-    metrics = metric_names(rep.impact)
-    out = {}
-    for text in texts:
-        try:
-            metric, value = parse_threshold(
-                text,
-                metrics,
-                rep.impact.units,
-                loaded.scenario.network.grade.as_grade(),
-            )
-        except ValueError as exc:
-            raise ScenarioError.single("--threshold", str(exc)) from None
-        out[metric] = value
-    return out
-
-
 def _precision(value: float) -> float:
     if not (0.0 < value < 1.0):
         raise ScenarioError.single("--precision", f"{value!r} is not a relative precision; expected between 0 and 1")
@@ -334,7 +316,7 @@ def rerun(manifest: Path, jobs: int) -> None:
       routesim rerun results/cpc_court_suspension_2022/<run-id>/manifest.json
     """
     try:
-        with progress_bar(_manifest_replications(manifest), "rerun") as progress:
+        with progress_bar(api.manifest_replications(manifest), "rerun") as progress:
             report = api.rerun(manifest, jobs=jobs, progress=progress, jobs_name="-j/--jobs")
     except ScenarioError as exc:
         fail_input(exc)
@@ -358,11 +340,3 @@ def rerun(manifest: Path, jobs: int) -> None:
         for line in report.differences[:20]:
             err.print(f"[red]differs:[/] {safe(line, 500)}")
         sys.exit(EXIT_OUTPUT)
-
-
-def _manifest_replications(path: Path) -> int:
-    """The replication count a manifest records (1 if it is not valid: api.rerun reports why)."""
-    try:
-        return read_manifest(path).replications
-    except ScenarioError:
-        return 1

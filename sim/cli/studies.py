@@ -12,6 +12,7 @@ import click
 from rich.table import Table
 
 from sim import api
+from sim.api import EnsembleError, MassBalanceError, OutputError, ScenarioError, ensemble_estimate
 from sim.cli.output import (
     EXIT_INPUT,
     check_out,
@@ -26,11 +27,6 @@ from sim.cli.output import (
     safe,
     study_number,
 )
-from sim.engine.record import MassBalanceError
-from sim.ensemble import EnsembleError
-from sim.results import OutputError
-from sim.scenario.errors import ScenarioError
-from sim.scenario.schema import ensemble_estimate
 
 
 def study_options(func: Callable) -> Callable:
@@ -68,14 +64,12 @@ def study_options(func: Callable) -> Callable:
 
 def run_study(run: Callable[[Callable[[int, int], None] | None], Any], total: int, label: str) -> Any:
     """Run a study with a progress bar; bad input exits 2, a missing extra exits 2, internal errors 1."""
-    from sim.explore.sensitivity import MissingDependencyError  # also what discovery raises
-
     try:
         with progress_bar(total, label) as progress:
             return run(progress)
     except ScenarioError as exc:
         fail_input(exc)
-    except MissingDependencyError as exc:
+    except api.StudyDependencyError as exc:  # SALib or the EMA Workbench missing
         err.print(f"[bold red]error:[/] {safe(str(exc))}", emoji=False)
         sys.exit(EXIT_INPUT)
     except (MassBalanceError, EnsembleError) as exc:
@@ -153,19 +147,10 @@ def sweep(
       routesim sweep scenarios/cpc_full_closure_90d_2025.yaml --param shocks.0.duration=30d:120d:30d \\
           --param network.legs.aktau_baku.fleet=2,4,8 -n 20
     """
-    from sim.explore.params import grid, parse_param
-    from sim.explore.sweep import check_metrics, validate_points
-
     check_out(out, force, no_save)
     metric = metrics[0] if metrics else "lost_export_t"
     try:  # every bad input is refused before the estimate is printed and anything runs
-        parsed = [parse_param(p) for p in params]
-        points = len(grid(parsed))
-        loaded = api.load(scenario_file, overrides)
-        n = loaded.scenario.replications if replications is None else replications
-        api.check_ensemble(loaded, n, jobs, names=("-n/--replications", "-j/--jobs"))
-        validate_points(loaded, parsed)
-        check_metrics(loaded, metrics)
+        loaded, n, points = api.plan_sweep(scenario_file, params, replications, overrides, jobs, metrics)
     except ScenarioError as exc:
         fail_input(exc)
         return

@@ -10,11 +10,11 @@ import click
 from rich.table import Table
 
 from sim import api
+from sim.api import headline_rows
 from sim.cli.output import (
     console,
     safe,
 )
-from sim.engine.metrics import headline_rows
 from sim.units import format_quantity
 
 ROWS = headline_rows()

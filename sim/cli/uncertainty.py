@@ -9,6 +9,7 @@ import click
 from rich.table import Table
 
 from sim import api
+from sim.api import ScenarioError, ensemble_estimate
 from sim.cli.output import (
     EXIT_INPUT,
     check_out,
@@ -20,8 +21,6 @@ from sim.cli.output import (
     study_number,
 )
 from sim.cli.studies import run_study, save_study_folder, study_options
-from sim.scenario.errors import ScenarioError
-from sim.scenario.schema import ensemble_estimate
 
 
 @click.command()
@@ -72,22 +71,15 @@ def sensitivity(
       routesim sensitivity scenarios/cpc_full_closure_90d_2025.yaml --method morris \\
           --bound shocks.0.duration=30d:120d --bound network.legs.aktau_baku.fleet=2:8
     """
-    from sim.explore.params import parse_bound
-    from sim.explore.sensitivity import MissingDependencyError, plan_sensitivity, require_salib
-    from sim.explore.sweep import check_metrics
-
     check_out(out, force, no_save)
     try:
-        require_salib()
-        loaded = api.load(scenario_file, overrides)
-        n = loaded.scenario.replications if replications is None else replications
-        api.check_ensemble(loaded, n, jobs, names=("-n/--replications", "-j/--jobs"))
-        plan = plan_sensitivity(loaded, method, samples, [parse_bound(b) for b in bounds], n, second_order)
-        check_metrics(loaded, [metric])
+        loaded, n, plan = api.plan_sensitivity(
+            scenario_file, method, samples, bounds, metric, replications, overrides, jobs, second_order
+        )
     except ScenarioError as exc:
         fail_input(exc)
         return
-    except MissingDependencyError as exc:
+    except api.StudyDependencyError as exc:
         err.print(f"[bold red]error:[/] {safe(str(exc))}", emoji=False)
         sys.exit(EXIT_INPUT)
     for item in plan.inputs:
@@ -171,26 +163,15 @@ def discover(
       routesim discover scenarios/cpc_full_closure_90d_2025.yaml --threshold 10Mt -N 200 \\
           --bound shocks.0.duration+shocks.1.duration=30d:120d --bound network.legs.rail_aktau.trains_per_day=2:16
     """
-    from sim.explore.discovery import check_sizes, require_prim
-    from sim.explore.params import parse_bound
-    from sim.explore.sensitivity import MissingDependencyError, checked_inputs
-    from sim.explore.stress import parse_threshold
-    from sim.explore.sweep import check_metrics
-
     check_out(out, force, no_save)
     try:
-        require_prim()
-        loaded = api.load(scenario_file, overrides)
-        n = loaded.scenario.replications if replications is None else replications
-        api.check_ensemble(loaded, n, jobs, names=("-n/--replications", "-j/--jobs"))
-        check_sizes(samples, n, density)
-        checked_inputs(loaded, [parse_bound(b) for b in bounds])
-        check_metrics(loaded, [metric])
-        parse_threshold(threshold, metric)
+        loaded, n = api.plan_discovery(
+            scenario_file, threshold, metric, samples, bounds, density, replications, overrides, jobs
+        )
     except ScenarioError as exc:
         fail_input(exc)
         return
-    except MissingDependencyError as exc:
+    except api.StudyDependencyError as exc:
         err.print(f"[bold red]error:[/] {safe(str(exc))}", emoji=False)
         sys.exit(EXIT_INPUT)
     seconds = ensemble_estimate(max(1, n), loaded.scenario.horizon).seconds * samples / min(jobs, max(1, n))
