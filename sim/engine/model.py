@@ -7,6 +7,7 @@ Tankers load and sail between the daily ticks. Mass balance is checked at the en
 
 from __future__ import annotations
 
+import datetime as dt
 import gc
 import math
 from collections.abc import Iterator
@@ -39,9 +40,17 @@ class Model:
     fast path anywhere (the equivalence tests run both and compare).
     """
 
-    def __init__(self, network: Network, shocks: list[RealizedShock], horizon_d: int, fast: bool = True):
+    def __init__(
+        self,
+        network: Network,
+        shocks: list[RealizedShock],
+        horizon_d: int,
+        fast: bool = True,
+        start_date: dt.date | None = None,
+    ):
         self.network = network
         self.days = horizon_d
+        self.start_date = start_date
         self.fast = fast
         self.env = Environment()
         self.route_names = list(network.routes)
@@ -117,7 +126,14 @@ class Model:
             )
             self.legs[leg_name] = build_leg(context, leg_name, spec)
         self.sources = [
-            Source(name, spec, spec.production * self._daily("source", name), self.eps, spec.response or net.response)
+            Source(
+                name,
+                spec,
+                self._scheduled(spec) * self._daily("source", name),
+                self.eps,
+                spec.response or net.response,
+                base=self._scheduled(spec),
+            )
             for name, spec in net.sources.items()
         ]
         self._operators(net)
@@ -153,6 +169,12 @@ class Model:
         if total <= 0:
             weights, total = [1.0] * len(route_ids), float(len(route_ids))
         return {r: amount * w / total for r, w in zip(route_ids, weights, strict=True)}
+
+    def _scheduled(self, spec) -> np.ndarray:
+        """A field's production rate day by day: its schedule's steps (read from start_date), else constant."""
+        if not spec.schedule or self.start_date is None:
+            return np.full(self.days, float(spec.production))
+        return np.array([spec.rate_on(self.start_date + dt.timedelta(days=d)) for d in range(self.days)], dtype=float)
 
     def _operators(self, net: Network) -> None:
         """What each responding field's operator watches: the terminal tanks its normal routes load from
@@ -233,7 +255,7 @@ class Model:
         produced = table("produced", n_s)
         cut = table("cut", n_s)
         potential = np.array([src.potential for src in self.sources], dtype=float).T.reshape(self.days, n_s)
-        nominal = np.array([src.nominal for src in self.sources], dtype=float)
+        nominal = np.array([src.base for src in self.sources], dtype=float).T.reshape(self.days, n_s)
         record = RunRecord(
             route_names=self.route_names,
             source_names=self.source_names,
@@ -275,7 +297,13 @@ def network_scale(network: Network) -> float:
     return sum(src.production for src in network.sources.values()) + sum(stocks)
 
 
-def simulate(network: Network, shocks: list[RealizedShock], horizon_d: float, fast: bool = True) -> RunRecord:
+def simulate(
+    network: Network,
+    shocks: list[RealizedShock],
+    horizon_d: float,
+    fast: bool = True,
+    start_date: dt.date | None = None,
+) -> RunRecord:
     """Run one replication of ``network`` with ``shocks`` over ``horizon_d`` days.
 
     ``fast=False`` runs the plain reference model (a process per tanker): the same daily series
@@ -289,7 +317,7 @@ def simulate(network: Network, shocks: list[RealizedShock], horizon_d: float, fa
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return Model(network, shocks, days, fast=fast).run()
+        return Model(network, shocks, days, fast=fast, start_date=start_date).run()
     finally:
         if collecting:
             gc.enable()

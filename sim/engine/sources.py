@@ -19,11 +19,21 @@ class Source:
     is a shutdown, after which it waits ``restart_delay`` days and ramps up over ``ramp_up`` days.
     """
 
-    def __init__(self, name: str, spec: Any, potential: np.ndarray, eps: float, response: Any = None):
+    def __init__(
+        self,
+        name: str,
+        spec: Any,
+        potential: np.ndarray,
+        eps: float,
+        response: Any = None,
+        base: np.ndarray | None = None,
+    ):
         self.name = name
         self.eps = eps  # tonnes that count as zero
         self.nominal = spec.production
         self.potential = potential  # t/d per day, after production shocks
+        self.base = np.full(len(potential), float(spec.production)) if base is None else base  # scheduled rate
+        self.base_list: list[float] = self.base.tolist()
         self.potential_list: list[float] = potential.tolist()  # the same as a plain list, for the daily loop
         self.capacity = spec.storage.capacity
         self.level = spec.storage.initial
@@ -72,16 +82,16 @@ class Source:
         if warned:
             aim = floor
         elif spec.mode == "cut_at_level":
-            if self.watched_fill() >= spec.level and self.nominal > 0:  # cut to what can leave, not below the floor
-                aim = min(1.0, max(floor, self.outflow / self.nominal))
-        elif self.level > eps and self.nominal > 0:  # follow_outlet: oil is waiting, so the outlet binds
-            aim = min(1.0, max(floor, self.outflow / self.nominal))
+            if self.watched_fill() >= spec.level and self.base_list[day] > 0:  # to what can leave, >= the floor
+                aim = min(1.0, max(floor, self.outflow / self.base_list[day]))
+        elif self.level > eps and self.base_list[day] > 0:  # follow_outlet: oil is waiting, the outlet binds
+            aim = min(1.0, max(floor, self.outflow / self.base_list[day]))
         step = math.inf if spec.lag <= 0 else (1.0 - floor) / spec.lag
         if aim < self.throttle:
             self.throttle = max(aim, self.throttle - step)
         else:
             self.throttle = min(aim, self.throttle + step)
-        ceiling = self.throttle * self.nominal
+        ceiling = self.throttle * self.base_list[day]
         if ceiling < cap - eps:
             self.cut = cap - ceiling
             return ceiling

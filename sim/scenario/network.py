@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from typing import Annotated, Any, Literal
 
@@ -11,6 +12,7 @@ from pydantic import (
 )
 
 from sim.scenario.quantities import (
+    Date,
     Duration,
     Fraction,
     Mass,
@@ -37,6 +39,7 @@ __all__ = [
     "RailLeg",
     "ResponseSpec",
     "RouteSpec",
+    "ScheduleStep",
     "SeaLeg",
     "SourceSpec",
     "StorageSpec",
@@ -112,6 +115,13 @@ class ResponseSpec(_Model):
     lag: Duration = Field(1.0, description="Days to move output from full rate to the floor, or back.")
 
 
+class ScheduleStep(_Model):
+    """From a date on, a field produces at another rate (a month of maintenance, a new train on stream)."""
+
+    since: Date = Field(description="First day of the new rate.")
+    production: Rate = Field(description="Production available for export from that day on.")
+
+
 class SourceSpec(_Model):
     """A producing field (or an aggregate producer) with its own storage."""
 
@@ -135,7 +145,30 @@ class SourceSpec(_Model):
     response: ResponseSpec | None = Field(
         None, description="How the operator answers a shrinking outlet; default: the network's response."
     )
+    schedule: list[ScheduleStep] = Field(
+        default_factory=list,
+        description=(
+            "Dated changes of the production rate, in date order: before the first, the field produces "
+            "`production`; from each step's `since` on, that step's rate (monthly rates are a step a month)."
+        ),
+    )
     description: str = Field("", description="What this source stands for, with sources of the figures.")
+
+    def rate_on(self, day: dt.date) -> float:
+        """The scheduled production rate on ``day`` (t/d)."""
+        rate = self.production
+        for step in self.schedule:
+            if step.since > day:
+                break
+            rate = step.production
+        return rate
+
+    @model_validator(mode="after")
+    def _schedule_in_order(self) -> SourceSpec:
+        days = [step.since for step in self.schedule]
+        if days != sorted(days) or len(set(days)) != len(days):
+            raise ValueError("schedule: the steps must be in date order, one per date")
+        return self
 
     @model_validator(mode="after")
     def _no_field_minimum(self) -> SourceSpec:
