@@ -183,8 +183,17 @@ class Dispatcher:
         supply = []  # and the oil it has to send: storage + that
         for src in sources:
             cap = src.potential_list[day] if src.steady and fast else src.most_today(day)  # (steady: no call)
-            if src.response is not None:
-                cap = src.respond(day, cap)  # the operator's cut (cut_at_level, follow_outlet)
+            if src.response is not None:  # the operator's cut (cut_at_level, follow_outlet)
+                holder = src.trigger_holder
+                if (
+                    holder is None
+                    or src.throttle < 1.0
+                    or holder.level >= src.trigger_t
+                    or (src.warned is not None and src.warned[day])
+                ):
+                    cap = src.respond(day, cap)
+                else:
+                    src.cut = 0.0  # the usual day: full rate, nothing watched is full, nothing announced
             production_cap.append(cap)
             supply.append(src.level + cap)
         allocated = [0.0] * self.n_sources

@@ -184,8 +184,11 @@ class Model:
                 continue
             name = self.source_names[i]
             routes = [r for r in net.routes.values() if r.source == name and r.normal > 0]
+            watched = []
             if src.response.watch == "terminal":
-                src.watched = [self.tanks[leg] for r in routes for leg in r.legs[1:] if leg in self.tanks]
+                watched = [self.tanks[leg] for r in routes for leg in r.legs[1:] if leg in self.tanks]
+                watched = list(dict.fromkeys(watched))  # a terminal several routes load from, once
+            src.arm(watched)
             outlet = {("route", rn) for rn, r in net.routes.items() if r.source == name and r.normal > 0}
             for r in routes:
                 outlet.add(("market", r.market))

@@ -55,6 +55,8 @@ class Source:
         self.watched: list[Any] = []  # terminal tanks watched by cut_at_level (watch: terminal)
         self.outflow = self.nominal  # tonnes that left the field the day before
         self.cut = 0.0  # tonnes of today's potential the operator chose not to produce
+        self.trigger_holder: Any = None  # what the dispatcher reads to see whether to ask respond() (see arm)
+        self.trigger_t = math.inf
 
     def most_today(self, day: int) -> float:
         """Most the field can produce today: its potential, nothing while stopped (restart delay),
@@ -66,32 +68,51 @@ class Source:
             cap = self.previous + self.ramp_step
         return cap
 
+    def arm(self, watched: list[Any]) -> None:
+        """Set what the operator watches, and the level in tonnes at which it acts, so that the dispatcher
+        can skip ``respond`` on the usual day with one comparison (one storage watched)."""
+        spec = self.response
+        self.watched = watched
+        if spec is None:
+            return
+        if spec.mode == "follow_outlet":
+            self.trigger_holder, self.trigger_t = self, self.eps
+        elif len(watched) == 1:
+            tank = watched[0]
+            span = tank.capacity - tank.minimum
+            self.trigger_holder = tank
+            self.trigger_t = tank.minimum + spec.level * span if span > 0 else math.inf
+        elif not watched and 0 < self.capacity < math.inf:
+            self.trigger_holder, self.trigger_t = self, spec.level * self.capacity
+        else:
+            self.trigger_holder = None  # several tanks, or nothing to fill: ask respond() every day
+
     def respond(self, day: int, cap: float) -> float:
         """Today's output after the operator's response to the outlet: at most ``cap``; sets ``self.cut``.
 
         The operator aims for ``floor`` x nominal while a stop on the outlet is announced or under way;
         for what left the day before (not below the floor) while the watched storage is at least
         ``level`` full (cut_at_level) or while oil waits in field storage (follow_outlet); else for
-        full rate. Output moves
-        towards that aim by at most (1 - floor) / lag of nominal a day.
+        full rate. Output moves towards that aim by at most (1 - floor) / lag of nominal a day.
         """
         spec = self.response
-        floor, eps = spec.floor, self.eps
         warned = self.warned is not None and self.warned[day]
+        by_level = spec.mode == "cut_at_level"
+        if not warned and self.throttle >= 1.0 and by_level and self.watched_fill() < spec.level:
+            self.cut = 0.0  # the usual day: full rate, nothing watched is full
+            return cap
+        floor, eps, base = spec.floor, self.eps, self.base_list[day]
         aim = 1.0
         if warned:
             aim = floor
-        elif spec.mode == "cut_at_level":
-            if self.watched_fill() >= spec.level and self.base_list[day] > 0:  # to what can leave, >= the floor
-                aim = min(1.0, max(floor, self.outflow / self.base_list[day]))
-        elif self.level > eps and self.base_list[day] > 0:  # follow_outlet: oil is waiting, the outlet binds
-            aim = min(1.0, max(floor, self.outflow / self.base_list[day]))
+        elif (self.watched_fill() >= spec.level if by_level else self.level > eps) and base > 0:
+            aim = min(1.0, max(floor, self.outflow / base))  # what can leave, not below the floor
         step = math.inf if spec.lag <= 0 else (1.0 - floor) / spec.lag
         if aim < self.throttle:
             self.throttle = max(aim, self.throttle - step)
         else:
             self.throttle = min(aim, self.throttle + step)
-        ceiling = self.throttle * self.base_list[day]
+        ceiling = self.throttle * base
         if ceiling < cap - eps:
             self.cut = cap - ceiling
             return ceiling
@@ -101,8 +122,14 @@ class Source:
     def watched_fill(self) -> float:
         """How full the storage the operator watches is (0 to 1): the field's, or the fullest terminal."""
         if self.watched:
-            fills = [(t.level - t.minimum) / (t.capacity - t.minimum) for t in self.watched if t.capacity > t.minimum]
-            return max(fills, default=0.0)
+            fullest = 0.0
+            for tank in self.watched:
+                span = tank.capacity - tank.minimum
+                if span > 0:
+                    fill = (tank.level - tank.minimum) / span
+                    if fill > fullest:
+                        fullest = fill
+            return fullest
         if 0 < self.capacity < math.inf:
             return self.level / self.capacity
         return 0.0
