@@ -27,9 +27,9 @@ from sim.engine.record import RunRecord
 from sim.engine.shocks import RealizedShock, Timelines
 from sim.engine.sources import Source
 from sim.engine.tanks import Market, Tank
-from sim.scenario.schema import Network
+from sim.scenario.schema import Network, PortSpec
 
-__all__ = ["Model", "simulate"]
+__all__ = ["Model", "port_terms", "pump_stations", "simulate"]
 
 
 class Model:
@@ -46,12 +46,7 @@ class Model:
         self.env = Environment()
         self.route_names = list(network.routes)
         self.source_names = list(network.sources)
-        stations = {
-            (leg_name, station): spec.capacity_without
-            for leg_name, leg in network.legs.items()
-            for station, spec in getattr(leg, "pump_stations", {}).items()
-        }
-        self.timelines = Timelines(horizon_d, shocks, stations)
+        self.timelines = Timelines(horizon_d, shocks, pump_stations(network))
         self.eps = zero_below(network_scale(network))  # tonnes that count as zero
         self.exports = [0.0] * (horizon_d * len(self.route_names))  # t by day and route: [day * n_routes + route]
         self._build()
@@ -91,10 +86,10 @@ class Model:
                 self.tanks[leg_name] = Tank(
                     env, f"{leg_name}.inlet", storage.capacity, initial, storage.minimum, self.eps
                 )
-        self.ports = {
-            name: Port(env, name, spec.berths, spec.active_berths or spec.berths, tl.hourly_factor("port", name))
-            for name, spec in net.ports.items()
-        }
+        self.ports = {}
+        for name, spec in net.ports.items():
+            berths, active, delay = port_terms(spec)
+            self.ports[name] = Port(env, name, berths, active, tl.usable_berths(name, berths, active, delay))
         self.legs: dict[str, Leg] = {}
         for leg_name, spec in net.legs.items():
             if leg_name not in outlet_of:
@@ -228,6 +223,20 @@ class Model:
         )
         record.check_balance()
         return record
+
+
+def pump_stations(network: Network) -> dict[tuple[str, str], float]:
+    """(leg, station) -> fraction of the line's capacity left without the station, as ``Timelines`` takes it."""
+    return {
+        (leg_name, station): spec.capacity_without
+        for leg_name, leg in network.legs.items()
+        for station, spec in getattr(leg, "pump_stations", {}).items()
+    }
+
+
+def port_terms(spec: PortSpec) -> tuple[int, int, float]:
+    """A port's (berths, active berths, standby delay in days), as ``Timelines.usable_berths`` takes them."""
+    return spec.berths, spec.active_berths or spec.berths, spec.standby_delay
 
 
 def network_scale(network: Network) -> float:

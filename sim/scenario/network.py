@@ -114,6 +114,13 @@ class PortSpec(_Model):
     active_berths: PositiveCount | None = Field(
         None, description="Berths used in normal operation (the rest are standby); default all."
     )
+    standby_delay: Duration = Field(
+        0.0,
+        description=(
+            "Time for a standby berth or mooring to take over from an active one that is out of service "
+            "(a berths_out outage); default 0, at once."
+        ),
+    )
     description: str = Field("", description="Notes and sources.")
 
     @model_validator(mode="after")
