@@ -7,7 +7,8 @@ Each simulated day:
 2. legs that follow another leg pull oil from their inlet tanks;
 3. each source's oil (storage + today's production) goes to routes: first the normal allocations
    in priority order (routes with one priority and one first leg share it pro rata), then
-   diversions in merit order (cheapest first) to routes whose lead time has passed;
+   diversions in merit order (cheapest first) to routes whose lead time has passed (a route's
+   contract: see ``Route``);
 4. the legs move the day's intake on; what is left goes into field storage, and what does not fit
    is shut in (a field stopped long enough is shut down: restart delay, then a ramp).
 """
@@ -25,16 +26,27 @@ __all__ = ["Dispatcher", "Group", "Route"]
 
 
 class Route:
-    """A route as the dispatcher sees it: its source, its first leg, and its terms."""
+    """A route as the dispatcher sees it: its source, its first leg, and its terms.
+
+    A route with a lead time is set up while it is needed: from the first day its source has production
+    it cannot place (``activated``), it may take diverted volume once the need has lasted its lead time
+    without a break. If the need ends before then, the set-up is dropped and starts over when the need
+    comes back (so an earlier short stop never shortens a later one's wait). Once set up, the contract
+    lapses after the route has gone its own lead time unused (no diverted volume and no need at its
+    source) and must be set up again. A route ``contracted`` at the start takes diverted volume from
+    day 0 and never lapses.
+    """
 
     __slots__ = (
         "activated",
         "capacity",
+        "contracted",
         "cost",
         "factor",
         "factor_list",
         "first",
         "index",
+        "last_used",
         "lead_time",
         "normal",
         "normal_cap",
@@ -54,6 +66,7 @@ class Route:
         priority: int,
         factor: np.ndarray | None,
         days: int,
+        contracted: bool = False,
     ):
         self.index = index
         self.source = source
@@ -66,12 +79,31 @@ class Route:
         # daily factor of closures on the route (None: never closed)
         self.factor = np.ones(days) if factor is None else factor
         self.factor_list: list[float] = [1.0] * days if factor is None else factor.tolist()
-        self.activated: int | None = None
+        self.activated: int | None = None  # first day of the need its set-up answers, if any
+        self.last_used = 0  # last day it was needed or carried diverted volume
+        self.contracted = contracted
         self.normal_cap = min(normal, capacity)
 
     def diverts_on(self, day: int) -> bool:
-        """Whether the route may take diverted volume on ``day`` (its lead time has passed)."""
-        return self.lead_time <= 0 or (self.activated is not None and day >= self.activated + self.lead_time)
+        """Whether the route may take diverted volume on ``day`` (contracted, or set up in time)."""
+        return (
+            self.lead_time <= 0
+            or self.contracted
+            or (self.activated is not None and day >= self.activated + self.lead_time)
+        )
+
+    def end_day(self, day: int, needed: bool, used: bool) -> None:
+        """Keep the contract's state after ``day``: start a set-up on a need, drop one the need left
+        before it was ready, let a ready one lapse after its lead time unused."""
+        if needed or used:
+            if self.activated is None:
+                self.activated = day
+            self.last_used = day
+        elif self.activated is not None and (
+            day < self.activated + self.lead_time  # not ready yet: the set-up is dropped
+            or day - self.last_used >= self.lead_time  # ready, but unused for its lead time: lapsed
+        ):
+            self.activated = None
 
 
 class Group:
@@ -166,8 +198,11 @@ class Dispatcher:
         # in order of each group's first route; a lone route is dispatched as itself
         self.normal: list[Route | Group] = [m[0] if len(m) == 1 else Group(m, eps) for m in groups.values()]
         self.by_merit = sorted(routes, key=lambda r: (r.cost, r.priority, r.index))
-        for i, src in enumerate(sources):
-            src.waiting_routes = [r for r in routes if r.source == i and r.lead_time > 0]
+        # routes whose contract has a state to keep (a lead time, not contracted at the start), by source
+        self.start_levels = [src.level for src in sources]
+        self.contracts = [
+            [r for r in routes if r.source == i and r.lead_time > 0 and not r.contracted] for i in range(len(sources))
+        ]
         self.rows: dict[str, list[float]] = {
             key: [] for key in ("produced", "source_level", "intake", "tank_level", "leg_transit")
         }
@@ -208,6 +243,7 @@ class Dispatcher:
         for leg in self.ending:
             leg.end_day(day)
         self._store_and_shut_in(production_cap, supply, allocated, day)
+        self._keep_contracts(allocated, flows, day)
         rows = self.rows
         rows["intake"].extend(flows)
         rows["tank_level"].extend([tank.level for tank in self.tanks])
@@ -253,15 +289,27 @@ class Dispatcher:
             if src.level > src.peak:
                 src.peak = src.level
             produced_rows.append(produced)
-            if src.waiting_routes and cap - allocated[i] > self.eps:
-                # the source has oil it cannot place: its routes' lead times start now
-                for route in src.waiting_routes:
-                    route.activated = day
-                src.waiting_routes = []
             if src.stopped or shut > self.eps or src.held_back or src.idle_days:
                 src.update_restart(produced, src.potential_list[day], shut, lambda i=i: self.outlet_free(i, day))
             src.previous = produced
             level_rows.append(src.level)
+
+    def _keep_contracts(self, allocated: list[float], flows: list[float], day: int) -> None:
+        """Each route with a lead time after ``day``: needed while its source holds oil it could not send,
+        that is its routes took less than it could produce today (its potential, so a field stopped for
+        want of an outlet still needs one) or its storage is above where it started (so a shortfall that
+        comes and goes with cargo timing is one need, and a short stop's need ends once its oil has left).
+        ``Route`` says what follows."""
+        eps = self.eps
+        for i, routes in enumerate(self.contracts):
+            if not routes:
+                continue
+            src = self.sources[i]
+            needed = src.potential_list[day] - allocated[i] > eps or src.level > self.start_levels[i] + eps
+            for route in routes:
+                # diverted volume: what it carried above its normal allocation
+                diverted = flows[route.index] - route.normal_cap * route.factor_list[day]
+                route.end_day(day, needed, diverted > eps)
 
     def outlet_free(self, source: int, day: int) -> bool:
         """Whether any route of ``source`` open today could take oil right now."""

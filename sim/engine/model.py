@@ -127,6 +127,7 @@ class Model:
                 priority=spec.priority,
                 factor=self.timelines.daily_factor("route", rname),
                 days=self.days,
+                contracted=spec.contracted,
             )
             for rname, spec in net.routes.items()
         ]

@@ -229,7 +229,15 @@ class RouteSpec(_Model):
     )
     cost: Price = Field(0.0, description="Transport cost per tonne, all legs.")
     lead_time: Duration = Field(
-        0.0, description="Days from the first need to divert until the route takes extra volume."
+        0.0,
+        description=(
+            "Days a diversion must be needed without a break before the route takes extra volume; once set up, "
+            "its contract lapses after this long unused."
+        ),
+    )
+    contracted: bool = Field(
+        False,
+        description="Already contracted at the start: takes diverted volume from day 0, and the contract never lapses.",
     )
     priority: int = Field(
         100, strict=True, ge=-1_000_000, le=1_000_000, description="Merit order for normal allocations (lower first)."
