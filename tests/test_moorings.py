@@ -99,3 +99,14 @@ def test_one_mooring_loads_one_cargo_per_berth_cycle():
     # 10 days without loading: the 500 kt tanks (200 kt at the start) and 300 kt field storage absorb
     # some of 1,000 kt; the rest is shut in.
     assert none_left.impact["lost_shut_in_t"] > 100 * KT
+
+
+def test_a_standby_slow_to_take_over_starts_the_clock_when_the_mooring_goes_out():
+    # standby_delay 1 d: one SPM out from day 3 leaves one mooring in use for a day, so capacity
+    # changes at day 3 and the clock starts there.
+    scenario = make_scenario(
+        [port_outage("3 d", "30 d", 1)], horizon="40 d", network={"ports": {"novo": {"standby_delay": "1 d"}}}
+    )
+    timelines = Timelines(40, realize_shocks(scenario), pump_stations(scenario.network))
+    ports = {n: port_terms(p) for n, p in scenario.network.ports.items()}
+    assert timelines.first_capacity_change_d(ports) == 3.0
