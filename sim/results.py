@@ -122,6 +122,8 @@ def timeseries_columns(loaded: LoadedScenario, rep: Replication) -> dict[str, np
         "date": [(start + dt.timedelta(days=int(d))).isoformat() for d in range(s.days)],
         "exports_t": s.daily_exports(),
         "baseline_exports_t": b.daily_exports(),
+        "arrivals_t": s.arrivals.sum(axis=1),  # at the market (exports count where the oil leaves)
+        "baseline_arrivals_t": b.arrivals.sum(axis=1),
         "shut_in_t": s.shut_in.sum(axis=1),
         "baseline_shut_in_t": b.shut_in.sum(axis=1),
     }

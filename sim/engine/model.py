@@ -16,14 +16,14 @@ import simpy
 
 # The built-in leg kinds register themselves when imported.
 import sim.engine.pipelines
-import sim.engine.rail
-import sim.engine.sea  # noqa: F401
+import sim.engine.rail  # noqa: F401
 from sim.engine.dispatch import Dispatcher, Route
 from sim.engine.env import DAILY_TICK, Environment, RankedTimeout
 from sim.engine.legs import Leg, LegContext, build_leg
 from sim.engine.parcels import Parcel, add_to, zero_below
 from sim.engine.ports import Port
 from sim.engine.record import RunRecord
+from sim.engine.sea import SeaLeg
 from sim.engine.shocks import RealizedShock, Timelines
 from sim.engine.sources import Source
 from sim.engine.tanks import Market, Tank
@@ -48,7 +48,10 @@ class Model:
         self.source_names = list(network.sources)
         self.timelines = Timelines(horizon_d, shocks, pump_stations(network))
         self.eps = zero_below(network_scale(network))  # tonnes that count as zero
-        self.exports = [0.0] * (horizon_d * len(self.route_names))  # t by day and route: [day * n_routes + route]
+        # t by day and route, [day * n_routes + route]: arrived at the market, and exported where the oil
+        # leaves the system (loading at the export terminal, or arrival for a route without a sea leg)
+        self.arrivals = [0.0] * (horizon_d * len(self.route_names))
+        self.departed = [0.0] * (horizon_d * len(self.route_names))
         self._build()
 
     def _daily(self, kind: str, name: str) -> np.ndarray:
@@ -60,8 +63,23 @@ class Model:
         net, env, tl = self.network, self.env, self.timelines
         route_index = {name: i for i, name in enumerate(self.route_names)}
         n_routes = len(self.route_names)
+        # Where each route's oil leaves the system: its first sea leg (index in its legs), or its market.
+        exit_at = {
+            route_index[rname]: next((i for i, leg in enumerate(route.legs) if net.legs[leg].kind == "sea"), None)
+            for rname, route in net.routes.items()
+        }
         self.markets = {
-            name: Market(name, self.exports, n_routes, tl.hourly_factor("market", name)) for name in net.markets
+            name: Market(
+                name,
+                self.arrivals,
+                n_routes,
+                tl.hourly_factor("market", name),
+                self.departed,
+                frozenset(
+                    r for r, k in exit_at.items() if k is None and net.routes[self.route_names[r]].market == name
+                ),
+            )
+            for name in net.markets
         }
         # Where each leg delivers: the next leg's inlet tank, or the market.
         outlet_of: dict[str, tuple[str, str]] = {}
@@ -110,6 +128,7 @@ class Model:
                 fast=self.fast,
             )
             self.legs[leg_name] = build_leg(context, leg_name, spec)
+        self._set_exits(exit_at)
         self.sources = [
             Source(name, spec, spec.production * self._daily("source", name), self.eps)
             for name, spec in net.sources.items()
@@ -131,12 +150,44 @@ class Model:
             )
             for rname, spec in net.routes.items()
         ]
-        self.initial_inventory = self.inventory()
+        beyond, beyond_tanks, beyond_legs = self.beyond()
+        self.initial_beyond = beyond
+        self.initial_inventory = self.inventory() - beyond_tanks - beyond_legs
         self.initial_source_levels = [src.level for src in self.sources]
-        self.initial_by_route = self.by_route()
+        self.initial_by_route = [held - out for held, out in zip(self.by_route(), beyond, strict=True)]
         self.dispatcher = Dispatcher(
             self.sources, self.routes, list(self.legs.values()), depth, list(self.tanks.values()), self.eps, self.fast
         )
+
+    def _set_exits(self, exit_at: dict[int, int | None]) -> None:
+        """Tell each sea leg which routes leave the system when they load there, and keep, per route,
+        the tanks and legs its oil is in once it has left (aboard after loading, and downstream)."""
+        routes = self.network.routes
+        self.past_exit: list[tuple[list[Leg], list[Tank]]] = []
+        for r, name in enumerate(self.route_names):
+            legs = routes[name].legs
+            k = exit_at[r]
+            after = [] if k is None else legs[k:]
+            self.past_exit.append(
+                ([self.legs[leg] for leg in after], [self.tanks[leg] for leg in after[1:] if leg in self.tanks])
+            )
+            if k is not None:
+                leg = self.legs[legs[k]]
+                assert isinstance(leg, SeaLeg)
+                leg.departed, leg.n_routes = self.departed, len(self.route_names)
+                leg.leaves_here = leg.leaves_here | {r}
+
+    def beyond(self) -> tuple[list[float], float, float]:
+        """Oil that has left the system (exported) and is still on its way to the market, by route, and
+        how much of it is in tanks and in legs (the ``exports`` accounting leaves it out of inventories)."""
+        by_route, in_tanks, in_legs = [], 0.0, 0.0
+        for r, (legs, tanks) in enumerate(self.past_exit):
+            on_legs = sum(leg.holdings().get(r, 0.0) for leg in legs)
+            in_store = sum(tank.by_route.get(r, 0.0) for tank in tanks)
+            by_route.append(on_legs + in_store)
+            in_tanks += in_store
+            in_legs += on_legs
+        return by_route, in_tanks, in_legs
 
     def _split(self, amount: float, route_ids: list[int]) -> Parcel:
         """Share ``amount`` among routes in proportion to their normal allocation (equal if none)."""
@@ -194,12 +245,15 @@ class Model:
         produced = table("produced", n_s)
         potential = np.array([src.potential for src in self.sources], dtype=float).T.reshape(self.days, n_s)
         nominal = np.array([src.nominal for src in self.sources], dtype=float)
+        beyond, beyond_tanks, beyond_legs = self.beyond()
+        by_route = self.by_route()
         record = RunRecord(
             route_names=self.route_names,
             source_names=self.source_names,
             tank_names=[t.name for t in self.tanks.values()],
             leg_names=list(self.legs),
-            exports=np.array(self.exports, dtype=float).reshape(self.days, n_r),
+            exports=np.array(self.departed, dtype=float).reshape(self.days, n_r),
+            arrivals=np.array(self.arrivals, dtype=float).reshape(self.days, n_r),
             intake=table("intake", n_r),
             produced=produced,
             shut_in=potential - produced,  # potential production never produced
@@ -208,8 +262,8 @@ class Model:
             tank_level=table("tank_level", len(self.tanks)),
             leg_transit=table("leg_transit", len(self.legs)),
             initial_inventory_t=self.initial_inventory,
-            final_stored_t=self.stored(),
-            final_in_transit_t=self.in_transit(),
+            final_stored_t=self.stored() - beyond_tanks,
+            final_in_transit_t=self.in_transit() - beyond_legs,
             events=self.env.events_scheduled(),
             peak_storage_t={**{s.name: s.peak for s in self.sources}, **{t.name: t.peak for t in self.tanks.values()}},
             storage_capacity_t={
@@ -220,7 +274,9 @@ class Model:
             route_source=[route.source for route in self.routes],
             initial_source_level_t=self.initial_source_levels,
             initial_by_route_t=self.initial_by_route,
-            final_by_route_t=self.by_route(),
+            final_by_route_t=[held - out for held, out in zip(by_route, beyond, strict=True)],
+            initial_beyond_by_route_t=self.initial_beyond,
+            final_beyond_by_route_t=beyond,
         )
         record.check_balance()
         return record
