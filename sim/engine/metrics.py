@@ -2,6 +2,8 @@
 
 Definitions (all within the horizon; tonnes unless said otherwise):
 
+* exports are counted where the oil leaves the system (loading at the export terminal, the border for
+  a route without a sea leg; ``RunRecord``), not on arrival at the market.
 * lost export volume = baseline exports - scenario exports. It splits exactly into
   extra shut-in production + extra production outage + extra oil left in storage or
   transit at the horizon (minus the extra initial inventory, which is zero).
