@@ -16,14 +16,14 @@ import simpy
 
 # The built-in leg kinds register themselves when imported.
 import sim.engine.pipelines
-import sim.engine.rail  # noqa: F401
+import sim.engine.rail
+import sim.engine.sea  # noqa: F401
 from sim.engine.dispatch import Dispatcher, Route
 from sim.engine.env import DAILY_TICK, Environment, RankedTimeout
 from sim.engine.legs import Leg, LegContext, build_leg
 from sim.engine.parcels import Parcel, add_to, zero_below
 from sim.engine.ports import Port
 from sim.engine.record import RunRecord
-from sim.engine.sea import SeaLeg
 from sim.engine.shocks import RealizedShock, Timelines
 from sim.engine.sources import Source
 from sim.engine.tanks import Market, Tank
@@ -63,22 +63,8 @@ class Model:
         net, env, tl = self.network, self.env, self.timelines
         route_index = {name: i for i, name in enumerate(self.route_names)}
         n_routes = len(self.route_names)
-        # Where each route's oil leaves the system: its first sea leg (index in its legs), or its market.
-        exit_at = {
-            route_index[rname]: next((i for i, leg in enumerate(route.legs) if net.legs[leg].kind == "sea"), None)
-            for rname, route in net.routes.items()
-        }
         self.markets = {
-            name: Market(
-                name,
-                self.arrivals,
-                n_routes,
-                tl.hourly_factor("market", name),
-                self.departed,
-                frozenset(
-                    r for r, k in exit_at.items() if k is None and net.routes[self.route_names[r]].market == name
-                ),
-            )
+            name: Market(name, self.arrivals, n_routes, tl.hourly_factor("market", name), self.departed)
             for name in net.markets
         }
         # Where each leg delivers: the next leg's inlet tank, or the market.
@@ -128,7 +114,7 @@ class Model:
                 fast=self.fast,
             )
             self.legs[leg_name] = build_leg(context, leg_name, spec)
-        self._set_exits(exit_at)
+        self._set_exits()
         self.sources = [
             Source(name, spec, spec.production * self._daily("source", name), self.eps)
             for name, spec in net.sources.items()
@@ -159,23 +145,26 @@ class Model:
             self.sources, self.routes, list(self.legs.values()), depth, list(self.tanks.values()), self.eps, self.fast
         )
 
-    def _set_exits(self, exit_at: dict[int, int | None]) -> None:
-        """Tell each sea leg which routes leave the system when they load there, and keep, per route,
-        the tanks and legs its oil is in once it has left (aboard after loading, and downstream)."""
+    def _set_exits(self) -> None:
+        """Where each route's oil leaves the system: its first export terminal (a leg with
+        ``export_terminal``: loading aboard a tanker), else arrival at its market. Tell those legs and
+        markets, and keep per route the tanks and legs its oil is in once it has left."""
         routes = self.network.routes
         self.past_exit: list[tuple[list[Leg], list[Tank]]] = []
         for r, name in enumerate(self.route_names):
             legs = routes[name].legs
-            k = exit_at[r]
+            k = next((i for i, leg in enumerate(legs) if self.legs[leg].export_terminal), None)
             after = [] if k is None else legs[k:]
             self.past_exit.append(
                 ([self.legs[leg] for leg in after], [self.tanks[leg] for leg in after[1:] if leg in self.tanks])
             )
-            if k is not None:
-                leg = self.legs[legs[k]]
-                assert isinstance(leg, SeaLeg)
-                leg.departed, leg.n_routes = self.departed, len(self.route_names)
-                leg.leaves_here = leg.leaves_here | {r}
+            if k is None:
+                market = self.markets[routes[name].market]
+                market.leaves_here = market.leaves_here | {r}
+                continue
+            leg = self.legs[legs[k]]
+            leg.departed, leg.n_routes = self.departed, len(self.route_names)
+            leg.leaves_here = leg.leaves_here | {r}
 
     def beyond(self) -> tuple[list[float], float, float]:
         """Oil that has left the system (exported) and is still on its way to the market, by route, and

@@ -36,6 +36,7 @@ class SeaLeg(Leg):
     start in steady state, and the tonnes aboard."""
 
     steps_daily = False  # tankers move between the daily ticks
+    export_terminal = True  # oil is exported when it loads (for routes whose first sea leg this is)
 
     def __init__(
         self,
@@ -71,9 +72,6 @@ class SeaLeg(Leg):
         self.delivered = 0.0
         self.cargoes = 0
         self.closed = False  # the run is over (``close``)
-        self.departed: list[float] | None = None  # exports by day and route (flat), set by the model
-        self.leaves_here: frozenset[int] = frozenset()  # routes exported when they load here
-        self.n_routes = 0  # routes in the model (the width of ``departed``)
         # Start in steady state: as many tankers at sea, laden, as the normal flow keeps there
         # (flow x laden voyage / cargo), evenly spaced; the rest spread over the way back.
         at_sea = min(fleet, half_up(normal_flow * laden_d / cargo)) if laden_d > 0 and normal_flow > 0 else 0
@@ -94,19 +92,6 @@ class SeaLeg(Leg):
     def _launch(self, laden: list[tuple[float, Parcel]], empty: list[float]) -> None:
         """Start the fleet: tankers at sea with a cargo (days from the discharge point), empty ones
         (days until they are in port)."""
-
-    def _depart(self, parcel: Parcel, now: float) -> None:
-        """Count a cargo loaded at ``now`` as exported, for the routes that leave the system here."""
-        departed = self.departed
-        if not self.leaves_here or departed is None:
-            return
-        n_routes = self.n_routes
-        day = int(now)
-        if day * n_routes >= len(departed):
-            return  # (nothing loads at the horizon: the run stops before)
-        for route, amount in parcel.items():
-            if route in self.leaves_here:
-                departed[day * n_routes + route] += amount
 
     # The dispatcher's oil goes into the port's tanks; the tankers take it from there.
     def start_day(self, day: int) -> None:
@@ -216,7 +201,7 @@ class SeaFleet(SeaLeg):
         after the loading, the tanker is back after the round trip."""
         cargo = self.cargo
         parcel = self.tank.withdraw(cargo, claimed=True)
-        self._depart(parcel, now)
+        self.depart(parcel, now)
         self.aboard += cargo
         self.loaded += cargo
         load_d = self.load_d
@@ -345,7 +330,7 @@ class SeaTankers(SeaLeg):
                 berth = None
                 yield from self._wait_until(lambda: self._lookup(hourly, 1.0) > 0)
             parcel = tank.withdraw(cargo, claimed=True)
-            self._depart(parcel, env.now)
+            self.depart(parcel, env.now)
             self.aboard += cargo
             self.loaded += cargo
             add_to(self.aboard_by_route, parcel)
