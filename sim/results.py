@@ -3,7 +3,8 @@
 A run folder ``results/<scenario>/<run-id>/`` holds:
 
 * ``summary.json``  every metric with its unit, the shocks as drawn, both mass balances;
-* ``timeseries.csv`` one row per day: exports, intake, production, shut-in, storage, transit;
+* ``timeseries.csv`` one row per day: exports (where the oil leaves), arrivals at the market, intake,
+  production, shut-in, storage, transit;
 * ``manifest.json`` what is needed to reproduce the run (scenario hash, resolved scenario,
   seed, versions, git commit, command line, wall time, events);
 * ``ensemble.csv`` (ensembles of more than one replication) one row per replication:
