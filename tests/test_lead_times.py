@@ -1,12 +1,21 @@
-"""A diversion's lead time when the need ends and comes back (issue 10, section 3): a set-up is dropped
-if the need ends before it is ready, a contract lapses after its lead time unused, and a route may be
-contracted at the start. Hand-worked on the line network of ``helpers.line_data``: one field of
+"""A diversion's lead time when the need ends and comes back (issue 10, section 3): a set-up advances a
+day for each day of need and goes back a day for each day without, a contract lapses after its lead time
+unused, and a route may be contracted at the start. Hand-worked on the line network of ``helpers.line_data``: one field of
 100 kt/d, no field storage, the main line (120 kt/d, transit 0) and a bypass of 20 kt/d (transit 0)."""
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import numpy as np
+import pytest
+import yaml
 from helpers import KT, line_scenario, outage, run
+
+from sim.scenario import load_scenario
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def bypass_run(shocks: list[dict], **bypass: object):
@@ -24,8 +33,8 @@ def test_the_bypass_is_ready_after_its_lead_time_of_unbroken_need():
 
 def test_an_extra_early_one_day_stop_never_makes_a_later_closure_cheaper():
     # Old rule: a stop on day 13 started the lead time, so the bypass was ready on day 18 for a closure
-    # from day 20 (cheaper by 2 d x 20 kt). Now the need ends on day 14 (no storage, the line takes it
-    # all again), the set-up is dropped, and the closure waits its full 5 days as without the stop.
+    # from day 20 (cheaper by 2 d x 20 kt). Now the set-up made on day 13 goes back to zero on day 14 (no
+    # storage, the line takes it all again), and the closure waits its full 5 days as without the stop.
     closure = [outage("main", "20 d", "20 d")]
     alone = bypass_run(closure)
     with_stop = bypass_run([outage("main", "13 d", "1 d"), *closure])
@@ -55,3 +64,35 @@ def test_a_route_contracted_at_the_start_diverts_at_once():
     # contracted: true: the bypass takes 20 kt/d from the closure's first day (day 20), not day 25.
     rec = bypass_run([outage("main", "20 d", "20 d")], contracted=True).scenario
     np.testing.assert_allclose(rec.intake[20:40, 1], 20 * KT, atol=1e-6)
+
+
+@pytest.mark.parametrize("gap", [2, 7, 14])
+def test_on_the_2022_network_an_early_one_day_stop_never_makes_a_cpc_closure_cheaper(tmp_path, gap):
+    # CPC closed 30 days from day 30; a one-day CPC stop `gap` days before it. The diversions' set-ups the
+    # stop started go back to zero the next day without need: the closure waits its full lead times, so the
+    # pair loses at least what the closure alone loses.
+    (tmp_path / "network").mkdir()
+    shutil.copy(ROOT / "scenarios" / "network" / "kazakhstan_2022.yaml", tmp_path / "network")
+    closure = {"kind": "outage", "target": "cpc_pipeline", "start": "30 d", "duration": "30 d", "factor": 0}
+    stop = {"kind": "outage", "target": "cpc_pipeline", "start": f"{30 - gap} d", "duration": "1 d", "factor": 0}
+
+    def lost(shocks: list[dict]) -> float:
+        data = {"name": "pair", "network": "network/kazakhstan_2022.yaml", "start_date": "2022-01-01"}
+        data.update({"horizon": "120 d", "seed": 1, "price": "100 USD/bbl", "shocks": shocks})
+        path = tmp_path / "pair.yaml"
+        path.write_text(yaml.safe_dump(data))
+        return float(run(load_scenario(path).scenario).impact["lost_export_t"])
+
+    assert lost([stop, closure]) >= lost([closure]) - 1.0
+
+
+def test_a_need_that_comes_and_goes_still_sets_a_route_up():
+    # Main at half capacity (60 kt/d < 100) on days 10..29 except one day in three (11, 14, ...) at full:
+    # need two days in three, so the set-up goes +1 +1 -1 ...: progress 1, 0, 1, 2, 1, 2, 3, 2, 3, 4, 3,
+    # 4, 5 on days 10..22 -> ready from day 23 (without the breaks: day 15). Day 23 is a full day (nothing
+    # to divert, no storage); on day 24 the bypass takes its 20 kt.
+    shocks = [outage("main", f"{d} d", "1 d", factor=0.6) for d in range(10, 30) if (d - 11) % 3]
+    rec = bypass_run(shocks).scenario
+    bypass = rec.intake[:, 1]
+    np.testing.assert_allclose(bypass[:24], 0.0, atol=1e-6)
+    np.testing.assert_allclose(bypass[24], 20 * KT, atol=1e-6)

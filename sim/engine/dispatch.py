@@ -28,17 +28,17 @@ __all__ = ["Dispatcher", "Group", "Route"]
 class Route:
     """A route as the dispatcher sees it: its source, its first leg, and its terms.
 
-    A route with a lead time is set up while it is needed: from the first day its source has production
-    it cannot place (``activated``), it may take diverted volume once the need has lasted its lead time
-    without a break. If the need ends before then, the set-up is dropped and starts over when the need
-    comes back (so an earlier short stop never shortens a later one's wait). Once set up, the contract
-    lapses after the route has gone its own lead time unused (no diverted volume and no need at its
-    source) and must be set up again. A route ``contracted`` at the start takes diverted volume from
-    day 0 and never lapses.
+    A route with a lead time is set up while it is needed, that is while its source has production it
+    cannot place: each day of need advances the set-up by a day, each day without takes a day back, and
+    the route may take diverted volume once the set-up has reached its lead time (a set-up back at zero
+    is dropped). So a need of n days helps a later one only if it comes back within n days: an extra
+    one-day stop a week earlier never shortens a later closure's wait, while a need that comes and goes
+    with cargo timing, more days on than off, still gets there. Once set up, the contract lapses after
+    the route has gone its own lead time unused (no diverted volume and no need at its source) and must
+    be set up again. A route ``contracted`` at the start takes diverted volume from day 0 and never lapses.
     """
 
     __slots__ = (
-        "activated",
         "capacity",
         "contracted",
         "cost",
@@ -51,6 +51,8 @@ class Route:
         "normal",
         "normal_cap",
         "priority",
+        "progress",
+        "ready_from",
         "source",
     )
 
@@ -79,31 +81,30 @@ class Route:
         # daily factor of closures on the route (None: never closed)
         self.factor = np.ones(days) if factor is None else factor
         self.factor_list: list[float] = [1.0] * days if factor is None else factor.tolist()
-        self.activated: int | None = None  # first day of the need its set-up answers, if any
-        self.last_used = 0  # last day it was needed or carried diverted volume
+        self.progress = 0  # days of set-up done (need days less days without)
+        self.ready_from: int | None = None  # first day it may take diverted volume, once set up
+        self.last_used = 0  # last day it was needed or carried diverted volume, once set up
         self.contracted = contracted
         self.normal_cap = min(normal, capacity)
 
     def diverts_on(self, day: int) -> bool:
-        """Whether the route may take diverted volume on ``day`` (contracted, or set up in time)."""
-        return (
-            self.lead_time <= 0
-            or self.contracted
-            or (self.activated is not None and day >= self.activated + self.lead_time)
-        )
+        """Whether the route may take diverted volume on ``day`` (contracted, or set up by then)."""
+        return self.lead_time <= 0 or self.contracted or (self.ready_from is not None and day >= self.ready_from)
 
     def end_day(self, day: int, needed: bool, used: bool) -> None:
-        """Keep the contract's state after ``day``: start a set-up on a need, drop one the need left
-        before it was ready, let a ready one lapse after its lead time unused."""
-        if needed or used:
-            if self.activated is None:
-                self.activated = day
-            self.last_used = day
-        elif self.activated is not None and (
-            day < self.activated + self.lead_time  # not ready yet: the set-up is dropped
-            or day - self.last_used >= self.lead_time  # ready, but unused for its lead time: lapsed
-        ):
-            self.activated = None
+        """Keep the contract's state after ``day``: a set-up advances on a day of need and goes back on a
+        day without; a contract in place lapses after its lead time unused."""
+        if self.ready_from is not None:
+            if needed or used:
+                self.last_used = day
+            elif day - self.last_used >= self.lead_time:
+                self.ready_from, self.progress = None, 0  # lapsed: set up again when needed
+        elif needed:
+            self.progress += 1
+            if self.progress >= self.lead_time:
+                self.ready_from, self.last_used = day + 1, day
+        elif self.progress > 0:
+            self.progress -= 1
 
 
 class Group:
@@ -199,7 +200,6 @@ class Dispatcher:
         self.normal: list[Route | Group] = [m[0] if len(m) == 1 else Group(m, eps) for m in groups.values()]
         self.by_merit = sorted(routes, key=lambda r: (r.cost, r.priority, r.index))
         # routes whose contract has a state to keep (a lead time, not contracted at the start), by source
-        self.start_levels = [src.level for src in sources]
         self.contracts = [
             [r for r in routes if r.source == i and r.lead_time > 0 and not r.contracted] for i in range(len(sources))
         ]
@@ -295,19 +295,15 @@ class Dispatcher:
             level_rows.append(src.level)
 
     def _keep_contracts(self, allocated: list[float], flows: list[float], day: int) -> None:
-        """Each route with a lead time after ``day``: needed while its source holds oil it could not send,
-        that is its routes took less than it could produce today (its potential, so a field stopped for
-        want of an outlet still needs one) or its storage is above where it started (so a shortfall that
-        comes and goes with cargo timing is one need, and a short stop's need ends once its oil has left).
-        ``Route`` says what follows."""
+        """Each route with a lead time after ``day``: needed if its routes took less than its source could
+        produce today (its potential, so a field stopped for want of an outlet still needs one); used if
+        it carried more than its normal allocation. ``Route`` says what follows."""
         eps = self.eps
         for i, routes in enumerate(self.contracts):
             if not routes:
                 continue
-            src = self.sources[i]
-            needed = src.potential_list[day] - allocated[i] > eps or src.level > self.start_levels[i] + eps
+            needed = self.sources[i].potential_list[day] - allocated[i] > eps
             for route in routes:
-                # diverted volume: what it carried above its normal allocation
                 diverted = flows[route.index] - route.normal_cap * route.factor_list[day]
                 route.end_day(day, needed, diverted > eps)
 

@@ -231,8 +231,8 @@ class RouteSpec(_Model):
     lead_time: Duration = Field(
         0.0,
         description=(
-            "Days a diversion must be needed without a break before the route takes extra volume; once set up, "
-            "its contract lapses after this long unused."
+            "Days of need (less days without) before the route takes diverted volume; once set up, its "
+            "contract lapses after this long unused."
         ),
     )
     contracted: bool = Field(
