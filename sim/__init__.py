@@ -3,11 +3,14 @@
 The layers, each importing only those below it::
 
     cli        command line (thin)
+    streaming  an ensemble run folder filled batch by batch; resume (beside api)
     api        load -> run -> save: what a notebook calls
     explore    sweeps, stress tests, sensitivity (beside api: imports ensemble/results, never api/cli)
     plots      disruption curves (matplotlib)
-    results    result files, manifests, atomic writes; runfolder: reading them back, checked
-    ensemble   N replications (serial or in processes), what is kept, statistics
+    results    result files, manifests, atomic writes; runfolder: reading them back, checked;
+               store: ensemble.parquet and the batch parts of an unfinished run
+    ensemble   N replications, what is kept, statistics
+    executors  where replications run: serial, local processes, Dask (optional)
     engine     the SimPy model, shocks, metrics
     scenario   the file format: schema, units, loading, validation
 

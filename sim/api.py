@@ -23,10 +23,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from sim import data, plots, results, runfolder
+from sim import data, plots, results, runfolder, store
 from sim.data import ImpactMapping, RunData
 from sim.engine.runner import Replication, run_replication
-from sim.ensemble import Ensemble, run_ensemble
+from sim.ensemble import PRECISION, Ensemble, run_ensemble
 from sim.scenario.errors import ScenarioError
 from sim.scenario.loader import LoadedScenario, load_network, load_resolved, load_scenario, resolved_sha256
 from sim.scenario.schema import replications_problem
@@ -242,6 +242,13 @@ def run(
     replications: int | None = None,
     jobs: int = 1,
     progress: Callable[[int, int], None] | None = None,
+    *,
+    executor: str | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    batch: int | None = None,
+    thresholds: dict[str, float] | None = None,
+    precision: float = PRECISION,
 ) -> Outcome:
     """Run a scenario (a path or a loaded scenario) and its baseline; return the outcome.
 
@@ -253,6 +260,10 @@ def run(
     replication of a single run. ``progress(done, total)`` is called as replications finish.
     Raises ScenarioError (bad file, or a replication count over the limit) before running.
     With ``jobs`` > 1 from a script, call this under ``if __name__ == "__main__":``.
+    ``executor`` (serial, processes, dask), ``workers``, ``scheduler`` and ``batch`` say where the
+    replications run (``sim.executors``; default: ``jobs`` processes); ``thresholds`` (metric ->
+    value in its unit) add exceedance probabilities and ``precision`` sets the target of
+    ``n_for_precision``. None of them changes any replication's numbers.
     """
     loaded = scenario if isinstance(scenario, LoadedScenario) else load_scenario(scenario, overrides)
     n = loaded.scenario.replications if replications is None else replications
@@ -262,7 +273,20 @@ def run(
         rep = run_replication(loaded.scenario, seed=seed, replication=replication)
         return Outcome(loaded, rep, time.perf_counter() - started, command)
     rep = run_replication(loaded.scenario, seed=seed, replication=0)
-    ensemble = run_ensemble(loaded.scenario, n, seed=rep.seed, jobs=jobs, first=rep, progress=progress)
+    ensemble = run_ensemble(
+        loaded.scenario,
+        n,
+        seed=rep.seed,
+        jobs=jobs,
+        first=rep,
+        progress=progress,
+        executor=executor,
+        workers=workers,
+        scheduler=scheduler,
+        batch=batch,
+        thresholds=thresholds,
+        precision=precision,
+    )
     return Outcome(loaded, rep, time.perf_counter() - started, command, ensemble)
 
 
@@ -296,7 +320,8 @@ def save(
 ) -> Path:
     """Write the run folder atomically; return its path. Raises results.OutputError.
 
-    An ensemble adds ensemble.csv (and ensemble.png with ``plot``).
+    An ensemble adds ensemble.csv, ensemble.parquet (rows and drawn inputs; ``sim.store``) and,
+    with ``plot``, ensemble.png.
     """
     columns = outcome.timeseries()
     files: dict[str, Any] = {
@@ -309,9 +334,7 @@ def save(
         files["timeseries.parquet"] = parquet
     if outcome.ensemble is not None:
         files["ensemble.csv"] = results.ensemble_csv_writer(outcome.ensemble)
-        parquet = data.parquet_writer(outcome.ensemble.table)
-        if parquet is not None:
-            files["ensemble.parquet"] = parquet
+        files[store.PARQUET] = _parquet_writer(outcome.ensemble)
     if plot:
         figure = outcome.figure()
         files["disruption.png"] = lambda path: figure.savefig(path, dpi=110)
@@ -321,6 +344,16 @@ def save(
     if out is None:
         return results.write_run_folder(default_folder(outcome, root), files, unique=True)
     return results.write_run_folder(Path(out), files, force=force)
+
+
+def _parquet_writer(ens: Ensemble) -> Callable[[Path], None]:
+    """A writer of ensemble.parquet from an ensemble's columns (the bytes a streamed run writes)."""
+
+    def write(path: Path) -> None:
+        schema = store.arrow_schema(ens.metrics, ens.shock_names, ens.units)
+        store.write_parquet(path, schema, store.table_batches(ens.table, schema))
+
+    return write
 
 
 def read(folder: str | Path) -> RunData:
@@ -366,6 +399,9 @@ def rerun(
     the manifest's replication count (in ``jobs`` processes: the result does not depend on it).
     """
     manifest_path = Path(manifest_path)
+    reason = store.incomplete_reason(manifest_path.parent)
+    if reason:
+        raise ScenarioError.single(manifest_path.parent, reason.removeprefix(f"{manifest_path.parent} "))
     check_jobs(jobs, jobs_name)
     manifest = runfolder.read_manifest(manifest_path)
     folder = manifest_path.parent
@@ -396,7 +432,23 @@ def rerun(
             None,
             "replications",
         )
-    outcome = run(loaded, seed=seed, replication=replication, replications=n, jobs=jobs, progress=progress)
+    try:  # what the summary reports besides the rows (thresholds, precision): as recorded
+        thresholds = {str(k): float(v) for k, v in (stored["manifest"].get("thresholds") or {}).items()}
+        precision = float(stored["manifest"].get("precision", PRECISION))
+    except (AttributeError, TypeError, ValueError) as exc:
+        raise ScenarioError.single(
+            manifest_path, f"unusable thresholds or precision: {exc}", None, "thresholds"
+        ) from None
+    outcome = run(
+        loaded,
+        seed=seed,
+        replication=replication,
+        replications=n,
+        jobs=jobs,
+        progress=progress,
+        thresholds=thresholds,
+        precision=precision,
+    )
     outcome.loaded.path = Path(manifest.scenario_file)
     outcome.loaded.files = [Path(p) for p in manifest.scenario_files]
     outcome.loaded.sha256 = manifest.scenario_sha256 or loaded.sha256
@@ -478,6 +530,16 @@ def _compare_ensemble(stored: dict[str, Any], outcome: Outcome) -> list[str]:
     if stored["summary"].get("ensemble") != json.loads(json.dumps(outcome.summary()["ensemble"])):
         out.append("ensemble statistics in summary.json differ")
     new_table = outcome.ensemble.table
+    stored_parquet = stored.get("ensemble_parquet")
+    if stored_parquet is not None:
+        meta = store.read_meta(stored_parquet)
+        for key in meta["columns"]:
+            if key not in new_table:
+                out.append(f"ensemble.parquet column {key}: only in the stored run")
+            elif not np.array_equal(store.read_column(stored_parquet, key), new_table[key], equal_nan=True):
+                out.append(f"ensemble.parquet column {key} differs")
+        out += [f"ensemble.parquet column {k}: only in the new run" for k in new_table if k not in meta["columns"]]
+    new_table = {k: v for k, v in new_table.items() if k in old_table or not k.startswith("shocks.")}
     for key in sorted(set(old_table) | set(new_table)):
         if key not in old_table or key not in new_table:
             out.append(f"ensemble column {key}: only in {'the new run' if key in new_table else 'the stored run'}")

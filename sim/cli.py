@@ -19,16 +19,18 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from sim import __version__, api
+from sim import __version__, api, streaming
 from sim.engine.metrics import headline_rows
 from sim.engine.record import MassBalanceError
-from sim.ensemble import EnsembleError
+from sim.ensemble import PRECISION, EnsembleError, metric_names, parse_threshold
+from sim.executors import EXECUTORS, MissingDependencyError, check_available
 from sim.results import OutputError, not_replaceable_message, replaceable
 from sim.runfolder import read_manifest
 from sim.scenario.errors import ScenarioError
 from sim.scenario.schema import ensemble_estimate
+from sim.store import IncompleteRunError
 from sim.textsafe import MAX_SHOWN, plain
-from sim.units import format_quantity
+from sim.units import Grade, format_quantity
 
 __all__ = ["cli", "main"]
 
@@ -37,6 +39,7 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 EXIT_OUTPUT = 1
 EXIT_INPUT = 2
+EXIT_INTERRUPTED = 130
 
 
 def _t(value: object, limit: int | None = MAX_SHOWN) -> str:
@@ -167,15 +170,37 @@ def ensemble_table(outcome: api.Outcome) -> Table:
     stats = ens.stats
     partial = any(stats[key]["defined"] != ens.n for _, key in ROWS)
     table.add_column("metric", no_wrap=True, overflow="ellipsis")
-    for name in ("mean", "P10", "P50", "P90", *(["defined"] if partial else [])):
+    for name in ("mean", "P5", "P10", "P50", "P90", "P95", *(["defined"] if partial else [])):
         table.add_column(name, justify="right", no_wrap=True)
     for label, key in ROWS:
         entry = stats[key]
-        cells = [_fmt(entry[k], entry["unit"]) for k in ("mean", "p10", "p50", "p90")]
+        cells = [_fmt(entry[k], entry["unit"]) for k in ("mean", "p5", "p10", "p50", "p90", "p95")]
         if partial:
             cells.append("all" if entry["defined"] == ens.n else f"{entry['defined']:,}")
         table.add_row(label, *cells)
     return table
+
+
+def _ensemble_extra_lines(ens: Any) -> list[str]:
+    """Exceedance probabilities, and the precision of the headline mean."""
+    lines = []
+    for metric, entry in ens.exceedance().items():
+        unit = ens.units.get(metric, "1")
+        if entry["probability"] is None:
+            lines.append(f"P({metric} > {_fmt(entry['threshold'], unit)}): undefined (no replication defines it)")
+            continue
+        low, high = entry["wilson95"]
+        lines.append(
+            f"P({metric} > {_fmt(entry['threshold'], unit)}) = {entry['probability']:.3f} "
+            f"(95 % Wilson interval {low:.3f}–{high:.3f}; {entry['exceeding']:,} of {entry['defined']:,})"
+        )
+    stats = ens.stats.get("lost_export_t", {})
+    if stats.get("rel_half_width") is not None:
+        lines.append(
+            f"Mean lost export volume ±{stats['rel_half_width']:.1%} (95 % interval); "
+            f"±{ens.precision:.1%} would take about {stats['n_for_precision']:,} replications"
+        )
+    return lines
 
 
 def _ensemble_shocks_line(outcome: api.Outcome) -> str:
@@ -245,7 +270,7 @@ def cli() -> None:
 
 
 @cli.command()
-@click.argument("scenario_file", type=SafePath(path_type=Path))
+@click.argument("scenario_file", type=SafePath(path_type=Path), required=False)
 @click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=None, help="Root seed (default: the file's).")
 @click.option(
     "--out",
@@ -282,9 +307,49 @@ def cli() -> None:
     metavar="N",
     help="Run an ensemble of N replications (default: the file's 'replications', else 1).",
 )
-@jobs_option("Worker processes for an ensemble (results are identical for any J).")
+@jobs_option(
+    "Worker processes for an ensemble (results are identical for any J); same as --executor processes --workers J."
+)
+@click.option(
+    "--executor",
+    type=click.Choice(EXECUTORS),
+    default=None,
+    help="Where an ensemble's replications run (default: processes with -j > 1, dask with --scheduler, else serial).",
+)
+@click.option(
+    "--workers", type=int, default=None, metavar="K", help="Worker processes or Dask workers (default: J, or 2)."
+)
+@click.option(
+    "--scheduler",
+    default=None,
+    metavar="ADDRESS",
+    help="An existing Dask scheduler, e.g. tcp://127.0.0.1:8786 (default: a local cluster of --workers).",
+)
+@click.option("--batch-size", type=int, default=None, metavar="B", help="Replications per task (default: up to 50).")
+@click.option(
+    "--threshold",
+    "thresholds",
+    multiple=True,
+    metavar="METRIC=VALUE",
+    help="Report P(METRIC > VALUE) with a Wilson 95 %% interval, e.g. --threshold lost_export_t=1Mt.",
+)
+@click.option(
+    "--precision",
+    type=float,
+    default=PRECISION,
+    show_default=True,
+    help="Target 95 %% half-width relative to the mean, for the N each metric would need.",
+)
+@click.option(
+    "--resume",
+    "resume_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    metavar="RUN_DIR",
+    help="Finish an interrupted ensemble run folder (no SCENARIO_FILE then).",
+)
 def run(
-    scenario_file: Path,
+    scenario_file: Path | None,
     seed: int | None,
     out: Path | None,
     results_root: Path,
@@ -295,13 +360,22 @@ def run(
     as_json: bool,
     replications: int | None,
     jobs: int,
+    executor: str | None,
+    workers: int | None,
+    scheduler: str | None,
+    batch_size: int | None,
+    thresholds: tuple[str, ...],
+    precision: float,
+    resume_dir: Path | None,
 ) -> None:
     """Run SCENARIO_FILE and its baseline; print the impact; write a run folder.
 
     With -n N > 1, run an ensemble of replications 0..N-1 (each draws its shocks from
-    its own streams of the seed), print mean and P10/P50/P90 per metric, and also write
-    ensemble.csv (one row per replication) and ensemble.png. An absurd N is refused
-    before anything runs (exit 2).
+    its own streams of the seed), print mean and P5..P95 per metric, and also write
+    ensemble.parquet (one row per replication with its drawn inputs), ensemble.csv and
+    ensemble.png. The folder fills batch by batch: Ctrl-C or a crash keeps the finished
+    batches, and --resume RUN_DIR finishes it. An absurd N is refused before anything
+    runs (exit 2).
 
     \b
     Examples:
@@ -309,27 +383,70 @@ def run(
       routesim run scenarios/cpc_court_suspension_2022.yaml --out /tmp/court --force
       routesim run scenarios/cpc_court_suspension_2022.yaml --set shocks.0.duration="60 d"
       routesim run scenarios/history/e04_court_suspension_stochastic_2022.yaml -n 1000 --jobs 2
+      routesim run FILE -n 10000 --executor dask --workers 2 --threshold lost_export_t=1Mt
+      routesim run --resume results/<scenario>/<run-id>
     """
     command = ["routesim", *sys.argv[1:]] if sys.argv else None
+    try:
+        where = _executor_options(executor, workers, scheduler, jobs, batch_size)
+    except ScenarioError as exc:
+        _fail_input(exc)
+        return
+    if resume_dir is not None:
+        if scenario_file is not None:
+            _fail_input(ScenarioError.single("--resume", "give either SCENARIO_FILE or --resume RUN_DIR, not both"))
+        _resume(resume_dir, where, as_json)
+        return
+    if scenario_file is None:
+        _fail_input(ScenarioError.single("SCENARIO_FILE", "missing: give a scenario file (or --resume RUN_DIR)"))
+        return
     try:
         loaded = api.load(scenario_file, overrides)
         n = loaded.scenario.replications if replications is None else replications
         api.check_ensemble(loaded, n, jobs, names=("-n/--replications", "-j/--jobs"))
+        where.thresholds = _thresholds(loaded, thresholds, seed) if n > 1 else {}
+        where.precision = _precision(precision)
     except ScenarioError as exc:
         _fail_input(exc)
         return
+    where.plot = not no_plot
     _check_out(out, force, no_save)
     if n > 1:
-        seconds = ensemble_estimate(n, loaded.scenario.horizon).seconds / min(jobs, n)
+        seconds = ensemble_estimate(n, loaded.scenario.horizon).seconds / min(where.workers, n)
         err.print(
-            f"[dim]{n:,} replications of {loaded.scenario.horizon:g} d in {min(jobs, n):,} process(es); "
-            f"about {_duration(seconds)} at the reference network's speed[/]"
+            f"[dim]{n:,} replications of {loaded.scenario.horizon:g} d, {where.executor} executor with "
+            f"{min(where.workers, n):,} worker(s); about {_duration(seconds)} at the reference network's speed[/]"
         )
+    if n > 1 and not no_save:
+        try:
+            folder = streaming.start_streamed(loaded, n, seed, out, results_root, force, where, command)
+        except OutputError as exc:
+            _fail_output(str(exc))
+            return
+        outcome = _run_folder(folder, where, loaded.scenario.name, n)
+        _print_outcome(outcome, folder, no_plot, as_json)
+        return
     try:
         with _progress_bar(n, _t(loaded.scenario.name, 40)) as progress:
-            outcome = api.run(loaded, seed=seed, command=command, replications=n, jobs=jobs, progress=progress)
+            outcome = api.run(
+                loaded,
+                seed=seed,
+                command=command,
+                replications=n,
+                jobs=jobs,
+                progress=progress,
+                executor=where.executor,
+                workers=where.workers,
+                scheduler=where.scheduler,
+                batch=where.batch,
+                thresholds=where.thresholds,
+                precision=where.precision,
+            )
     except ScenarioError as exc:
         _fail_input(exc)
+        return
+    except MissingDependencyError as exc:
+        _fail_input(ScenarioError.single("--executor", str(exc)))
         return
     except (MassBalanceError, EnsembleError) as exc:
         _fail_output(f"internal error (please report): {exc}")
@@ -343,6 +460,100 @@ def run(
         except OutputError as exc:
             _fail_output(str(exc))
             return
+    _print_outcome(outcome, folder, no_plot, as_json)
+
+
+def _executor_options(
+    executor: str | None, workers: int | None, scheduler: str | None, jobs: int, batch: int | None
+) -> streaming.EnsembleOptions:
+    """Where an ensemble runs, from the options (ScenarioError naming the bad one)."""
+    if executor is None:
+        executor = "dask" if scheduler else ("processes" if jobs > 1 or (workers or 1) > 1 else "serial")
+    if scheduler and executor != "dask":
+        raise ScenarioError.single("--scheduler", f"is a Dask scheduler; it needs --executor dask, not {executor}")
+    if workers is None:
+        workers = jobs if jobs > 1 else (1 if executor == "serial" else 2)
+    if isinstance(workers, bool) or not 1 <= workers <= api.MAX_JOBS:
+        raise ScenarioError.single("--workers", f"{workers!r} is not a number of workers; expected 1 to {api.MAX_JOBS}")
+    if batch is not None and not 1 <= batch <= 100_000:
+        raise ScenarioError.single("--batch-size", f"{batch!r} is not a batch size; expected 1 to 100,000")
+    if executor == "dask":
+        try:
+            check_available(executor)
+        except MissingDependencyError as exc:
+            raise ScenarioError.single("--executor", str(exc)) from None
+    return streaming.EnsembleOptions(executor=executor, workers=workers, scheduler=scheduler, batch=batch)
+
+
+def _thresholds(loaded: Any, texts: tuple[str, ...], seed: int | None) -> dict[str, float]:
+    """The --threshold options as metric -> value (canonical units); needs the metric names."""
+    if not texts:
+        return {}
+    rep = api.run(loaded, seed=seed, replications=1).replication
+    metrics = metric_names(rep.impact)
+    out = {}
+    for text in texts:
+        try:
+            metric, value = parse_threshold(
+                text,
+                metrics,
+                rep.impact.units,
+                Grade(loaded.scenario.network.grade.bbl_per_t, loaded.scenario.network.grade.t_per_m3),
+            )
+        except ValueError as exc:
+            raise ScenarioError.single("--threshold", str(exc)) from None
+        out[metric] = value
+    return out
+
+
+def _precision(value: float) -> float:
+    if not (0.0 < value < 1.0):
+        raise ScenarioError.single("--precision", f"{value!r} is not a relative precision; expected between 0 and 1")
+    return value
+
+
+def _run_folder(folder: Path, where: streaming.EnsembleOptions, label: str, n: int) -> api.Outcome:
+    """Run (or finish) a streamed run folder; Ctrl-C and failures leave it resumable."""
+    try:
+        with _progress_bar(n, label) as progress:
+            outcome, _ = streaming.resume(folder, where, progress=progress)
+    except KeyboardInterrupt:
+        err.print(
+            f"[yellow]interrupted:[/] the finished batches are kept in {folder}; "
+            f"finish with: routesim run --resume {folder}",
+            emoji=False,
+        )
+        sys.exit(EXIT_INTERRUPTED)
+    except ScenarioError as exc:
+        _fail_input(exc)
+        raise
+    except MissingDependencyError as exc:
+        _fail_input(ScenarioError.single("--executor", str(exc)))
+        raise
+    except (MassBalanceError, EnsembleError, IncompleteRunError) as exc:
+        _fail_output(f"{exc}; the finished batches are kept in {folder}: finish with routesim run --resume {folder}")
+        raise
+    except OutputError as exc:
+        _fail_output(str(exc))
+        raise
+    return outcome
+
+
+def _resume(folder: Path, where: streaming.EnsembleOptions, as_json: bool) -> None:
+    """``run --resume RUN_DIR``: finish an unfinished run folder and print it as a finished run."""
+    try:
+        plan = streaming.read_plan(folder)
+    except ScenarioError as exc:
+        _fail_input(exc)
+        return
+    n = int(plan.get("replications", 1))
+    err.print(f"[dim]resuming {folder}: {n:,} replications, {where.executor} executor[/]")
+    outcome = _run_folder(folder, where, "resume", n)
+    _print_outcome(outcome, folder, not plan.get("plot", True), as_json)
+
+
+def _print_outcome(outcome: api.Outcome, folder: Path | None, no_plot: bool, as_json: bool) -> None:
+    """Print a finished run: the summary as JSON, or tables."""
     if as_json:
         click.echo(json.dumps(outcome.summary(), indent=2))
     elif outcome.ensemble is not None:
@@ -356,13 +567,14 @@ def run(
         )
         if folder is not None:
             console.print(
-                f"Results written to [bold]{_t(folder, None)}[/] (summary.json, timeseries.csv, manifest.json, ensemble.csv"
-                + ("" if no_plot else ", disruption.png, ensemble.png")
-                + ")"
+                f"Results written to [bold]{_t(folder, None)}[/] (summary.json, timeseries.csv, manifest.json, "
+                "ensemble.parquet, ensemble.csv" + ("" if no_plot else ", disruption.png, ensemble.png") + ")"
             )
+        for line in _ensemble_extra_lines(ens):
+            console.print(line)
         console.print(
-            f"[dim]{ens.n:,} replications in {ens.jobs} process(es), {outcome.wall_time_s:,.1f} s "
-            f"({outcome.wall_time_s / ens.n * 1e3:,.0f} ms per replication)[/]"
+            f"[dim]{ens.n:,} replications, {ens.executor.get('executor', 'serial')} executor with {ens.jobs} "
+            f"worker(s), {outcome.wall_time_s:,.1f} s ({outcome.wall_time_s / ens.n * 1e3:,.0f} ms per replication)[/]"
         )
     else:
         console.print(f"[bold]{_t(outcome.name)}[/]: {_shocks_line(outcome)}")

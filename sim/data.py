@@ -47,7 +47,7 @@ __all__ = [
     "timeseries_long",
 ]
 
-FLOW_QUANTITIES = ("exports", "intake", "produced", "shut_in", "outage")
+FLOW_QUANTITIES = ("exports", "intake", "produced", "shut_in", "cut", "outage")
 """Series that are tonnes per day; the others (storage, tank, in_transit) are tonnes held."""
 
 _SERIES = re.compile(r"^(?P<base>baseline_)?(?P<quantity>[a-z_]+?)(?:\.(?P<name>.+))?_t$")

@@ -1,73 +1,107 @@
-"""Ensembles: N replications of a scenario, run serially or in local processes, then aggregated.
+"""Ensembles: N replications of a scenario, run by an evaluator (``sim.executors``), then aggregated.
 
 Replication ``r`` draws every shock from its own stream keyed ``(seed, r, 1, shock)`` (see
 ``sim.engine.shocks.shock_rng``) and its baseline uses the same random numbers, so a
-replication's result depends on ``(scenario, seed, r)`` only: whichever process runs it,
-in whatever order, the ensemble is bit-for-bit the same for any number of jobs.
+replication's result depends on ``(scenario, seed, r)`` only: whichever process or Dask worker
+runs it, in whatever batch and order, the ensemble is bit-for-bit the same.
 
-Memory stays bounded: each replication's full run record is dropped as soon as its
-scalar metrics (the ``Impact`` values), which shocks happened, and its daily export
-shortfall against the baseline (for the fan chart) are taken from it. Replication 0 is
-kept whole by the caller (its summary, series and disruption plot are written as for a
-single run). ``sim.scenario.schema.ensemble_estimate`` bounds what this keeps.
+What is kept of each replication is one row: its scalar metrics (the ``Impact`` values), how
+many declared shocks happened, and every drawn input (per declared shock: whether it happened,
+its occurrences, start, duration, factor, multiplier; ``sim.executors.input_columns``). Rows live
+in memory (``run_ensemble``) or in ``ensemble.parquet`` read back a column at a time (a streamed
+run folder, ``sim.streaming``): statistics never need more than one column at once.
 
-Statistics: mean, sample standard deviation (ddof 1), min, P10/P50/P90 and max per metric,
-percentiles by numpy's default "linear" method (Hyndman & Fan type 7), over the
-replications where the metric is defined (time to survive and time to recover are
-undefined when storage never fills or exports do not recover within the horizon).
+The daily export shortfall (for the fan chart) is kept only for the first ``fan_rows(n, days)``
+replications (at most FAN_BYTES of floats: a few thousand replications of a year), so memory
+stays flat however large N is; the fan's percentiles are those of that deterministic subset.
+
+Statistics: mean, sample standard deviation (ddof 1), min, P5/P10/P50/P90/P95 and max per metric,
+percentiles by numpy's default "linear" method (Hyndman & Fan type 7), over the replications
+where the metric is defined (time to survive and time to recover are undefined when storage
+never fills or exports do not recover within the horizon); the 95 % interval of the mean, its
+half-width relative to the mean and the N that would bring it to a target precision;
+exceedance probabilities P(metric > threshold) with a Wilson 95 % interval; and statistics
+conditional on each declared shock having happened.
 """
 
 from __future__ import annotations
 
 import math
-import multiprocessing
-import multiprocessing.connection
 import os
-import sys
-import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from sim.engine.metrics import METRICS, Impact
-from sim.engine.runner import Replication, fixed_baseline, run_replication
+from sim.engine.runner import Replication, run_replication
+from sim.executors import (
+    FAULT_ENV,
+    BatchContext,
+    BatchResult,
+    BatchTask,
+    Evaluator,
+    ExecutorError,
+    batch_size,
+    evaluator,
+    input_columns,
+    input_names,
+    metric_row,
+    plan_batches,
+    prime_baseline,
+)
+from sim.limits import FAN_BYTES
 from sim.scenario.schema import ENSEMBLE_SCALARS, Scenario
+from sim.units import Grade, UnitError, parse_quantity
 
 __all__ = [
+    "CONDITIONAL_KEYS",
+    "FAN_BYTES",
+    "FAN_PERCENTILES",
     "PERCENTILES",
     "PERCENTILE_METHOD",
+    "PRECISION",
     "Ensemble",
     "EnsembleError",
     "Row",
+    "column_names",
     "describe",
+    "exceedance",
     "fan_percentiles",
+    "fan_rows",
     "metric_names",
+    "parse_threshold",
     "row_of",
     "run_ensemble",
     "shock_names",
+    "wilson_interval",
 ]
 
-PERCENTILES = (10, 50, 90)
+PERCENTILES = (5, 10, 50, 90, 95)
 """Percentiles reported per metric."""
+
+FAN_PERCENTILES = (10, 50, 90)
+"""Percentiles of the daily-shortfall fan chart."""
 
 PERCENTILE_METHOD = "linear"
 """numpy.percentile's method (its default; Hyndman & Fan type 7)."""
+
+PRECISION = 0.01
+"""Default target precision: the 95 % interval of the mean within ±1 % of the mean."""
+
+CONDITIONAL_KEYS = ("n", "defined", "mean", "p5", "p50", "p95")
+"""What the statistics conditional on a shock having happened report per metric."""
 
 Progress = Callable[[int, int], None]
 """Called as ``progress(done, total)`` after each batch of replications."""
 
 MAX_CHUNK = 50
-"""Most replications one worker task runs (smaller chunks: smoother progress, more overhead)."""
+"""Most replications one worker task runs (kept for compatibility: ``sim.executors.MAX_BATCH``)."""
 
-
-class EnsembleError(RuntimeError):
-    """The ensemble could not run to the end (a worker process died)."""
+EnsembleError = ExecutorError
+"""The ensemble could not run to the end (workers kept dying); an alias of ExecutorError."""
 
 
 @dataclass(frozen=True)
@@ -87,19 +121,15 @@ def metric_names(impact: Impact) -> list[str]:
 
 
 def row_of(rep: Replication, names: Sequence[str], declared: int) -> Row:
-    """Reduce a replication to what the ensemble keeps (the run records can then be freed).
-
-    ``declared`` is the number of shocks in the scenario file: a recurring shock realises a
-    varying number of occurrences, so what happened is counted per declared shock, by index.
-    """
-    values = np.array([math.nan if rep.impact.values[k] is None else float(rep.impact.values[k]) for k in names])
+    """Reduce a replication to one row (counts per declared shock, by index: a recurring shock
+    realises a varying number of occurrences)."""
     occurrences = np.zeros(declared, dtype=np.int64)
     for shock in rep.shocks:
         if shock.happened:
             occurrences[shock.index] += 1
     return Row(
         replication=rep.replication,
-        values=values,
+        values=metric_row(rep, names),
         happened=occurrences > 0,
         occurrences=occurrences,
         shortfall=rep.baseline.daily_exports() - rep.scenario.daily_exports(),
@@ -111,8 +141,19 @@ def shock_names(scenario: Scenario) -> list[str]:
     return [shock.name or f"{shock.kind} {shock.target}" for shock in scenario.shocks]
 
 
-def describe(values: np.ndarray) -> dict[str, Any]:
-    """Mean, std (ddof 1), min, P10/P50/P90, max and a 95 % interval of the mean, over defined values.
+def column_names(metrics: Sequence[str], declared: int) -> list[str]:
+    """The columns of an ensemble table (ensemble.parquet), in order."""
+    return ["replication", "seed", "shocks_happened", *metrics, *input_names(declared)]
+
+
+def fan_rows(n: int, days: int) -> int:
+    """How many replications (the first ones) keep their daily shortfall for the fan chart."""
+    return int(min(n, max(1, FAN_BYTES // (8 * max(1, days)))))
+
+
+def describe(values: np.ndarray, precision: float | None = None) -> dict[str, Any]:
+    """Mean, std (ddof 1), min, P5/P10/P50/P90/P95, max, a 95 % interval of the mean, its half-width
+    relative to the mean, and (with ``precision``) the N whose interval would be ±precision x mean.
 
     NaN marks a replication where the metric is undefined; ``defined`` counts the others.
     Statistics that need more values than there are are None.
@@ -120,8 +161,12 @@ def describe(values: np.ndarray) -> dict[str, Any]:
     values = np.asarray(values, dtype=float)
     defined = values[~np.isnan(values)]
     out: dict[str, Any] = {"n": int(values.size), "defined": int(defined.size)}
+    keys = ("mean", "std", "min", *[f"p{q}" for q in PERCENTILES], "max", "mean_ci95", "rel_half_width")
     if defined.size == 0:
-        return out | dict.fromkeys(("mean", "std", "min", *[f"p{q}" for q in PERCENTILES], "max", "mean_ci95"))
+        out |= dict.fromkeys(keys)
+        if precision is not None:
+            out["n_for_precision"] = None
+        return out
     mean = float(defined.mean())
     std = float(defined.std(ddof=1)) if defined.size > 1 else None
     quantiles = np.percentile(defined, PERCENTILES, method=PERCENTILE_METHOD)
@@ -130,14 +175,88 @@ def describe(values: np.ndarray) -> dict[str, Any]:
     out["max"] = float(defined.max())
     if std is None:
         out["mean_ci95"] = None
+        out["rel_half_width"] = None
     else:
         half = 1.96 * std / math.sqrt(defined.size)
         out["mean_ci95"] = [mean - half, mean + half]
+        out["rel_half_width"] = None if mean == 0 else half / abs(mean)
+    if precision is not None:
+        rel = out["rel_half_width"]
+        if std == 0.0:
+            out["n_for_precision"] = int(values.size)  # no spread: any N is exact
+        elif rel is None:
+            out["n_for_precision"] = None
+        else:  # the half-width shrinks as 1/sqrt(N) at the same share of defined values
+            out["n_for_precision"] = math.ceil(values.size * (rel / precision) ** 2)
     return out
 
 
+def parse_threshold(text: str, metrics: Sequence[str], units: dict[str, str], grade: Grade) -> tuple[str, float]:
+    """Read ``METRIC=VALUE`` (e.g. ``lost_export_t=1Mt``) as the metric and the value in its unit.
+
+    Masses take mass units (t, kt, Mt, bbl, m3), durations time units, barrels barrel units;
+    other metrics a bare number in their unit. Raises ValueError saying what was expected.
+    """
+    metric, sep, value = text.partition("=")
+    metric, value = metric.strip(), value.strip()
+    if not sep or not metric or not value:
+        raise ValueError(f"{text!r} is not METRIC=VALUE (e.g. lost_export_t=1Mt)")
+    if metric not in metrics:
+        raise ValueError(f"{metric!r} is not a metric; expected one of {', '.join(metrics)}")
+    unit = units.get(metric, "1")
+    try:
+        bare = float(value.replace("_", "").replace(",", ""))  # a bare number: in the metric's unit
+    except ValueError:
+        bare = None
+    if bare is not None and math.isfinite(bare):
+        return metric, bare
+    try:
+        if unit == "t":
+            return metric, parse_quantity(value, "mass", grade)
+        if unit == "d":
+            return metric, parse_quantity(value, "duration", grade)
+        if unit == "bbl":
+            if "bbl" in value or value.endswith("b"):  # barrels as barrels (exact), not through tonnes
+                return metric, parse_quantity(value, "mass", Grade(bbl_per_t=1.0, t_per_m3=grade.t_per_m3))
+            return metric, parse_quantity(value, "mass", grade) * grade.bbl_per_t
+        number = float(value.replace("_", "").replace(",", ""))
+    except UnitError as exc:
+        raise ValueError(f"{metric}: {exc}") from None
+    except ValueError:
+        raise ValueError(f"{metric}: {value!r} is not a number (in {unit})") from None
+    if not math.isfinite(number):
+        raise ValueError(f"{metric}: {value!r} is not a finite number")
+    return metric, number
+
+
+def wilson_interval(k: int, m: int, z: float = 1.96) -> list[float] | None:
+    """Wilson score interval of a proportion ``k`` of ``m`` (95 % for z = 1.96); None when m = 0."""
+    if m <= 0:
+        return None
+    p = k / m
+    denominator = 1.0 + z * z / m
+    centre = (p + z * z / (2 * m)) / denominator
+    half = z * math.sqrt(p * (1.0 - p) / m + z * z / (4.0 * m * m)) / denominator
+    return [max(0.0, centre - half), min(1.0, centre + half)]
+
+
+def exceedance(values: np.ndarray, threshold: float) -> dict[str, Any]:
+    """P(value > threshold) over the defined values, with its Wilson 95 % interval."""
+    values = np.asarray(values, dtype=float)
+    defined = values[~np.isnan(values)]
+    k = int((defined > threshold).sum())
+    m = int(defined.size)
+    return {
+        "threshold": float(threshold),
+        "exceeding": k,
+        "defined": m,
+        "probability": k / m if m else None,
+        "wilson95": wilson_interval(k, m),
+    }
+
+
 def fan_percentiles(
-    shortfall: np.ndarray, quantiles: Sequence[float] = PERCENTILES, window: int = 7, block: int = 64
+    shortfall: np.ndarray, quantiles: Sequence[float] = FAN_PERCENTILES, window: int = 7, block: int = 16
 ) -> dict[str, np.ndarray]:
     """Per day: mean and percentiles over replications of the trailing ``window``-day mean shortfall.
 
@@ -168,57 +287,108 @@ def fan_percentiles(
 
 @dataclass
 class Ensemble:
-    """The kept results of N replications: one row per replication, and the daily shortfall.
+    """The kept results of N replications: one row per replication (in memory, or read from
+    ensemble.parquet a column at a time), and the daily shortfall of the first ``fan_rows``.
 
     ``table`` is a pandas-free table (dict of equal-length numpy arrays: replication, seed,
-    shocks_happened, then each metric); ``stats`` aggregates each metric.
+    shocks_happened, each metric, each drawn input); ``stats`` aggregates each metric.
     """
 
     seed: int
     metrics: list[str]
     units: dict[str, str]
-    values: np.ndarray  # (n, metrics)
-    happened: np.ndarray  # (n,) declared shocks that happened per replication
     shock_names: list[str]  # one per declared shock
     happened_by_shock: np.ndarray  # (shocks,) replications in which each declared shock happened
-    shortfall: np.ndarray  # (n, days)
-    jobs: int = 1
+    shortfall: np.ndarray  # (fan rows, days): replications 0..fan rows-1
+    n_replications: int
+    columns: dict[str, np.ndarray] | None = field(default=None, repr=False)
+    reader: Callable[[str], np.ndarray] | None = field(default=None, repr=False)
+    """Reads one column (when the rows are on disk, not in ``columns``)."""
+    executor: dict[str, Any] = field(default_factory=lambda: {"executor": "serial", "workers": 1})
     wall_time_s: float = 0.0
+    thresholds: dict[str, float] = field(default_factory=dict)
+    """Exceedance thresholds per metric (canonical units), for ``exceedance()`` and the summary."""
+    precision: float = PRECISION
     _stats: dict[str, dict[str, Any]] | None = field(default=None, repr=False)
 
     @property
     def n(self) -> int:
         """Number of replications."""
-        return int(self.values.shape[0])
+        return self.n_replications
+
+    @property
+    def jobs(self) -> int:
+        """Workers that ran the ensemble (1 for serial)."""
+        return int(self.executor.get("workers", 1))
+
+    @property
+    def column_names(self) -> list[str]:
+        """The table's columns, in order."""
+        return column_names(self.metrics, len(self.shock_names))
+
+    def column(self, name: str) -> np.ndarray:
+        """One column of the table (a copy when read from disk)."""
+        if name not in self.column_names:
+            raise KeyError(name)
+        if self.columns is not None:
+            return self.columns[name]
+        if self.reader is None:
+            raise RuntimeError("this ensemble has neither its columns nor a reader")
+        return self.reader(name)
 
     @property
     def table(self) -> dict[str, np.ndarray]:
-        """One row per replication (the content of ensemble.csv) as named numpy columns."""
-        cols: dict[str, np.ndarray] = {
-            "replication": np.arange(self.n),
-            "seed": np.full(self.n, self.seed, dtype=np.int64),
-            "shocks_happened": self.happened.copy(),
-        }
-        for j, name in enumerate(self.metrics):
-            cols[name] = self.values[:, j].copy()
-        return cols
+        """Every column as named numpy arrays (all in memory: for large N prefer ``column``)."""
+        return {name: np.array(self.column(name), copy=True) for name in self.column_names}
+
+    @property
+    def values(self) -> np.ndarray:
+        """The metric values, shape (n, metrics)."""
+        return np.column_stack([self.column(name) for name in self.metrics])
+
+    @property
+    def happened(self) -> np.ndarray:
+        """Declared shocks that happened, per replication."""
+        return self.column("shocks_happened")
 
     def __getitem__(self, metric: str) -> np.ndarray:
         """The values of one metric across replications (NaN where undefined)."""
-        return self.values[:, self.metrics.index(metric)]
+        if metric not in self.metrics:
+            raise KeyError(metric)
+        return self.column(metric)
 
     @property
     def stats(self) -> dict[str, dict[str, Any]]:
-        """Per metric: unit, n, defined, mean, std, min, p10, p50, p90, max, mean_ci95."""
+        """Per metric: unit, n, defined, mean, std, min, p5 .. p95, max, mean_ci95, rel_half_width,
+        n_for_precision (at ``precision``)."""
         if self._stats is None:
             self._stats = {
-                name: {"unit": self.units.get(name, "1"), **describe(self.values[:, j])}
-                for j, name in enumerate(self.metrics)
+                name: {"unit": self.units.get(name, "1"), **describe(self.column(name), self.precision)}
+                for name in self.metrics
             }
         return self._stats
 
-    def fan(self, quantiles: Sequence[float] = PERCENTILES, window: int = 7) -> dict[str, np.ndarray]:
-        """Mean and percentiles per day of the trailing-mean daily export shortfall (t/d)."""
+    def exceedance(self) -> dict[str, dict[str, Any]]:
+        """Per threshold metric: P(metric > threshold) with its Wilson 95 % interval."""
+        return {name: exceedance(self.column(name), value) for name, value in self.thresholds.items()}
+
+    def conditional(self) -> list[dict[str, Any]]:
+        """Per declared shock: statistics of each metric over the replications where it happened."""
+        masks = [self.column(f"shocks.{i}.happened").astype(bool) for i in range(len(self.shock_names))]
+        out: list[dict[str, Any]] = [
+            {"name": name, "happened": int(mask.sum()), "metrics": {}}
+            for name, mask in zip(self.shock_names, masks, strict=True)
+        ]
+        for metric in self.metrics:
+            values = self.column(metric)
+            for entry, mask in zip(out, masks, strict=True):
+                stats = describe(values[mask])
+                entry["metrics"][metric] = {k: stats[k] for k in CONDITIONAL_KEYS}
+        return out
+
+    def fan(self, quantiles: Sequence[float] = FAN_PERCENTILES, window: int = 7) -> dict[str, np.ndarray]:
+        """Mean and percentiles per day of the trailing-mean daily export shortfall (t/d), over the
+        first ``fan_rows`` replications (all of them unless N is large)."""
         return fan_percentiles(self.shortfall, quantiles, window)
 
     def shock_shares(self) -> list[dict[str, Any]]:
@@ -231,58 +401,63 @@ class Ensemble:
 
 # --- running -------------------------------------------------------------------------------------
 
-_WORKER: dict[str, Any] = {}
-"""A worker process's scenario and metric names, set once by its initializer."""
+
+class TableBuilder:
+    """Collects batch results into the columns of an in-memory table, by replication number."""
+
+    def __init__(self, n: int, seed: int, metrics: Sequence[str], declared: int, days: int) -> None:
+        self.metrics = list(metrics)
+        self.declared = declared
+        self.columns: dict[str, np.ndarray] = {
+            "replication": np.arange(n, dtype=np.int64),
+            "seed": np.full(n, seed, dtype=np.int64),
+            "shocks_happened": np.zeros(n, dtype=np.int64),
+        }
+        self.values = np.empty((n, len(self.metrics)))
+        self.inputs: dict[str, np.ndarray] = {}
+        self.shortfall = np.empty((fan_rows(n, days), days))
+
+    def add(self, result: BatchResult) -> None:
+        """Store one batch's rows (and its fan rows)."""
+        a, b = result.start, result.stop
+        self.values[a:b] = result.values
+        self.columns["shocks_happened"][a:b] = result.shocks_happened
+        for name, column in result.inputs.items():
+            if name not in self.inputs:
+                self.inputs[name] = np.zeros(self.values.shape[0], dtype=column.dtype)
+            self.inputs[name][a:b] = column
+        k = result.shortfall.shape[0]
+        if k:
+            self.shortfall[a : a + k] = result.shortfall
+
+    def table(self) -> dict[str, np.ndarray]:
+        """The finished columns, in table order."""
+        out = dict(self.columns)
+        for j, name in enumerate(self.metrics):
+            out[name] = self.values[:, j]
+        for name in input_names(self.declared):
+            out[name] = self.inputs[name]
+        return out
 
 
-def _init_worker(scenario: Scenario, names: list[str]) -> None:
-    _exit_with_parent()
-    _WORKER["scenario"] = scenario
-    _WORKER["names"] = names
+def result_of(first: Replication, metrics: Sequence[str], declared: int, fan: int) -> BatchResult:
+    """Replication 0, already run whole by the caller, as a one-row batch result."""
+    return BatchResult(
+        start=first.replication,
+        stop=first.replication + 1,
+        values=metric_row(first, metrics)[None, :],
+        inputs=input_columns([first.shocks], declared),
+        shortfall=(first.baseline.daily_exports() - first.scenario.daily_exports())[None, :]
+        if first.replication < fan
+        else np.empty((0, first.scenario.days)),
+        shocks_happened=np.array([len({s.index for s in first.shocks if s.happened})], dtype=np.int64),
+    )
 
 
-PARENT_POLL_S = 1.0
-"""How often a worker checks its parent when it cannot wait on it (no multiprocessing parent handle)."""
-
-
-def _exit_with_parent() -> None:
-    """Make this worker exit as soon as the process that started it is gone (kill -9, kill -TERM, a crash).
-
-    Otherwise a killed ``routesim run`` would leave its workers (and the resource tracker they keep
-    open) blocked for good. A daemon thread waits on the parent's sentinel (a pipe that closes when
-    the parent dies), or polls ``os.getppid()`` where there is none, then ends the process at once.
-    """
-    parent = multiprocessing.parent_process()
-    sentinel = getattr(parent, "sentinel", None)
-    parent_pid = os.getppid()
-
-    def watch() -> None:
-        if sentinel is not None:
-            multiprocessing.connection.wait([sentinel])
-        else:
-            while os.getppid() == parent_pid:
-                time.sleep(PARENT_POLL_S)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="routesim-exit-with-parent", daemon=True).start()
-
-
-def _run_chunk(seed: int, replications: list[int]) -> list[Row]:
-    """Run replications in a worker process; return only what the ensemble keeps."""
-    scenario, names = _WORKER["scenario"], _WORKER["names"]
-    declared = len(scenario.shocks)
-    rows = []
-    for r in replications:
-        rep = run_replication(scenario, seed, r, _WORKER.get("baseline"))
-        if fixed_baseline(scenario):
-            _WORKER["baseline"] = rep.baseline  # the same run in every replication: make it once
-        rows.append(row_of(rep, names, declared))
-    return rows
-
-
-def _chunks(first: int, n: int, size: int) -> Iterator[list[int]]:
-    for start in range(first, n, size):
-        yield list(range(start, min(n, start + size)))
+def tasks_for(seed: int, ranges: Iterable[tuple[int, int]], fan: int, fault: str | None = None) -> Iterable[BatchTask]:
+    """The batch tasks of ``ranges`` of replications."""
+    for a, b in ranges:
+        yield BatchTask(seed, a, b, fan, fault)
 
 
 def run_ensemble(
@@ -292,12 +467,22 @@ def run_ensemble(
     jobs: int = 1,
     first: Replication | None = None,
     progress: Progress | None = None,
+    *,
+    executor: str | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    batch: int | None = None,
+    evaluator_: Evaluator | None = None,
+    thresholds: dict[str, float] | None = None,
+    precision: float = PRECISION,
 ) -> Ensemble:
-    """Run replications 0..n-1 of ``scenario`` (``jobs`` processes) and keep their rows.
+    """Run replications 0..n-1 of ``scenario`` and keep their rows in memory.
 
-    ``first`` is replication 0 if the caller has already run it (it keeps that one whole).
-    The result does not depend on ``jobs``: each replication's numbers come from its own
-    seed streams, and rows are stored by replication index.
+    ``executor`` is ``serial``, ``processes`` or ``dask`` (default: processes when ``jobs`` > 1),
+    with ``workers`` workers (default ``jobs``; Dask: ``scheduler`` or a LocalCluster), in batches
+    of ``batch`` replications; or pass a started ``evaluator_``. ``first`` is replication 0 if the
+    caller has already run it (it keeps that one whole). The result depends on none of these:
+    each replication's numbers come from its own seed streams, and rows are stored by index.
     """
     if n < 1:
         raise ValueError(f"an ensemble needs at least one replication, got {n}")
@@ -313,139 +498,54 @@ def run_ensemble(
     if len(names) + 1 > ENSEMBLE_SCALARS:
         raise RuntimeError(f"{len(names)} metrics per replication exceed ENSEMBLE_SCALARS={ENSEMBLE_SCALARS}")
     declared = len(scenario.shocks)
-    row0 = row_of(first, names, declared)
-    days = row0.shortfall.size
-    values = np.empty((n, len(names)))
-    happened = np.zeros(n, dtype=np.int64)
-    shortfall = np.empty((n, days))
-    by_shock = np.zeros(declared, dtype=np.int64)
-
-    def keep(row: Row) -> None:
-        values[row.replication] = row.values
-        happened[row.replication] = int(row.happened.sum())
-        by_shock[:] += row.happened
-        shortfall[row.replication] = row.shortfall
-
-    keep(row0)
+    days = first.scenario.days
+    fan = fan_rows(n, days)
+    builder = TableBuilder(n, seed, names, declared, days)
+    builder.add(result_of(first, names, declared, fan))
     done = 1
     if progress:
         progress(done, n)
-    size = max(1, min(MAX_CHUNK, math.ceil((n - 1) / (jobs * 4)))) if n > 1 else 1
-    # Without background shocks the baseline is the same run in every replication: make it once.
-    baseline = first.baseline if fixed_baseline(scenario) else None
-    if jobs == 1 or n <= 2:
-        for chunk in _chunks(1, n, size):
-            for r in chunk:
-                keep(row_of(run_replication(scenario, seed, r, baseline), names, declared))
-            done += len(chunk)
-            if progress:
-                progress(done, n)
+    context = BatchContext.of(scenario, names)
+    prime_baseline(context, first.baseline)  # serial batches reuse replication 0's baseline
+    executor = executor or ("processes" if jobs > 1 else "serial")
+    workers = workers or jobs
+    if executor == "processes" and (n <= 2 or workers == 1):
+        executor = "serial"  # not worth starting processes
+    size = batch or batch_size(n - 1, workers)
+    tasks = tasks_for(seed, plan_batches(1, n, size), fan, os.environ.get(FAULT_ENV))
+    ev = evaluator_ or evaluator(executor, workers, scheduler)
+    described = ev.describe()
+    if evaluator_ is not None:
+        results = evaluator_.imap(context, tasks)
+        done = _collect(results, builder, progress, done, n)
     else:
-        try:
-            done = _run_in_processes(scenario, names, seed, n, jobs, size, keep, progress, done)
-        except BrokenProcessPool:
-            raise EnsembleError(
-                "a worker process died (out of memory, or killed); in a script, start ensembles with jobs > 1 "
-                "under `if __name__ == '__main__':` (worker processes import the main module)"
-            ) from None
+        with ev:
+            described = ev.describe()
+            done = _collect(ev.imap(context, tasks), builder, progress, done, n)
+    table = builder.table()
+    by_shock = np.array([int(table[f"shocks.{i}.happened"].sum()) for i in range(declared)], dtype=np.int64)
     return Ensemble(
         seed=seed,
         metrics=names,
         units={k: first.impact.units[k] for k in names},
-        values=values,
-        happened=happened,
         shock_names=shock_names(scenario),
         happened_by_shock=by_shock,
-        shortfall=shortfall,
-        jobs=jobs,
+        shortfall=builder.shortfall,
+        n_replications=n,
+        columns=table,
+        executor=described,
         wall_time_s=time.perf_counter() - started,
+        thresholds=dict(thresholds or {}),
+        precision=precision,
     )
 
 
-@contextmanager
-def _stderr_to_devnull() -> Iterator[None]:
-    """Point file descriptor 2 at /dev/null for a moment (what a child started now inherits)."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
-
-def _quiet_resource_tracker() -> None:
-    """Start multiprocessing's resource tracker (now, and when it is relaunched) with no stderr.
-
-    The tracker is a helper process that unlinks the pool's semaphores. When it is killed, the one
-    multiprocessing relaunches prints a traceback for every semaphore it never saw registered; after
-    a killed run it warns of "leaked" semaphores it then cleans up. Neither is ours to report, so its
-    output goes to /dev/null. POSIX only (Windows has no tracker); a no-op if the internals differ.
-    """
-    if os.name != "posix":
-        return
-    try:
-        from multiprocessing import resource_tracker
-
-        tracker = resource_tracker._resource_tracker
-    except (ImportError, AttributeError):
-        return
-    if getattr(tracker, "_routesim_quiet", False) or not callable(getattr(tracker, "ensure_running", None)):
-        return
-    start = tracker.ensure_running
-
-    def ensure_running() -> None:
-        with _stderr_to_devnull():
-            start()
-
-    tracker.ensure_running = ensure_running
-    tracker._routesim_quiet = True
-
-
-def _run_in_processes(
-    scenario: Scenario,
-    names: list[str],
-    seed: int,
-    n: int,
-    jobs: int,
-    size: int,
-    keep: Callable[[Row], None],
-    progress: Progress | None,
-    done: int,
+def _collect(
+    results: Iterable[BatchResult], builder: TableBuilder, progress: Progress | None, done: int, n: int
 ) -> int:
-    """Run replications 1..n-1 in ``jobs`` fresh processes, at most 2 x jobs chunks in flight."""
-    chunks = _chunks(1, n, size)
-    workers = min(jobs, math.ceil((n - 1) / size))
-    # "spawn": fresh interpreters, safe with the threads a caller may run (a progress bar),
-    # and the same on Linux, macOS and Windows.
-    context = multiprocessing.get_context("spawn")
-    _quiet_resource_tracker()
-    with ProcessPoolExecutor(
-        max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(scenario, names)
-    ) as pool:
-        pending: set[Future] = set()
-        try:
-            while True:
-                while len(pending) < 2 * workers:
-                    chunk = next(chunks, None)
-                    if chunk is None:
-                        break
-                    pending.add(pool.submit(_run_chunk, seed, chunk))
-                if not pending:
-                    break
-                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    rows = future.result()
-                    for row in rows:
-                        keep(row)
-                    done += len(rows)
-                if progress:
-                    progress(done, n)
-        except BaseException:
-            for future in pending:
-                future.cancel()
-            raise
+    for result in results:
+        builder.add(result)
+        done += result.stop - result.start
+        if progress:
+            progress(done, n)
     return done

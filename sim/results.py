@@ -8,14 +8,17 @@ A run folder ``results/<scenario>/<run-id>/`` holds:
 * ``manifest.json`` what is needed to reproduce the run (scenario hash, resolved scenario,
   seed, versions, git commit, command line, wall time, events);
 * ``ensemble.csv`` (ensembles of more than one replication) one row per replication:
-  replication, seed, how many shocks happened, every impact metric;
+  replication, seed, how many shocks happened, every impact metric (exact: repr of floats);
+* ``ensemble.parquet`` the same rows plus every drawn input per declared shock (``sim.store``);
 * anything else the caller adds (the API adds ``disruption.png``, and ``ensemble.png``).
 
 For an ensemble, ``summary.json``, ``timeseries.csv`` and the disruption plot describe
 replication 0, and ``summary.json`` gains an ``ensemble`` section with per-metric statistics.
 
 Files are written into a hidden staging folder beside the target, which is renamed into
-place at the end, so a folder that exists is always complete. An existing run folder is
+place at the end, so a folder that exists is always complete. A streamed ensemble
+(``sim.streaming``) instead fills its folder batch by batch under an ``INCOMPLETE`` marker;
+``read_run`` refuses a folder so marked. An existing run folder is
 never replaced unless the caller asks (``force``).
 """
 
@@ -42,9 +45,11 @@ from typing import Any
 import numpy as np
 
 from sim import runfolder
+from sim.engine.record import RunRecord
 from sim.engine.runner import Replication
 from sim.ensemble import PERCENTILE_METHOD, PERCENTILES, Ensemble
 from sim.scenario.loader import LoadedScenario
+from sim.store import PARQUET, IncompleteRunError, incomplete_reason
 
 __all__ = [
     "DEPENDENCIES",
@@ -114,6 +119,11 @@ def summary_dict(loaded: LoadedScenario, rep: Replication) -> dict[str, Any]:
     )
 
 
+def _cut(record: RunRecord) -> np.ndarray:
+    """The operators' cuts per day and field (zeros for a record made without them)."""
+    return np.zeros_like(record.shut_in) if record.cut is None else record.cut
+
+
 def timeseries_columns(loaded: LoadedScenario, rep: Replication) -> dict[str, np.ndarray | list[str]]:
     """The daily series as named columns (t or t/d), scenario and baseline side by side."""
     s, b = rep.scenario, rep.baseline
@@ -127,6 +137,8 @@ def timeseries_columns(loaded: LoadedScenario, rep: Replication) -> dict[str, np
         "baseline_arrivals_t": b.arrivals.sum(axis=1),
         "shut_in_t": s.shut_in.sum(axis=1),
         "baseline_shut_in_t": b.shut_in.sum(axis=1),
+        "cut_t": _cut(s).sum(axis=1),
+        "baseline_cut_t": _cut(b).sum(axis=1),
     }
     for i, name in enumerate(s.route_names):
         cols[f"exports.{name}_t"] = s.exports[:, i]
@@ -136,6 +148,7 @@ def timeseries_columns(loaded: LoadedScenario, rep: Replication) -> dict[str, np
     for i, name in enumerate(s.source_names):
         cols[f"produced.{name}_t"] = s.produced[:, i]
         cols[f"shut_in.{name}_t"] = s.shut_in[:, i]
+        cols[f"cut.{name}_t"] = _cut(s)[:, i]
         cols[f"outage.{name}_t"] = s.outage[:, i]
         cols[f"storage.{name}_t"] = s.source_level[:, i]
         cols[f"baseline_storage.{name}_t"] = b.source_level[:, i]
@@ -175,10 +188,17 @@ def ensemble_summary(ens: Ensemble) -> dict[str, Any]:
             "statistics": (
                 f"over replications where the metric is defined; std with ddof=1; percentiles "
                 f"{', '.join(f'P{q}' for q in PERCENTILES)} by numpy.percentile method={PERCENTILE_METHOD!r} "
-                "(Hyndman & Fan type 7); mean_ci95 = mean ± 1.96 std/sqrt(defined)"
+                "(Hyndman & Fan type 7); mean_ci95 = mean ± 1.96 std/sqrt(defined); rel_half_width = "
+                "1.96 std/sqrt(defined)/|mean|; n_for_precision = N whose rel_half_width would be precision_target"
             ),
+            "precision_target": ens.precision,
             "metrics": ens.stats,
             "shocks": ens.shock_shares(),
+            "exceedance": ens.exceedance(),
+            "exceedance_method": "P(metric > threshold) over defined values; Wilson score 95 % interval",
+            "conditional": ens.conditional(),
+            "conditional_method": "per declared shock: statistics over the replications where it happened",
+            "fan_replications": int(ens.shortfall.shape[0]),
         }
     )
 
@@ -282,7 +302,10 @@ def manifest_dict(
     """
     extra: dict[str, Any] = {}
     if ensemble is not None:
-        extra = {"replications": ensemble.n, "jobs": ensemble.jobs}
+        extra = {"replications": ensemble.n, "jobs": ensemble.jobs, "executor": ensemble.executor}
+        if ensemble.thresholds:
+            extra["thresholds"] = ensemble.thresholds
+        extra["precision"] = ensemble.precision
     return _clean(
         {
             "routesim_manifest": 1,
@@ -521,4 +544,10 @@ def read_run(folder: str | Path) -> dict[str, Any]:
     The folder is input from whoever wrote it: every file is checked (sim.runfolder), and a
     missing or invalid one raises RunFolderError naming it.
     """
-    return runfolder.read_run(folder)
+    reason = incomplete_reason(folder)
+    if reason:  # an unfinished streamed ensemble (sim.streaming): never read as a finished run
+        raise IncompleteRunError(reason)
+    out = runfolder.read_run(folder)
+    if (Path(folder) / PARQUET).is_file():
+        out["ensemble_parquet"] = Path(folder) / PARQUET
+    return out

@@ -47,6 +47,10 @@ AGREE = {
     ("e08_black_sea_storms_2023", "tengiz_intake_stopped"),
     ("e11_november_storm_2023", "stop_days"),
     ("e11_november_storm_2023", "tanks_virtually_full"),
+    ("e11_november_storm_2023", "tengiz_cut"),
+    ("e11_november_storm_2023", "kashagan_cut"),
+    ("e11_november_storm_2023", "big_three_cut"),
+    ("e11_november_storm_2023", "national_output_drop_26_november"),
 }
 """(episode, figure) pairs inside their tolerance today: each must stay inside (README lists the rest)."""
 

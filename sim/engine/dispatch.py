@@ -204,7 +204,7 @@ class Dispatcher:
             [r for r in routes if r.source == i and r.lead_time > 0 and not r.contracted] for i in range(len(sources))
         ]
         self.rows: dict[str, list[float]] = {
-            key: [] for key in ("produced", "source_level", "intake", "tank_level", "leg_transit")
+            key: [] for key in ("produced", "cut", "source_level", "intake", "tank_level", "leg_transit")
         }
 
     def day(self, day: int) -> None:
@@ -218,6 +218,8 @@ class Dispatcher:
         supply = []  # and the oil it has to send: storage + that
         for src in sources:
             cap = src.potential_list[day] if src.steady and fast else src.most_today(day)  # (steady: no call)
+            if src.response is not None:
+                cap = src.respond(day, cap)  # the operator's cut (cut_at_level, follow_outlet)
             production_cap.append(cap)
             supply.append(src.level + cap)
         allocated = [0.0] * self.n_sources
@@ -275,7 +277,7 @@ class Dispatcher:
         self, production_cap: list[float], supply: list[float], allocated: list[float], day: int
     ) -> None:
         """What no route took goes into field storage; what does not fit is never produced."""
-        produced_rows, level_rows = self.rows["produced"], self.rows["source_level"]
+        produced_rows, level_rows, cut_rows = self.rows["produced"], self.rows["source_level"], self.rows["cut"]
         for i, src in enumerate(self.sources):
             cap = production_cap[i]
             left = supply[i] - allocated[i]
@@ -289,6 +291,8 @@ class Dispatcher:
             if src.level > src.peak:
                 src.peak = src.level
             produced_rows.append(produced)
+            cut_rows.append(src.cut)
+            src.outflow = allocated[i]
             if src.stopped or shut > self.eps or src.held_back or src.idle_days:
                 src.update_restart(produced, src.potential_list[day], shut, lambda i=i: self.outlet_free(i, day))
             src.previous = produced

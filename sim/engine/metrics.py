@@ -5,7 +5,8 @@ Definitions (all within the horizon; tonnes unless said otherwise):
 * exports are counted where the oil leaves the system (loading at the export terminal, the border for
   a route without a sea leg; ``RunRecord``), not on arrival at the market.
 * lost export volume = baseline exports - scenario exports. It splits exactly into
-  extra shut-in production + extra production outage + extra oil left in storage or
+  extra shut-in production (no room: forced) + extra output cut by the operators (their
+  response to the outlet) + extra production outage + extra oil left in storage or
   transit at the horizon (minus the extra initial inventory, which is zero).
 * deferred volume = the largest cumulative export deficit at any time minus the deficit
   at the horizon: tonnes that were exported, but later than in the baseline.
@@ -70,12 +71,14 @@ METRICS: dict[str, MetricSpec] = {
         MetricSpec("lost_export_t", "t", "Lost export volume", True, "mass"),
         MetricSpec("lost_export_bbl", "bbl", "  in barrels", True),
         MetricSpec("lost_shut_in_t", "t", "  of which shut-in production", True, "mass"),
+        MetricSpec("lost_cut_t", "t", "  of which cut by the operators", True, "mass"),
         MetricSpec("lost_production_outage_t", "t", "  of which production outage", True, "mass"),
         MetricSpec("lost_inventory_t", "t", "  of which left in storage/transit", True, "mass"),
         MetricSpec("deferred_t", "t", "Deferred (exported late)", True, "mass"),
         MetricSpec("peak_deficit_t", "t", "Peak cumulative export deficit", False, "mass"),
         MetricSpec("shut_in_t", "t", "Shut-in production, scenario", False, "mass"),
         MetricSpec("baseline_shut_in_t", "t", "Shut-in production, baseline"),
+        MetricSpec("cut_t", "t", "Output cut by the operators, scenario", False, "mass"),
         MetricSpec("rerouted_t", "t", "Rerouted to other routes", True, "mass"),
         MetricSpec("peak_storage_t", "t", "Peak storage (fields + terminals)", True, "mass"),
         MetricSpec("days_storage_full_d", "d", "Days with field storage full", True, "duration"),
@@ -204,6 +207,7 @@ def impact(
     bal_s, bal_b = scenario.balance(), baseline.balance()
     lost = bal_b.exported_t - bal_s.exported_t
     shut_in_extra = bal_s.shut_in_t - bal_b.shut_in_t
+    cut_extra = bal_s.cut_t - bal_b.cut_t
     outage_extra = bal_s.outage_t - bal_b.outage_t
     inventory_extra = (bal_s.stored_t + bal_s.in_transit_t) - (bal_b.stored_t + bal_b.in_transit_t)
     peak_deficit = float(max(0.0, deficit.max())) if days else 0.0
@@ -253,12 +257,14 @@ def impact(
         "lost_export_t": lost,
         "lost_export_bbl": lost * bbl_per_t,
         "lost_shut_in_t": shut_in_extra,
+        "lost_cut_t": cut_extra,
         "lost_production_outage_t": outage_extra,
         "lost_inventory_t": inventory_extra,
         "deferred_t": max(0.0, peak_deficit - max(0.0, lost)),
         "peak_deficit_t": peak_deficit,
         "shut_in_t": bal_s.shut_in_t,
         "baseline_shut_in_t": bal_b.shut_in_t,
+        "cut_t": bal_s.cut_t,
         "rerouted_t": float(sum(rerouted.values())),
         "peak_storage_t": float(storage_total_s.max()) if days else 0.0,
         "days_storage_full_d": int(source_full.sum()),

@@ -7,6 +7,7 @@ Tankers load and sail between the daily ticks. Mass balance is checked at the en
 
 from __future__ import annotations
 
+import datetime as dt
 import gc
 import math
 from collections.abc import Iterator
@@ -39,14 +40,23 @@ class Model:
     fast path anywhere (the equivalence tests run both and compare).
     """
 
-    def __init__(self, network: Network, shocks: list[RealizedShock], horizon_d: int, fast: bool = True):
+    def __init__(
+        self,
+        network: Network,
+        shocks: list[RealizedShock],
+        horizon_d: int,
+        fast: bool = True,
+        start_date: dt.date | None = None,
+    ):
         self.network = network
         self.days = horizon_d
+        self.start_date = start_date
         self.fast = fast
         self.env = Environment()
         self.route_names = list(network.routes)
         self.source_names = list(network.sources)
         self.timelines = Timelines(horizon_d, shocks, pump_stations(network))
+        self.shocks = shocks
         self.eps = zero_below(network_scale(network))  # tonnes that count as zero
         # t by day and route, [day * n_routes + route]: arrived at the market, and exported where the oil
         # leaves the system (loading at the export terminal, or arrival for a route without a sea leg)
@@ -116,9 +126,17 @@ class Model:
             self.legs[leg_name] = build_leg(context, leg_name, spec)
         self._set_exits()
         self.sources = [
-            Source(name, spec, spec.production * self._daily("source", name), self.eps)
+            Source(
+                name,
+                spec,
+                self._scheduled(spec) * self._daily("source", name),
+                self.eps,
+                spec.response or net.response,
+                base=self._scheduled(spec),
+            )
             for name, spec in net.sources.items()
         ]
+        self._operators(net)
         source_index = {name: i for i, name in enumerate(self.source_names)}
         self.routes = [
             Route(
@@ -188,6 +206,45 @@ class Model:
             weights, total = [1.0] * len(route_ids), float(len(route_ids))
         return {r: amount * w / total for r, w in zip(route_ids, weights, strict=True)}
 
+    def _scheduled(self, spec) -> np.ndarray:
+        """A field's production rate day by day: its schedule's steps (read from start_date), else constant."""
+        if not spec.schedule or self.start_date is None:
+            return np.full(self.days, float(spec.production))
+        return np.array([spec.rate_on(self.start_date + dt.timedelta(days=d)) for d in range(self.days)], dtype=float)
+
+    def _operators(self, net: Network) -> None:
+        """What each responding field's operator watches: the terminal tanks its normal routes load from
+        (watch: terminal), and the days on which a stop on its outlet is announced or under way."""
+        for i, src in enumerate(self.sources):
+            if src.response is None:
+                continue
+            name = self.source_names[i]
+            routes = [r for r in net.routes.values() if r.source == name and r.normal > 0]
+            if src.response.watch == "terminal":
+                src.watched = [self.tanks[leg] for r in routes for leg in r.legs[1:] if leg in self.tanks]
+            outlet = {("route", rn) for rn, r in net.routes.items() if r.source == name and r.normal > 0}
+            for r in routes:
+                outlet.add(("market", r.market))
+                for leg in r.legs:
+                    outlet.add(("leg", leg))
+                    outlet.add(("pump_station", leg))
+                    port = getattr(net.legs[leg], "port", None)
+                    if port is not None:
+                        outlet.add(("port", port))
+            warned = [False] * self.days
+            for shock in self.shocks:
+                if shock.notice_d <= 0 or not shock.happened or shock.duration_d <= 0:
+                    continue
+                if (
+                    shock.kind not in ("outage", "weather", "closure")
+                    or (shock.target.kind, shock.target.name) not in outlet
+                ):
+                    continue
+                first = max(0, math.floor(shock.start_d - shock.notice_d))
+                for day in range(first, min(self.days, math.ceil(shock.end_d))):
+                    warned[day] = True
+            src.warned = warned if any(warned) else None
+
     # -- running ------------------------------------------------------------------
     def inventory(self) -> float:
         """Tonnes in storage, tanks and transit right now."""
@@ -232,8 +289,9 @@ class Model:
 
         n_s, n_r = len(self.sources), len(self.route_names)
         produced = table("produced", n_s)
+        cut = table("cut", n_s)
         potential = np.array([src.potential for src in self.sources], dtype=float).T.reshape(self.days, n_s)
-        nominal = np.array([src.nominal for src in self.sources], dtype=float)
+        nominal = np.array([src.base for src in self.sources], dtype=float).T.reshape(self.days, n_s)
         beyond, beyond_tanks, beyond_legs = self.beyond()
         by_route = self.by_route()
         record = RunRecord(
@@ -245,7 +303,8 @@ class Model:
             arrivals=np.array(self.arrivals, dtype=float).reshape(self.days, n_r),
             intake=table("intake", n_r),
             produced=produced,
-            shut_in=potential - produced,  # potential production never produced
+            shut_in=potential - produced - cut,  # potential never produced for want of room, or ramping back
+            cut=cut,  # potential the operators chose not to produce (their response to the outlet)
             outage=nominal - potential,  # production lost to production shocks
             source_level=table("source_level", n_s),
             tank_level=table("tank_level", len(self.tanks)),
@@ -293,7 +352,13 @@ def network_scale(network: Network) -> float:
     return sum(src.production for src in network.sources.values()) + sum(stocks)
 
 
-def simulate(network: Network, shocks: list[RealizedShock], horizon_d: float, fast: bool = True) -> RunRecord:
+def simulate(
+    network: Network,
+    shocks: list[RealizedShock],
+    horizon_d: float,
+    fast: bool = True,
+    start_date: dt.date | None = None,
+) -> RunRecord:
     """Run one replication of ``network`` with ``shocks`` over ``horizon_d`` days.
 
     ``fast=False`` runs the plain reference model (a process per tanker): the same daily series
@@ -307,7 +372,7 @@ def simulate(network: Network, shocks: list[RealizedShock], horizon_d: float, fa
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return Model(network, shocks, days, fast=fast).run()
+        return Model(network, shocks, days, fast=fast, start_date=start_date).run()
     finally:
         if collecting:
             gc.enable()

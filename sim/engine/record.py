@@ -33,6 +33,7 @@ class Balance:
     shut_in_t: float
     potential_t: float
     outage_t: float
+    cut_t: float = 0.0
 
     @property
     def residual_t(self) -> float:
@@ -65,6 +66,7 @@ class RunRecord:
     final_stored_t: float
     final_in_transit_t: float
     events: int
+    cut: np.ndarray | None = None  # (days, sources) potential the operators chose not to produce
     peak_storage_t: dict[str, float] = field(default_factory=dict)
     storage_capacity_t: dict[str, float] = field(default_factory=dict)
     cargoes: dict[str, int] = field(default_factory=dict)
@@ -88,6 +90,7 @@ class RunRecord:
         """Every term of the mass balance."""
         produced = float(self.produced.sum())
         shut_in = float(self.shut_in.sum())
+        cut = 0.0 if self.cut is None else float(self.cut.sum())
         return Balance(
             initial_inventory_t=self.initial_inventory_t,
             produced_t=produced,
@@ -95,7 +98,8 @@ class RunRecord:
             stored_t=self.final_stored_t,
             in_transit_t=self.final_in_transit_t,
             shut_in_t=shut_in,
-            potential_t=produced + shut_in,
+            potential_t=produced + shut_in + cut,
+            cut_t=cut,
             outage_t=float(self.outage.sum()),
         )
 

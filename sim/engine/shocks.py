@@ -45,6 +45,8 @@ class RealizedShock:
     """Applied to the baseline too (same draws): part of the world, not of the scenario."""
     berths_out: int | None = None
     """Moorings or berths out of service (a port outage given as a count): counts on one port add up."""
+    notice_d: float = 0.0
+    """Days before the start that the operators know of it (0: it comes unannounced)."""
 
     @property
     def end_d(self) -> float:
@@ -125,6 +127,7 @@ def _realized(
         occurrence=occurrence,
         background=shock.background,
         berths_out=shock.berths_out,
+        notice_d=float(shock.notice),
     )
 
 

@@ -19,11 +19,21 @@ class Source:
     is a shutdown, after which it waits ``restart_delay`` days and ramps up over ``ramp_up`` days.
     """
 
-    def __init__(self, name: str, spec: Any, potential: np.ndarray, eps: float):
+    def __init__(
+        self,
+        name: str,
+        spec: Any,
+        potential: np.ndarray,
+        eps: float,
+        response: Any = None,
+        base: np.ndarray | None = None,
+    ):
         self.name = name
         self.eps = eps  # tonnes that count as zero
         self.nominal = spec.production
         self.potential = potential  # t/d per day, after production shocks
+        self.base = np.full(len(potential), float(spec.production)) if base is None else base  # scheduled rate
+        self.base_list: list[float] = self.base.tolist()
         self.potential_list: list[float] = potential.tolist()  # the same as a plain list, for the daily loop
         self.capacity = spec.storage.capacity
         self.level = spec.storage.initial
@@ -38,6 +48,13 @@ class Source:
         self.restart_wait = 0.0
         self.steady = True  # neither stopped nor ramping back: it can produce its potential
         self.waiting_routes: list = []  # routes with a lead time that has not started yet
+        # The operator's response (None: fill_then_cut, nothing to do): see respond().
+        self.response = response if response is not None and response.mode != "fill_then_cut" else None
+        self.throttle = 1.0  # the share of nominal output the operator allows today
+        self.warned: list[bool] | None = None  # days on which a stop on the outlet is announced or under way
+        self.watched: list[Any] = []  # terminal tanks watched by cut_at_level (watch: terminal)
+        self.outflow = self.nominal  # tonnes that left the field the day before
+        self.cut = 0.0  # tonnes of today's potential the operator chose not to produce
 
     def most_today(self, day: int) -> float:
         """Most the field can produce today: its potential, nothing while stopped (restart delay),
@@ -48,6 +65,47 @@ class Source:
         if self.held_back and self.previous + self.ramp_step < cap:
             cap = self.previous + self.ramp_step
         return cap
+
+    def respond(self, day: int, cap: float) -> float:
+        """Today's output after the operator's response to the outlet: at most ``cap``; sets ``self.cut``.
+
+        The operator aims for ``floor`` x nominal while a stop on the outlet is announced or under way;
+        for what left the day before (not below the floor) while the watched storage is at least
+        ``level`` full (cut_at_level) or while oil waits in field storage (follow_outlet); else for
+        full rate. Output moves
+        towards that aim by at most (1 - floor) / lag of nominal a day.
+        """
+        spec = self.response
+        floor, eps = spec.floor, self.eps
+        warned = self.warned is not None and self.warned[day]
+        aim = 1.0
+        if warned:
+            aim = floor
+        elif spec.mode == "cut_at_level":
+            if self.watched_fill() >= spec.level and self.base_list[day] > 0:  # to what can leave, >= the floor
+                aim = min(1.0, max(floor, self.outflow / self.base_list[day]))
+        elif self.level > eps and self.base_list[day] > 0:  # follow_outlet: oil is waiting, the outlet binds
+            aim = min(1.0, max(floor, self.outflow / self.base_list[day]))
+        step = math.inf if spec.lag <= 0 else (1.0 - floor) / spec.lag
+        if aim < self.throttle:
+            self.throttle = max(aim, self.throttle - step)
+        else:
+            self.throttle = min(aim, self.throttle + step)
+        ceiling = self.throttle * self.base_list[day]
+        if ceiling < cap - eps:
+            self.cut = cap - ceiling
+            return ceiling
+        self.cut = 0.0
+        return cap
+
+    def watched_fill(self) -> float:
+        """How full the storage the operator watches is (0 to 1): the field's, or the fullest terminal."""
+        if self.watched:
+            fills = [(t.level - t.minimum) / (t.capacity - t.minimum) for t in self.watched if t.capacity > t.minimum]
+            return max(fills, default=0.0)
+        if 0 < self.capacity < math.inf:
+            return self.level / self.capacity
+        return 0.0
 
     def update_restart(self, produced: float, potential: float, shut: float, outlet_free: Callable[[], bool]) -> None:
         """Track choke-backs, shutdowns (restart delay applies) and the ramp back after one."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from typing import Annotated, Any, Literal
 
@@ -11,6 +12,7 @@ from pydantic import (
 )
 
 from sim.scenario.quantities import (
+    Date,
     Duration,
     Fraction,
     Mass,
@@ -35,7 +37,9 @@ __all__ = [
     "PortSpec",
     "PumpStationSpec",
     "RailLeg",
+    "ResponseSpec",
     "RouteSpec",
+    "ScheduleStep",
     "SeaLeg",
     "SourceSpec",
     "StorageSpec",
@@ -78,6 +82,46 @@ class StorageSpec(_Model):
         return self
 
 
+class ResponseSpec(_Model):
+    """How a field's operator answers a shrinking outlet (see README, "Operator response").
+
+    ``fill_then_cut``: produce at full rate and fill storage; only oil with nowhere to go is shut in.
+    ``cut_at_level``: cut towards ``floor`` x nominal once the watched storage passes ``level`` full,
+    or as soon as a stop on the field's outlet is announced (a shock's ``notice``), and keep storage
+    as a buffer; back to full rate once neither holds. ``follow_outlet``: output follows what left
+    the field the day before (not below ``floor``) while oil waits in field storage or a stop is
+    announced. Every change of rate takes ``lag`` days from full rate to the floor (or back).
+    """
+
+    mode: Literal["fill_then_cut", "cut_at_level", "follow_outlet"] = Field(
+        "fill_then_cut",
+        description="fill_then_cut (produce, fill storage, shut in what cannot fit), cut_at_level or follow_outlet.",
+    )
+    level: Fraction = Field(
+        0.6, description="cut_at_level: how full the watched storage is when the cut starts (0 to 1)."
+    )
+    watch: Literal["field", "terminal"] = Field(
+        "field",
+        description=(
+            "cut_at_level: the storage watched, the field's own or the terminal tanks its normal routes "
+            "load from (the fullest of them, above their minimum stock)."
+        ),
+    )
+    floor: Fraction = Field(
+        0.5,
+        description="The lowest share of nominal output the operator cuts to; below it only oil with "
+        "nowhere to go is shut in.",
+    )
+    lag: Duration = Field(1.0, description="Days to move output from full rate to the floor, or back.")
+
+
+class ScheduleStep(_Model):
+    """From a date on, a field produces at another rate (a month of maintenance, a new train on stream)."""
+
+    since: Date = Field(description="First day of the new rate.")
+    production: Rate = Field(description="Production available for export from that day on.")
+
+
 class SourceSpec(_Model):
     """A producing field (or an aggregate producer) with its own storage."""
 
@@ -98,7 +142,33 @@ class SourceSpec(_Model):
             "field returns to full rate as soon as its oil can leave."
         ),
     )
+    response: ResponseSpec | None = Field(
+        None, description="How the operator answers a shrinking outlet; default: the network's response."
+    )
+    schedule: list[ScheduleStep] = Field(
+        default_factory=list,
+        description=(
+            "Dated changes of the production rate, in date order: before the first, the field produces "
+            "`production`; from each step's `since` on, that step's rate (monthly rates are a step a month)."
+        ),
+    )
     description: str = Field("", description="What this source stands for, with sources of the figures.")
+
+    def rate_on(self, day: dt.date) -> float:
+        """The scheduled production rate on ``day`` (t/d)."""
+        rate = self.production
+        for step in self.schedule:
+            if step.since > day:
+                break
+            rate = step.production
+        return rate
+
+    @model_validator(mode="after")
+    def _schedule_in_order(self) -> SourceSpec:
+        days = [step.since for step in self.schedule]
+        if days != sorted(days) or len(set(days)) != len(days):
+            raise ValueError("schedule: the steps must be in date order, one per date")
+        return self
 
     @model_validator(mode="after")
     def _no_field_minimum(self) -> SourceSpec:
@@ -258,6 +328,10 @@ class Network(_Model):
     description: str = Field("", description="What the network represents, and its period.")
     grade: GradeSpec = Field(default_factory=GradeSpec, description="The crude grade (unit conversions).")
     sources: dict[Name, SourceSpec] = Field(min_length=1, description="Producing fields or aggregates.")
+    response: ResponseSpec = Field(
+        default_factory=ResponseSpec,
+        description="The operators' response to a shrinking outlet, for every source that names none.",
+    )
     ports: dict[Name, PortSpec] = Field(default_factory=dict, description="Loading ports.")
     legs: dict[Name, Leg] = Field(min_length=1, description="Transport legs.")
     routes: dict[Name, RouteSpec] = Field(min_length=1, description="Routes from sources to markets.")

@@ -252,6 +252,13 @@ class Shock(_Model):
         None, description="For slowdown: transit time multiplied by this (>= 1)."
     )
     ramp: Duration = Field(0.0, description="For production: days to ramp back to full after the shock ends.")
+    notice: Duration = Field(
+        0.0,
+        description=(
+            "How long before the start the operators know of it (a storm warning, a court date): fields "
+            "whose response is cut_at_level or follow_outlet start cutting then, if it closes their outlet."
+        ),
+    )
     probability: Fraction = Field(
         1.0, description="Chance the shock happens at all (e.g. a court order upheld on appeal). Not with recurring."
     )
