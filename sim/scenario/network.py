@@ -184,6 +184,13 @@ class PortSpec(_Model):
     active_berths: PositiveCount | None = Field(
         None, description="Berths used in normal operation (the rest are standby); default all."
     )
+    standby_delay: Duration = Field(
+        0.0,
+        description=(
+            "Time for a standby berth or mooring to take over from an active one that is out of service "
+            "(a berths_out outage); default 0, at once."
+        ),
+    )
     description: str = Field("", description="Notes and sources.")
 
     @model_validator(mode="after")
@@ -292,7 +299,15 @@ class RouteSpec(_Model):
     )
     cost: Price = Field(0.0, description="Transport cost per tonne, all legs.")
     lead_time: Duration = Field(
-        0.0, description="Days from the first need to divert until the route takes extra volume."
+        0.0,
+        description=(
+            "Days of need (less days without) before the route takes diverted volume; once set up, its "
+            "contract lapses after this long unused."
+        ),
+    )
+    contracted: bool = Field(
+        False,
+        description="Already contracted at the start: takes diverted volume from day 0, and the contract never lapses.",
     )
     priority: int = Field(
         100, strict=True, ge=-1_000_000, le=1_000_000, description="Merit order for normal allocations (lower first)."
