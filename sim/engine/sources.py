@@ -47,7 +47,6 @@ class Source:
         self.idle_days = 0  # days in a row with no output for lack of an outlet
         self.restart_wait = 0.0
         self.steady = True  # neither stopped nor ramping back: it can produce its potential
-        self.waiting_routes: list = []  # routes with a lead time that has not started yet
         # The operator's response (None: fill_then_cut, nothing to do): see respond().
         self.response = response if response is not None and response.mode != "fill_then_cut" else None
         self.throttle = 1.0  # the share of nominal output the operator allows today
