@@ -317,6 +317,8 @@ class Dispatcher:
                 continue
             needed = self.sources[i].potential_list[day] - allocated[i] > eps
             for route in routes:
+                if not needed and route.ready_from is None and route.progress == 0:
+                    continue  # idle and not needed: nothing changes (the usual day)
                 diverted = flows[route.index] - route.normal_cap * route.factor_list[day]
                 route.end_day(day, needed, diverted > eps)
 
