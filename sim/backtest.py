@@ -223,7 +223,7 @@ def loadings(record: RunRecord, scenario: Scenario, leg: str) -> np.ndarray:
     j = record.leg_names.index(leg)
     aboard = record.leg_transit[:, j]
     routes = [i for i, name in enumerate(record.route_names) if scenario.network.routes[name].legs[-1] == leg]
-    delivered = record.exports[:, routes].sum(axis=1)
+    delivered = record.arrivals[:, routes].sum(axis=1)  # discharged at the market
     loaded = np.full(record.days, np.nan)
     loaded[:-1] = np.clip(aboard[1:] - aboard[:-1] + delivered[:-1], 0.0, None)
     return loaded

@@ -52,6 +52,7 @@ from sim.executors import (
     plan_batches,
     prime_baseline,
 )
+from sim.limits import FAN_BYTES
 from sim.scenario.schema import ENSEMBLE_SCALARS, Scenario
 from sim.series import rolling_mean
 from sim.units import Grade, UnitError, parse_quantity
@@ -90,9 +91,6 @@ PERCENTILE_METHOD = "linear"
 
 PRECISION = 0.01
 """Default target precision: the 95 % interval of the mean within ±1 % of the mean."""
-
-FAN_BYTES = 2 * 2**20
-"""Most bytes of daily shortfall an ensemble keeps for its fan chart (the first replications)."""
 
 CONDITIONAL_KEYS = ("n", "defined", "mean", "p5", "p50", "p95")
 """What the statistics conditional on a shock having happened report per metric."""

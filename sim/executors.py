@@ -527,7 +527,8 @@ class DaskEvaluator(Evaluator):
                     n_workers=self.workers,
                     threads_per_worker=1,
                     processes=True,
-                    dashboard_address=None,
+                    host="127.0.0.1",  # scheduler and workers on loopback only
+                    dashboard_address="127.0.0.1:0",  # its HTTP server on a free loopback port (8787 may be taken)
                     silence_logs=logging.ERROR,
                 )
                 self._client = distributed.Client(self._cluster, set_as_default=False)

@@ -12,6 +12,7 @@ from typing import NamedTuple
 
 __all__ = [
     "ENSEMBLE_SCALARS",
+    "FAN_BYTES",
     "MAX_ENSEMBLE_BYTES",
     "MAX_REPLICATIONS",
     "SECONDS_PER_REPLICATION_DAY",
@@ -31,6 +32,10 @@ ENSEMBLE_SCALARS = 32
 """Numbers an ensemble keeps per replication besides its daily series (the impact metrics, the
 count of shocks that happened); an upper bound, checked by the tests against the real count."""
 
+FAN_BYTES = 2 * 2**20
+"""Most bytes of daily export shortfall an ensemble keeps for its fan chart, however many replications
+(the first replications up to this size; see sim/ensemble.py)."""
+
 SECONDS_PER_REPLICATION_DAY = 0.045 / 365
 """Serial cost of one replication per simulated day, an upper estimate: ~20 ms each for the scenario
 and the baseline run over 365 days of the 2022 reference network on the 2-core development machine
@@ -47,13 +52,15 @@ class EnsembleEstimate(NamedTuple):
 def ensemble_estimate(n: int, horizon_d: float) -> EnsembleEstimate:
     """Memory and serial time of ``n`` replications of ``horizon_d`` days, before running any.
 
-    Per replication the ensemble keeps ENSEMBLE_SCALARS floats and one float per day (the
-    export shortfall for the fan chart), and needs as much again per day while it computes
-    the fan's percentiles; time is SECONDS_PER_REPLICATION_DAY per simulated day.
+    Per replication an ensemble held in memory (``api.run``) keeps its metrics and at most as many
+    drawn inputs (2 x ENSEMBLE_SCALARS floats); the daily shortfall for the fan chart is bounded by
+    FAN_BYTES whatever the count, and twice that while its percentiles are computed. A run streamed
+    to disk (``routesim run -n``) keeps less. Time is SECONDS_PER_REPLICATION_DAY per simulated day.
     """
     days = max(1, math.ceil(horizon_d - 1e-9))
-    per_replication = 8 * (ENSEMBLE_SCALARS + 2 * days)
-    return EnsembleEstimate(float(n) * per_replication, float(n) * days * SECONDS_PER_REPLICATION_DAY)
+    per_replication = 8 * 2 * ENSEMBLE_SCALARS
+    fan = min(2 * FAN_BYTES, float(n) * 8 * 2 * days)
+    return EnsembleEstimate(float(n) * per_replication + fan, float(n) * days * SECONDS_PER_REPLICATION_DAY)
 
 
 def _duration_text(seconds: float) -> str:
@@ -98,5 +105,5 @@ def replications_problem(n: int, horizon_d: float | None) -> str | None:
 
 def max_replications(horizon_d: float) -> int:
     """The largest replication count accepted for a horizon of ``horizon_d`` days."""
-    per = ensemble_estimate(1, horizon_d).memory_bytes
-    return int(min(MAX_REPLICATIONS, MAX_ENSEMBLE_BYTES // per))
+    per = 8 * 2 * ENSEMBLE_SCALARS  # the fan's share is bounded (FAN_BYTES), whatever the count
+    return int(min(MAX_REPLICATIONS, (MAX_ENSEMBLE_BYTES - 2 * FAN_BYTES) // per))

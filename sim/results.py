@@ -3,7 +3,8 @@
 A run folder ``results/<scenario>/<run-id>/`` holds:
 
 * ``summary.json``  every metric with its unit, the shocks as drawn, both mass balances;
-* ``timeseries.csv`` one row per day: exports, intake, production, shut-in, storage, transit;
+* ``timeseries.csv`` one row per day: exports (where the oil leaves), arrivals at the market, intake,
+  production, shut-in, storage, transit;
 * ``manifest.json`` what is needed to reproduce the run (scenario hash, resolved scenario,
   seed, versions, git commit, command line, wall time, events);
 * ``ensemble.csv`` (ensembles of more than one replication) one row per replication:
@@ -146,6 +147,8 @@ def timeseries_columns(loaded: LoadedScenario, rep: Replication) -> dict[str, np
         "date": [(start + dt.timedelta(days=int(d))).isoformat() for d in range(s.days)],
         "exports_t": s.daily_exports(),
         "baseline_exports_t": b.daily_exports(),
+        "arrivals_t": s.arrivals.sum(axis=1),  # at the market (exports count where the oil leaves)
+        "baseline_arrivals_t": b.arrivals.sum(axis=1),
         "shut_in_t": s.shut_in.sum(axis=1),
         "baseline_shut_in_t": b.shut_in.sum(axis=1),
         "cut_t": _cut(s).sum(axis=1),

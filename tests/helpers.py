@@ -154,6 +154,7 @@ def line_data(
             "capacity": bypass.get("route_capacity", bypass.get("capacity", "20 kt/d")),
             "cost": bypass.get("cost", "60 USD/t"),
             "lead_time": bypass.get("lead_time", "0 d"),
+            **({"contracted": bypass["contracted"]} if "contracted" in bypass else {}),
         }
         markets["europe"] = {}
     return {

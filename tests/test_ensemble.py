@@ -138,7 +138,9 @@ def test_limit_message_and_bounds():
     assert replications_problem(MAX_REPLICATIONS, 60.0) is None
     assert "cannot run" in replications_problem(0, 60.0)
     message = replications_problem(MAX_REPLICATIONS + 1, 60.0)
-    assert "1,000,001 replications of 60 d" in message and "GiB" in message and " h on one core" in message
+    assert "1,000,001 replications of 60 d" in message and "MiB in memory" in message and " h on one core" in message
+    # kept in memory: the metrics and drawn inputs (2 x ENSEMBLE_SCALARS floats each) and a bounded fan
+    assert ensemble_estimate(10**6, 3650.0).memory_bytes < 600 * 2**20
     limit = max_replications(3650.0)
     assert replications_problem(limit, 3650.0) is None
     assert f"expected at most {limit:,}" in replications_problem(limit + 1, 3650.0)

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = Path(__file__).parent / "golden" / "fingerprints.json"
 FILES = sorted([*ROOT.glob("scenarios/*.yaml"), *ROOT.glob("scenarios/history/*.yaml")])
 REPLICATIONS = (0, 1)
-SERIES = ("exports", "intake", "produced", "shut_in", "source_level", "tank_level", "leg_transit")
+SERIES = ("exports", "arrivals", "intake", "produced", "shut_in", "source_level", "tank_level", "leg_transit")
 RTOL = 1e-9
 
 

@@ -715,15 +715,25 @@ def cmdline(pid: int) -> str:
 
 
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads /proc (Linux)")
-@pytest.mark.parametrize("signal_name", ["SIGKILL", "SIGTERM"])
-def test_killing_the_parent_leaves_no_worker_behind(tmp_path, signal_name):
+@pytest.mark.parametrize(
+    ("signal_name", "executor"),
+    [
+        ("SIGKILL", ("--jobs", "2")),
+        ("SIGTERM", ("--jobs", "2")),
+        ("SIGKILL", ("--executor", "dask", "--workers", "2")),  # a LocalCluster's workers too
+    ],
+    ids=["processes-SIGKILL", "processes-SIGTERM", "dask-SIGKILL"],
+)
+def test_killing_the_parent_leaves_no_worker_behind(tmp_path, signal_name, executor):
     import signal
     import subprocess
     import sys
     import time
 
     scenario = ROOT / "scenarios" / "history" / "e04_court_suspension_stochastic_2022.yaml"
-    command = [sys.executable, "-m", "sim", "run", str(scenario), "-n", "20000", "--jobs", "2", "--no-save"]
+    if "dask" in executor:
+        pytest.importorskip("distributed")
+    command = [sys.executable, "-m", "sim", "run", str(scenario), "-n", "100000", *executor, "--no-save"]
     parent = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     started: list[int] = []
     try:

@@ -304,22 +304,39 @@ def test_random_networks_conserve_mass_and_never_go_negative(scenario):
     balance = record.balance()
     scale = 1.0 + balance.initial_inventory_t + balance.potential_t
 
-    arrays = ("exports", "intake", "produced", "shut_in", "outage", "source_level", "tank_level", "leg_transit")
+    arrays = (
+        "exports",
+        "arrivals",
+        "intake",
+        "produced",
+        "shut_in",
+        "outage",
+        "source_level",
+        "tank_level",
+        "leg_transit",
+    )
     for name in arrays:
         assert np.isfinite(getattr(record, name)).all(), name
 
-    # Our own balance: initial (from the spec) + produced = exported + stored + in transit (from the
-    # components' parcels), both aggregate and route by route.
+    # Our own balance: initial (from the spec) + produced = arrived + stored + in transit (from the
+    # components' parcels), both aggregate and route by route; exports (where the oil leaves) differ
+    # from arrivals by what is on its way past the export point, at the start and at the end.
     initial = initial_inventory_from_spec(scenario)
-    assert record.initial_inventory_t == pytest.approx(initial, abs=TOL * scale)
+    initial_beyond = sum(record.initial_beyond_by_route_t)
+    assert record.initial_inventory_t + initial_beyond == pytest.approx(initial, abs=TOL * scale)
     stored = sum(s.level for s in model.sources) + sum(sum(t.by_route.values()) for t in model.tanks.values())
     in_transit = components_in_transit(model)
+    _, beyond_tanks, beyond_legs = model.beyond()
+    final_beyond = sum(record.final_beyond_by_route_t)
+    assert beyond_tanks + beyond_legs == pytest.approx(final_beyond, abs=TOL * scale)
+    exported_minus_arrived = record.exports.sum() - record.arrivals.sum()
+    assert exported_minus_arrived == pytest.approx(final_beyond - initial_beyond, abs=TOL * scale)
     for k, leg_name in enumerate(record.leg_names):  # the last tick's record is the legs' own count
         if model.legs[leg_name].steps_daily:
             assert record.leg_transit[-1, k] == pytest.approx(model.legs[leg_name].in_transit(), abs=TOL * scale)
-    assert stored == pytest.approx(record.final_stored_t, abs=TOL * scale)
-    assert in_transit == pytest.approx(record.final_in_transit_t, abs=TOL * scale)
-    residual = initial + record.produced.sum() - record.exports.sum() - stored - in_transit
+    assert stored == pytest.approx(record.final_stored_t + beyond_tanks, abs=TOL * scale)
+    assert in_transit == pytest.approx(record.final_in_transit_t + beyond_legs, abs=TOL * scale)
+    residual = initial + record.produced.sum() - record.arrivals.sum() - stored - in_transit
     assert abs(residual) <= TOL * scale
     # Route by route from the parcels' tags (cargoes at sea by route sum to the tonnes aboard).
     final_by_route = holdings_by_route(model)
@@ -328,11 +345,11 @@ def test_random_networks_conserve_mass_and_never_go_negative(scenario):
             assert sum(leg_.holdings().values()) == pytest.approx(leg_.aboard, abs=TOL * scale), leg_.name
     for r, name in enumerate(record.route_names):
         came_in = initial_by_route.get(r, 0.0) + record.intake[:, r].sum()
-        went_out = record.exports[:, r].sum() + final_by_route.get(r, 0.0)
+        went_out = record.arrivals[:, r].sum() + final_by_route.get(r, 0.0)
         assert came_in == pytest.approx(went_out, abs=TOL * scale), name
 
     # Nothing negative, nothing above its capacity.
-    assert (record.exports >= -TOL).all() and (record.intake >= -TOL).all()
+    assert (record.exports >= -TOL).all() and (record.arrivals >= -TOL).all() and (record.intake >= -TOL).all()
     assert (record.leg_transit >= -TOL).all()
     assert (record.produced >= -TOL).all() and (record.shut_in >= -TOL).all() and (record.outage >= -TOL).all()
     for k, src_name in enumerate(record.source_names):
@@ -349,7 +366,7 @@ def test_random_networks_conserve_mass_and_never_go_negative(scenario):
         assert (record.tank_level[:, k] <= capacity + TOL * scale).all()
 
     # Markets get no more than can physically arrive.
-    cumulative_exports = np.cumsum(record.daily_exports())
+    cumulative_exports = np.cumsum(record.arrivals.sum(axis=1))
     cumulative_supply = initial + np.cumsum(record.produced.sum(axis=1))
     assert (cumulative_exports <= cumulative_supply + TOL * scale).all()
     route_index = {name: i for i, name in enumerate(record.route_names)}
@@ -357,7 +374,7 @@ def test_random_networks_conserve_mass_and_never_go_negative(scenario):
         through = [route_index[r] for r, route in net.routes.items() if route.legs[-1] == leg_name]
         if not through:
             continue
-        delivered = record.exports[:, through].sum(axis=1)
+        delivered = record.arrivals[:, through].sum(axis=1)
         if isinstance(spec, PipelineLeg):
             # a pipeline delivers what enters it that day: never more than our share of its capacity
             ours = max(0.0, spec.capacity - spec.third_party)
@@ -368,18 +385,19 @@ def test_random_networks_conserve_mass_and_never_go_negative(scenario):
         single = len(route.legs) == 1 and first.inlet_storage is None
         if single and isinstance(first, PipelineLeg) and first.transit == 0:
             # transit 0: every tonne sent in leaves the same day, to this route's market
+            np.testing.assert_allclose(record.arrivals[:, i], record.intake[:, i], atol=TOL * scale)
             np.testing.assert_allclose(record.exports[:, i], record.intake[:, i], atol=TOL * scale)
         elif single and first.kind == "rail":
             # a train takes at least a day: exports up to day d <= dispatched up to day d - 1
             dispatched = np.concatenate(([0.0], np.cumsum(record.intake[:-1, i])))
-            assert (np.cumsum(record.exports[:, i]) <= dispatched + TOL * scale).all(), r
+            assert (np.cumsum(record.arrivals[:, i]) <= dispatched + TOL * scale).all(), r
         # a route closed for a whole day takes nothing that day
         closed = fully_zero_days(shocks, {"closure"}, "route", r, days)
         assert (record.intake[closed, i] <= TOL).all(), r
     for market in net.markets:
         closed = fully_zero_days(shocks, {"closure"}, "market", market, days)
         to_market = [route_index[r] for r, route in net.routes.items() if route.market == market]
-        assert (record.exports[np.ix_(closed, to_market)] <= TOL).all(), market
+        assert (record.arrivals[np.ix_(closed, to_market)] <= TOL).all(), market
     for r, route in net.routes.items():
         first = net.legs[route.legs[0]]
         if isinstance(first, PipelineLeg):
@@ -416,14 +434,17 @@ def test_check_balance_rejects_nan_tonnes():
 
 
 def test_toy_balance_terms_by_hand():
-    # Toy baseline, 60 d: initial = field 0 + port tanks 200 kt + linefills 120 x 5 + 20 x 2
-    # + tankers starting at sea, laden: 100 kt/d x 3 d / 100 kt = 3 cargoes = 300 kt -> 1140 kt;
-    # produced 60 x 100 kt/d = 6000 kt, none shut in.
-    balance = run(make_scenario()).baseline.check_balance()
-    assert balance.initial_inventory_t == pytest.approx(1140 * KT)
+    # Toy baseline, 60 d: initial = field 0 + port tanks 200 kt + linefills 120 x 5 + 20 x 2 = 840 kt
+    # not yet exported; the tankers starting at sea, laden (100 kt/d x 3 d / 100 kt = 3 cargoes = 300 kt)
+    # were exported before the run (on their way: ``initial_beyond``). Produced 60 x 100 kt/d = 6000 kt,
+    # none shut in.
+    record = run(make_scenario()).baseline
+    balance = record.check_balance()
+    assert balance.initial_inventory_t == pytest.approx(840 * KT)
+    assert sum(record.initial_beyond_by_route_t) == pytest.approx(300 * KT)
     assert balance.produced_t == pytest.approx(6000 * KT)
     assert balance.shut_in_t == 0.0
-    assert balance.exported_t + balance.stored_t + balance.in_transit_t == pytest.approx(7140 * KT)
+    assert balance.exported_t + balance.stored_t + balance.in_transit_t == pytest.approx(6840 * KT)
 
 
 def test_check_balance_catches_a_tank_above_its_capacity():

@@ -49,3 +49,16 @@ def test_losing_an_alternative_never_helps(outcomes):
     base = outcomes["cpc_full_closure_90d_2025"].impact.values["lost_export_t"]
     assert outcomes["kti_closed_during_cpc_outage_2025"].impact.values["lost_export_t"] >= base - 1.0
     assert outcomes["russia_closes_cpc_and_samara_2025"].impact.values["lost_export_t"] > base
+
+
+def test_the_reference_network_starts_in_its_steady_cycle_without_a_warm_up():
+    """No start-up spike: the baseline's first two weeks export what any two weeks do, to within one cargo
+    (tanks, lines and tankers start as they run; exports are counted as cargoes load, so days are lumpy)."""
+    from sim.engine.runner import run_replication
+    from sim.scenario.loader import load_scenario
+
+    scenario = load_scenario(ROOT / "scenarios" / "baseline_2022.yaml").scenario
+    exports = run_replication(scenario, scenario.seed, 0).baseline.daily_exports()
+    fortnights = [exports[a : a + 14].sum() for a in range(0, exports.size - 13, 14)]
+    cargo = scenario.network.legs["cpc_loading"].cargo
+    assert abs(fortnights[0] - np.median(fortnights)) <= cargo

@@ -219,12 +219,17 @@ def test_derate_closed_form_a_bottleneck_leg_delivers_f_times(factor):
     # By hand: the tanker starts empty at the port (normal 3 kt/d x 1 d / 10 kt rounds to 0 at sea); it holds the
     # berth 23 h + f h, sails 1 d, discharges: arrivals at 2 + f/24 d, then every 3 - (1 - f)/24 d: 10 arrivals
     # in 30 days for any f in [0.1, 1] (the 10th at ~29 d, the 11th past 31 d). Each carries f x 10 kt.
+    # Exports count at loading, at k x (3 - (1 - f)/24) d: k = 0..10 fall before day 30 when f < 1 (the 11th
+    # at 30 - 10 (1 - f)/24 d), k = 0..9 when f = 1 (the 11th at exactly 30 d, the horizon).
     derate = {"kind": "derate", "target": "ship", "start": "0 d", "duration": "30 d", "factor": factor}
     rep = run(validate(shuttle([derate])))
-    assert rep.baseline.exports.sum() == pytest.approx(10 * 10 * KT)
-    assert rep.scenario.exports.sum() == pytest.approx(factor * 10 * 10 * KT)
+    assert rep.baseline.arrivals.sum() == pytest.approx(10 * 10 * KT)
+    assert rep.scenario.arrivals.sum() == pytest.approx(factor * 10 * 10 * KT)
     assert rep.scenario.cargoes == {"ship": 10}
-    assert rep.impact.values["lost_export_t"] == pytest.approx((1 - factor) * 100 * KT)
+    loads = 11 if factor < 1 else 10
+    assert rep.baseline.exports.sum() == pytest.approx(10 * 10 * KT)
+    assert rep.scenario.exports.sum() == pytest.approx(loads * factor * 10 * KT)
+    assert rep.impact.values["lost_export_t"] == pytest.approx((100 - loads * factor * 10) * KT)
     rep.scenario.check_balance()
 
 
@@ -233,7 +238,9 @@ def test_derate_only_while_in_force():
     derate = {"kind": "derate", "target": "ship", "start": "0 d", "duration": "10 d", "factor": 0.8}
     rep = run(validate(shuttle([derate])))
     claimed_in_window = 4  # claims at ~0, 3, 6, 9 d
-    assert rep.scenario.exports.sum() == pytest.approx((claimed_in_window * 8 + 6 * 10) * KT)
+    assert rep.scenario.arrivals.sum() == pytest.approx((claimed_in_window * 8 + 6 * 10) * KT)
+    # Loaded (exports) at 0, 2.99, 5.98, 8.98 d (8 kt), then every 3 d from 11.97 to 29.97 d: 7 x 10 kt.
+    assert rep.scenario.exports.sum() == pytest.approx((claimed_in_window * 8 + 7 * 10) * KT)
 
 
 # -- background shocks -------------------------------------------------------------------------------

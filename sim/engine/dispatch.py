@@ -7,7 +7,8 @@ Each simulated day:
 2. legs that follow another leg pull oil from their inlet tanks;
 3. each source's oil (storage + today's production) goes to routes: first the normal allocations
    in priority order (routes with one priority and one first leg share it pro rata), then
-   diversions in merit order (cheapest first) to routes whose lead time has passed;
+   diversions in merit order (cheapest first) to routes whose lead time has passed (a route's
+   contract: see ``Route``);
 4. the legs move the day's intake on; what is left goes into field storage, and what does not fit
    is shut in (a field stopped long enough is shut down: restart delay, then a ramp).
 """
@@ -25,20 +26,33 @@ __all__ = ["Dispatcher", "Group", "Route"]
 
 
 class Route:
-    """A route as the dispatcher sees it: its source, its first leg, and its terms."""
+    """A route as the dispatcher sees it: its source, its first leg, and its terms.
+
+    A route with a lead time is set up while it is needed, that is while its source has production it
+    cannot place: each day of need advances the set-up by a day, each day without takes a day back, and
+    the route may take diverted volume once the set-up has reached its lead time (a set-up back at zero
+    is dropped). So a need of n days helps a later one only if it comes back within n days: an extra
+    one-day stop a week earlier never shortens a later closure's wait, while a need that comes and goes
+    with cargo timing, more days on than off, still gets there. Once set up, the contract lapses after
+    the route has gone its own lead time unused (no diverted volume and no need at its source) and must
+    be set up again. A route ``contracted`` at the start takes diverted volume from day 0 and never lapses.
+    """
 
     __slots__ = (
-        "activated",
         "capacity",
+        "contracted",
         "cost",
         "factor",
         "factor_list",
         "first",
         "index",
+        "last_used",
         "lead_time",
         "normal",
         "normal_cap",
         "priority",
+        "progress",
+        "ready_from",
         "source",
     )
 
@@ -54,6 +68,7 @@ class Route:
         priority: int,
         factor: np.ndarray | None,
         days: int,
+        contracted: bool = False,
     ):
         self.index = index
         self.source = source
@@ -66,12 +81,30 @@ class Route:
         # daily factor of closures on the route (None: never closed)
         self.factor = np.ones(days) if factor is None else factor
         self.factor_list: list[float] = [1.0] * days if factor is None else factor.tolist()
-        self.activated: int | None = None
+        self.progress = 0  # days of set-up done (need days less days without)
+        self.ready_from: int | None = None  # first day it may take diverted volume, once set up
+        self.last_used = 0  # last day it was needed or carried diverted volume, once set up
+        self.contracted = contracted
         self.normal_cap = min(normal, capacity)
 
     def diverts_on(self, day: int) -> bool:
-        """Whether the route may take diverted volume on ``day`` (its lead time has passed)."""
-        return self.lead_time <= 0 or (self.activated is not None and day >= self.activated + self.lead_time)
+        """Whether the route may take diverted volume on ``day`` (contracted, or set up by then)."""
+        return self.lead_time <= 0 or self.contracted or (self.ready_from is not None and day >= self.ready_from)
+
+    def end_day(self, day: int, needed: bool, used: bool) -> None:
+        """Keep the contract's state after ``day``: a set-up advances on a day of need and goes back on a
+        day without; a contract in place lapses after its lead time unused."""
+        if self.ready_from is not None:
+            if needed or used:
+                self.last_used = day
+            elif day - self.last_used >= self.lead_time:
+                self.ready_from, self.progress = None, 0  # lapsed: set up again when needed
+        elif needed:
+            self.progress += 1
+            if self.progress >= self.lead_time:
+                self.ready_from, self.last_used = day + 1, day
+        elif self.progress > 0:
+            self.progress -= 1
 
 
 class Group:
@@ -166,8 +199,10 @@ class Dispatcher:
         # in order of each group's first route; a lone route is dispatched as itself
         self.normal: list[Route | Group] = [m[0] if len(m) == 1 else Group(m, eps) for m in groups.values()]
         self.by_merit = sorted(routes, key=lambda r: (r.cost, r.priority, r.index))
-        for i, src in enumerate(sources):
-            src.waiting_routes = [r for r in routes if r.source == i and r.lead_time > 0]
+        # routes whose contract has a state to keep (a lead time, not contracted at the start), by source
+        self.contracts = [
+            [r for r in routes if r.source == i and r.lead_time > 0 and not r.contracted] for i in range(len(sources))
+        ]
         self.rows: dict[str, list[float]] = {
             key: [] for key in ("produced", "cut", "source_level", "intake", "tank_level", "leg_transit")
         }
@@ -183,8 +218,17 @@ class Dispatcher:
         supply = []  # and the oil it has to send: storage + that
         for src in sources:
             cap = src.potential_list[day] if src.steady and fast else src.most_today(day)  # (steady: no call)
-            if src.response is not None:
-                cap = src.respond(day, cap)  # the operator's cut (cut_at_level, follow_outlet)
+            if src.response is not None:  # the operator's cut (cut_at_level, follow_outlet)
+                holder = src.trigger_holder
+                if (
+                    holder is None
+                    or src.throttle < 1.0
+                    or holder.level >= src.trigger_t
+                    or (src.warned is not None and src.warned[day])
+                ):
+                    cap = src.respond(day, cap)
+                else:
+                    src.cut = 0.0  # the usual day: full rate, nothing watched is full, nothing announced
             production_cap.append(cap)
             supply.append(src.level + cap)
         allocated = [0.0] * self.n_sources
@@ -210,6 +254,7 @@ class Dispatcher:
         for leg in self.ending:
             leg.end_day(day)
         self._store_and_shut_in(production_cap, supply, allocated, day)
+        self._keep_contracts(allocated, flows, day)
         rows = self.rows
         rows["intake"].extend(flows)
         rows["tank_level"].extend([tank.level for tank in self.tanks])
@@ -257,15 +302,25 @@ class Dispatcher:
             produced_rows.append(produced)
             cut_rows.append(src.cut)
             src.outflow = allocated[i]
-            if src.waiting_routes and cap - allocated[i] > self.eps:
-                # the source has oil it cannot place: its routes' lead times start now
-                for route in src.waiting_routes:
-                    route.activated = day
-                src.waiting_routes = []
             if src.stopped or shut > self.eps or src.held_back or src.idle_days:
                 src.update_restart(produced, src.potential_list[day], shut, lambda i=i: self.outlet_free(i, day))
             src.previous = produced
             level_rows.append(src.level)
+
+    def _keep_contracts(self, allocated: list[float], flows: list[float], day: int) -> None:
+        """Each route with a lead time after ``day``: needed if its routes took less than its source could
+        produce today (its potential, so a field stopped for want of an outlet still needs one); used if
+        it carried more than its normal allocation. ``Route`` says what follows."""
+        eps = self.eps
+        for i, routes in enumerate(self.contracts):
+            if not routes:
+                continue
+            needed = self.sources[i].potential_list[day] - allocated[i] > eps
+            for route in routes:
+                if not needed and route.ready_from is None and route.progress == 0:
+                    continue  # idle and not needed: nothing changes (the usual day)
+                diverted = flows[route.index] - route.normal_cap * route.factor_list[day]
+                route.end_day(day, needed, diverted > eps)
 
     def outlet_free(self, source: int, day: int) -> bool:
         """Whether any route of ``source`` open today could take oil right now."""

@@ -46,6 +46,16 @@ class Leg(ABC):
     """Whether ``start_day``, ``pull`` and ``end_day`` do anything (a sea leg moves between ticks)."""
     cargoes: int | None = None
     """Cargoes discharged (legs that count them), for the record."""
+    export_terminal: bool = False
+    """Whether the leg is where oil leaves the system for the routes whose first such leg it is (a sea
+    leg: loading at the export terminal). Such a leg calls ``depart`` for what it loads; the model sets
+    ``departed``, ``n_routes`` and ``leaves_here``. Routes with none leave on arrival at their market."""
+    departed: list[float] | None = None
+    """Exports by day and route (flat, ``[day * n_routes + route]``), shared with the model."""
+    leaves_here: frozenset[int] = frozenset()
+    """Routes whose oil is exported when it enters this leg."""
+    n_routes: int = 0
+    """Routes in the model (the width of ``departed``)."""
     transit_attribute: str | None = None
     """An attribute that holds ``transit_on(day)`` once the day is dispatched, which the record then
     reads without a call (a speed trick for legs that step daily); None: the record calls ``transit_on``."""
@@ -85,6 +95,18 @@ class Leg(ABC):
         amount = min(self.limit(), tank.level - tank.minimum)
         if amount > self.eps:
             self.push(tank.withdraw(amount), amount, day)
+
+    def depart(self, parcel: Parcel, now: float) -> None:
+        """Count oil that enters the leg at ``now`` (days) as exported, for the routes that leave here."""
+        departed, leaves = self.departed, self.leaves_here
+        if not leaves or departed is None:
+            return
+        base = int(now) * self.n_routes
+        if base >= len(departed):
+            return  # (nothing enters at the horizon: the run stops before)
+        for route, amount in parcel.items():
+            if route in leaves:
+                departed[base + route] += amount
 
     def end_day(self, day: int) -> None:  # noqa: B027 (most legs have nothing to do)
         """After the day's dispatch: move what the day's intake pushes on."""

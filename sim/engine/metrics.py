@@ -2,15 +2,18 @@
 
 Definitions (all within the horizon; tonnes unless said otherwise):
 
+* exports are counted where the oil leaves the system (loading at the export terminal, the border for
+  a route without a sea leg; ``RunRecord``), not on arrival at the market.
 * lost export volume = baseline exports - scenario exports. It splits exactly into
   extra shut-in production (no room: forced) + extra output cut by the operators (their
   response to the outlet) + extra production outage + extra oil left in storage or
   transit at the horizon (minus the extra initial inventory, which is zero).
 * deferred volume = the largest cumulative export deficit at any time minus the deficit
   at the horizon: tonnes that were exported, but later than in the baseline.
-* time to survive = days from the first shock's start until shut-in first exceeds the
-  baseline's (None if it never does).
-* time to recover = days from the first shock's start until windowed daily exports are
+* time to survive = days from the first shock that changes a capacity (``first_capacity_change_d``:
+  from the effective timelines, so a standby mooring out does not start the clock) until shut-in
+  first exceeds the baseline's (None if it never does).
+* time to recover = days from that same start until windowed daily exports are
   back within the tolerance of the baseline's and stay there. Exports arrive in whole
   cargoes, so the comparison allows one cargo of the largest tanker on top of the
   relative tolerance (None if not recovered by the horizon).
@@ -26,8 +29,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sim.engine.model import port_terms, pump_stations
 from sim.engine.record import RunRecord
-from sim.engine.shocks import RealizedShock
+from sim.engine.shocks import RealizedShock, Timelines
 from sim.scenario.schema import Network, SeaLeg
 
 __all__ = [
@@ -177,6 +181,14 @@ def _recovery_day(
     return last_bad + 1
 
 
+def first_capacity_change_d(network: Network, shocks: list[RealizedShock], days: int) -> float | None:
+    """When the first shock that changes a capacity takes effect (days from the start), from the
+    effective timelines rather than the shock list: a shock with no effect (a standby mooring out, a
+    factor of 1) does not count. None if no shock changes anything within ``days``."""
+    timelines = Timelines(days, shocks, pump_stations(network))
+    return timelines.first_capacity_change_d({name: port_terms(spec) for name, spec in network.ports.items()})
+
+
 def impact(
     scenario: RunRecord,
     baseline: RunRecord,
@@ -199,8 +211,7 @@ def impact(
     outage_extra = bal_s.outage_t - bal_b.outage_t
     inventory_extra = (bal_s.stored_t + bal_s.in_transit_t) - (bal_b.stored_t + bal_b.in_transit_t)
     peak_deficit = float(max(0.0, deficit.max())) if days else 0.0
-    happened = [s for s in shocks if s.happened and s.duration_d > 0]
-    first_start = min((s.start_d for s in happened), default=None)
+    first_start = first_capacity_change_d(network, shocks, days)
     start_day = int(first_start) if first_start is not None else None
 
     shut_s = scenario.shut_in.sum(axis=1)

@@ -7,6 +7,7 @@ Tankers load and sail between the daily ticks. Mass balance is checked at the en
 
 from __future__ import annotations
 
+import datetime as dt
 import gc
 import math
 from collections.abc import Iterator
@@ -27,9 +28,9 @@ from sim.engine.record import RunRecord
 from sim.engine.shocks import RealizedShock, Timelines
 from sim.engine.sources import Source
 from sim.engine.tanks import Market, Tank
-from sim.scenario.schema import Network
+from sim.scenario.schema import Network, PortSpec
 
-__all__ = ["Model", "simulate"]
+__all__ = ["Model", "port_terms", "pump_stations", "simulate"]
 
 
 class Model:
@@ -39,22 +40,28 @@ class Model:
     fast path anywhere (the equivalence tests run both and compare).
     """
 
-    def __init__(self, network: Network, shocks: list[RealizedShock], horizon_d: int, fast: bool = True):
+    def __init__(
+        self,
+        network: Network,
+        shocks: list[RealizedShock],
+        horizon_d: int,
+        fast: bool = True,
+        start_date: dt.date | None = None,
+    ):
         self.network = network
         self.days = horizon_d
+        self.start_date = start_date
         self.fast = fast
         self.env = Environment()
         self.route_names = list(network.routes)
         self.source_names = list(network.sources)
-        stations = {
-            (leg_name, station): spec.capacity_without
-            for leg_name, leg in network.legs.items()
-            for station, spec in getattr(leg, "pump_stations", {}).items()
-        }
-        self.timelines = Timelines(horizon_d, shocks, stations)
+        self.timelines = Timelines(horizon_d, shocks, pump_stations(network))
         self.shocks = shocks
         self.eps = zero_below(network_scale(network))  # tonnes that count as zero
-        self.exports = [0.0] * (horizon_d * len(self.route_names))  # t by day and route: [day * n_routes + route]
+        # t by day and route, [day * n_routes + route]: arrived at the market, and exported where the oil
+        # leaves the system (loading at the export terminal, or arrival for a route without a sea leg)
+        self.arrivals = [0.0] * (horizon_d * len(self.route_names))
+        self.departed = [0.0] * (horizon_d * len(self.route_names))
         self._build()
 
     def _daily(self, kind: str, name: str) -> np.ndarray:
@@ -67,7 +74,8 @@ class Model:
         route_index = {name: i for i, name in enumerate(self.route_names)}
         n_routes = len(self.route_names)
         self.markets = {
-            name: Market(name, self.exports, n_routes, tl.hourly_factor("market", name)) for name in net.markets
+            name: Market(name, self.arrivals, n_routes, tl.hourly_factor("market", name), self.departed)
+            for name in net.markets
         }
         # Where each leg delivers: the next leg's inlet tank, or the market.
         outlet_of: dict[str, tuple[str, str]] = {}
@@ -92,10 +100,10 @@ class Model:
                 self.tanks[leg_name] = Tank(
                     env, f"{leg_name}.inlet", storage.capacity, initial, storage.minimum, self.eps
                 )
-        self.ports = {
-            name: Port(env, name, spec.berths, spec.active_berths or spec.berths, tl.hourly_factor("port", name))
-            for name, spec in net.ports.items()
-        }
+        self.ports = {}
+        for name, spec in net.ports.items():
+            berths, active, delay = port_terms(spec)
+            self.ports[name] = Port(env, name, berths, active, tl.usable_berths(name, berths, active, delay))
         self.legs: dict[str, Leg] = {}
         for leg_name, spec in net.legs.items():
             if leg_name not in outlet_of:
@@ -116,8 +124,16 @@ class Model:
                 fast=self.fast,
             )
             self.legs[leg_name] = build_leg(context, leg_name, spec)
+        self._set_exits()
         self.sources = [
-            Source(name, spec, spec.production * self._daily("source", name), self.eps, spec.response or net.response)
+            Source(
+                name,
+                spec,
+                self._scheduled(spec) * self._daily("source", name),
+                self.eps,
+                spec.response or net.response,
+                base=self._scheduled(spec),
+            )
             for name, spec in net.sources.items()
         ]
         self._operators(net)
@@ -134,15 +150,51 @@ class Model:
                 priority=spec.priority,
                 factor=self.timelines.daily_factor("route", rname),
                 days=self.days,
+                contracted=spec.contracted,
             )
             for rname, spec in net.routes.items()
         ]
-        self.initial_inventory = self.inventory()
+        beyond, beyond_tanks, beyond_legs = self.beyond()
+        self.initial_beyond = beyond
+        self.initial_inventory = self.inventory() - beyond_tanks - beyond_legs
         self.initial_source_levels = [src.level for src in self.sources]
-        self.initial_by_route = self.by_route()
+        self.initial_by_route = [held - out for held, out in zip(self.by_route(), beyond, strict=True)]
         self.dispatcher = Dispatcher(
             self.sources, self.routes, list(self.legs.values()), depth, list(self.tanks.values()), self.eps, self.fast
         )
+
+    def _set_exits(self) -> None:
+        """Where each route's oil leaves the system: its first export terminal (a leg with
+        ``export_terminal``: loading aboard a tanker), else arrival at its market. Tell those legs and
+        markets, and keep per route the tanks and legs its oil is in once it has left."""
+        routes = self.network.routes
+        self.past_exit: list[tuple[list[Leg], list[Tank]]] = []
+        for r, name in enumerate(self.route_names):
+            legs = routes[name].legs
+            k = next((i for i, leg in enumerate(legs) if self.legs[leg].export_terminal), None)
+            after = [] if k is None else legs[k:]
+            self.past_exit.append(
+                ([self.legs[leg] for leg in after], [self.tanks[leg] for leg in after[1:] if leg in self.tanks])
+            )
+            if k is None:
+                market = self.markets[routes[name].market]
+                market.leaves_here = market.leaves_here | {r}
+                continue
+            leg = self.legs[legs[k]]
+            leg.departed, leg.n_routes = self.departed, len(self.route_names)
+            leg.leaves_here = leg.leaves_here | {r}
+
+    def beyond(self) -> tuple[list[float], float, float]:
+        """Oil that has left the system (exported) and is still on its way to the market, by route, and
+        how much of it is in tanks and in legs (the ``exports`` accounting leaves it out of inventories)."""
+        by_route, in_tanks, in_legs = [], 0.0, 0.0
+        for r, (legs, tanks) in enumerate(self.past_exit):
+            on_legs = sum(leg.holdings().get(r, 0.0) for leg in legs)
+            in_store = sum(tank.by_route.get(r, 0.0) for tank in tanks)
+            by_route.append(on_legs + in_store)
+            in_tanks += in_store
+            in_legs += on_legs
+        return by_route, in_tanks, in_legs
 
     def _split(self, amount: float, route_ids: list[int]) -> Parcel:
         """Share ``amount`` among routes in proportion to their normal allocation (equal if none)."""
@@ -154,6 +206,12 @@ class Model:
             weights, total = [1.0] * len(route_ids), float(len(route_ids))
         return {r: amount * w / total for r, w in zip(route_ids, weights, strict=True)}
 
+    def _scheduled(self, spec) -> np.ndarray:
+        """A field's production rate day by day: its schedule's steps (read from start_date), else constant."""
+        if not spec.schedule or self.start_date is None:
+            return np.full(self.days, float(spec.production))
+        return np.array([spec.rate_on(self.start_date + dt.timedelta(days=d)) for d in range(self.days)], dtype=float)
+
     def _operators(self, net: Network) -> None:
         """What each responding field's operator watches: the terminal tanks its normal routes load from
         (watch: terminal), and the days on which a stop on its outlet is announced or under way."""
@@ -162,8 +220,11 @@ class Model:
                 continue
             name = self.source_names[i]
             routes = [r for r in net.routes.values() if r.source == name and r.normal > 0]
+            watched = []
             if src.response.watch == "terminal":
-                src.watched = [self.tanks[leg] for r in routes for leg in r.legs[1:] if leg in self.tanks]
+                watched = [self.tanks[leg] for r in routes for leg in r.legs[1:] if leg in self.tanks]
+                watched = list(dict.fromkeys(watched))  # a terminal several routes load from, once
+            src.arm(watched)
             outlet = {("route", rn) for rn, r in net.routes.items() if r.source == name and r.normal > 0}
             for r in routes:
                 outlet.add(("market", r.market))
@@ -233,13 +294,16 @@ class Model:
         produced = table("produced", n_s)
         cut = table("cut", n_s)
         potential = np.array([src.potential for src in self.sources], dtype=float).T.reshape(self.days, n_s)
-        nominal = np.array([src.nominal for src in self.sources], dtype=float)
+        nominal = np.array([src.base for src in self.sources], dtype=float).T.reshape(self.days, n_s)
+        beyond, beyond_tanks, beyond_legs = self.beyond()
+        by_route = self.by_route()
         record = RunRecord(
             route_names=self.route_names,
             source_names=self.source_names,
             tank_names=[t.name for t in self.tanks.values()],
             leg_names=list(self.legs),
-            exports=np.array(self.exports, dtype=float).reshape(self.days, n_r),
+            exports=np.array(self.departed, dtype=float).reshape(self.days, n_r),
+            arrivals=np.array(self.arrivals, dtype=float).reshape(self.days, n_r),
             intake=table("intake", n_r),
             produced=produced,
             shut_in=potential - produced - cut,  # potential never produced for want of room, or ramping back
@@ -249,8 +313,8 @@ class Model:
             tank_level=table("tank_level", len(self.tanks)),
             leg_transit=table("leg_transit", len(self.legs)),
             initial_inventory_t=self.initial_inventory,
-            final_stored_t=self.stored(),
-            final_in_transit_t=self.in_transit(),
+            final_stored_t=self.stored() - beyond_tanks,
+            final_in_transit_t=self.in_transit() - beyond_legs,
             events=self.env.events_scheduled(),
             peak_storage_t={**{s.name: s.peak for s in self.sources}, **{t.name: t.peak for t in self.tanks.values()}},
             storage_capacity_t={
@@ -261,10 +325,26 @@ class Model:
             route_source=[route.source for route in self.routes],
             initial_source_level_t=self.initial_source_levels,
             initial_by_route_t=self.initial_by_route,
-            final_by_route_t=self.by_route(),
+            final_by_route_t=[held - out for held, out in zip(by_route, beyond, strict=True)],
+            initial_beyond_by_route_t=self.initial_beyond,
+            final_beyond_by_route_t=beyond,
         )
         record.check_balance()
         return record
+
+
+def pump_stations(network: Network) -> dict[tuple[str, str], float]:
+    """(leg, station) -> fraction of the line's capacity left without the station, as ``Timelines`` takes it."""
+    return {
+        (leg_name, station): spec.capacity_without
+        for leg_name, leg in network.legs.items()
+        for station, spec in getattr(leg, "pump_stations", {}).items()
+    }
+
+
+def port_terms(spec: PortSpec) -> tuple[int, int, float]:
+    """A port's (berths, active berths, standby delay in days), as ``Timelines.usable_berths`` takes them."""
+    return spec.berths, spec.active_berths or spec.berths, spec.standby_delay
 
 
 def network_scale(network: Network) -> float:
@@ -275,7 +355,13 @@ def network_scale(network: Network) -> float:
     return sum(src.production for src in network.sources.values()) + sum(stocks)
 
 
-def simulate(network: Network, shocks: list[RealizedShock], horizon_d: float, fast: bool = True) -> RunRecord:
+def simulate(
+    network: Network,
+    shocks: list[RealizedShock],
+    horizon_d: float,
+    fast: bool = True,
+    start_date: dt.date | None = None,
+) -> RunRecord:
     """Run one replication of ``network`` with ``shocks`` over ``horizon_d`` days.
 
     ``fast=False`` runs the plain reference model (a process per tanker): the same daily series
@@ -289,7 +375,7 @@ def simulate(network: Network, shocks: list[RealizedShock], horizon_d: float, fa
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return Model(network, shocks, days, fast=fast).run()
+        return Model(network, shocks, days, fast=fast, start_date=start_date).run()
     finally:
         if collecting:
             gc.enable()

@@ -15,7 +15,6 @@ import numpy as np
 import simpy
 
 from sim.engine.env import SHOCK_CHANGE, NotifyingResource
-from sim.engine.rounding import half_up_array
 from sim.engine.shocks import STEPS_PER_DAY
 
 __all__ = ["Berths", "Port"]
@@ -98,24 +97,25 @@ class Port:
     """A loading port: its berths, and a process that blocks and unblocks them as scheduled.
 
     Standby berths and berths out of service are held by blocks, which queue ahead of tankers; a
-    loading under way finishes before its berth is taken.
+    loading under way finishes before its berth is taken. ``usable`` is the hourly count of berths in
+    use (``Timelines.usable_berths``: outages counted as units, standby take-over, weather), or None
+    when no shock touches the port (its active berths all the time).
     """
 
-    def __init__(self, env: simpy.Environment, name: str, berths: int, active: int, hourly: np.ndarray | None):
+    def __init__(self, env: simpy.Environment, name: str, berths: int, active: int, usable: np.ndarray | None):
         self.env = env
         self.name = name
         self.berths = berths
         self.active = active
         self.resource = Berths(env, capacity=berths)
         self.blocks: list = []
-        env.process(self._control(self._blocked_schedule(hourly)))
+        env.process(self._control(self._blocked_schedule(usable)))
 
-    def _blocked_schedule(self, hourly: np.ndarray | None) -> list[tuple[float, int]]:
+    def _blocked_schedule(self, usable: np.ndarray | None) -> list[tuple[float, int]]:
         """(time, berths blocked) at each change."""
         normal = self.berths - self.active
-        if hourly is None:
+        if usable is None:
             return [(0.0, normal)]
-        usable = np.minimum(self.active, half_up_array(self.berths * hourly))
         blocked = self.berths - usable
         changes = np.flatnonzero(np.diff(blocked)) + 1
         schedule = [(0.0, int(blocked[0]))]

@@ -1,4 +1,12 @@
-"""What one replication produces: daily series and end-of-run inventories, with the balance check."""
+"""What one replication produces: daily series and end-of-run inventories, with the balance check.
+
+``exports`` counts a tonne where it leaves the system, as trade statistics do: when it is loaded aboard
+a tanker at the export terminal (the route's first sea leg), or, for a route without a sea leg, when it
+enters the foreign system (arrival at the route's market: the border, the foreign pipeline). Arrival
+at the market is its own series, ``arrivals``. Inventories (``initial_inventory_t``, ``final_stored_t``,
+``final_in_transit_t``, the by-route holdings) hold only oil not yet exported; oil exported and still on
+its way (aboard, or in tanks and legs past the terminal) is kept per route in ``*_beyond_by_route_t``.
+"""
 
 from __future__ import annotations
 
@@ -45,7 +53,8 @@ class RunRecord:
     source_names: list[str]
     tank_names: list[str]
     leg_names: list[str]
-    exports: np.ndarray  # (days, routes) t exported (counted at the market) per day
+    exports: np.ndarray  # (days, routes) t exported per day, counted where the oil leaves the system
+    arrivals: np.ndarray  # (days, routes) t arrived at the market per day
     intake: np.ndarray  # (days, routes) t sent into each route's first leg per day
     produced: np.ndarray  # (days, sources)
     shut_in: np.ndarray  # (days, sources) potential not produced: nowhere to put it, or ramping back
@@ -65,6 +74,8 @@ class RunRecord:
     initial_source_level_t: list[float] | None = None  # field storage at the start
     initial_by_route_t: list[float] | None = None  # each route's oil in tanks and legs at the start
     final_by_route_t: list[float] | None = None  # ... and at the end
+    initial_beyond_by_route_t: list[float] | None = None  # exported, not yet at the market, at the start
+    final_beyond_by_route_t: list[float] | None = None  # ... and at the end
 
     @property
     def days(self) -> int:
@@ -99,6 +110,7 @@ class RunRecord:
         balance = self.balance()
         arrays = (
             self.exports,
+            self.arrivals,
             self.intake,
             self.produced,
             self.shut_in,
@@ -115,7 +127,12 @@ class RunRecord:
                 f"{balance.stored_t:.3f} + in transit {balance.in_transit_t:.3f} "
                 f"(residual {balance.residual_t:.6f} t)"
             )
-        if (self.exports < -1e-6).any() or (self.source_level < -1e-6).any() or (self.tank_level < -1e-6).any():
+        if (
+            (self.exports < -1e-6).any()
+            or (self.arrivals < -1e-6).any()
+            or (self.source_level < -1e-6).any()
+            or (self.tank_level < -1e-6).any()
+        ):
             raise MassBalanceError("a negative flow or storage level appeared")
         tolerance = balance.tolerance_t()
         for names, levels in ((self.source_names, self.source_level), (self.tank_names, self.tank_level)):
@@ -137,6 +154,17 @@ class RunRecord:
                 raise MassBalanceError(
                     f"route {self.route_names[r]} does not balance: {came_in[r]:.3f} t in (initial + intake) != "
                     f"{went_out[r]:.3f} t out (exported + held at the end)"
+                )
+        if self.initial_beyond_by_route_t is not None and self.final_beyond_by_route_t is not None:
+            # exported oil on its way: what was on its way + exported = arrived + on its way at the end
+            came_in = np.asarray(self.initial_beyond_by_route_t) + self.exports.sum(axis=0)
+            went_out = self.arrivals.sum(axis=0) + np.asarray(self.final_beyond_by_route_t)
+            bad = ~(np.abs(came_in - went_out) <= tolerance)
+            if bad.any():
+                r = int(np.argmax(bad))
+                raise MassBalanceError(
+                    f"route {self.route_names[r]}'s exports do not reach its market: {came_in[r]:.3f} t on its way "
+                    f"or exported != {went_out[r]:.3f} t arrived or on its way at the end"
                 )
         return balance
 

@@ -51,10 +51,10 @@ def run_replication(
     seed = scenario.seed if seed is None else seed
     started = time.perf_counter()
     shocks = realize_shocks(scenario, seed, replication)
-    shocked = simulate(scenario.network, shocks, scenario.horizon)
+    shocked = simulate(scenario.network, shocks, scenario.horizon, start_date=scenario.start_date)
     background = [s for s in shocks if s.background]
     if baseline is None:
-        baseline = simulate(scenario.network, background, scenario.horizon)
+        baseline = simulate(scenario.network, background, scenario.horizon, start_date=scenario.start_date)
     elif not fixed_baseline(scenario):
         raise ValueError("a baseline can be reused only when the scenario has no background shocks")
     result = impact(

@@ -36,6 +36,7 @@ class SeaLeg(Leg):
     start in steady state, and the tonnes aboard."""
 
     steps_daily = False  # tankers move between the daily ticks
+    export_terminal = True  # oil is exported when it loads (for routes whose first sea leg this is)
 
     def __init__(
         self,
@@ -200,6 +201,7 @@ class SeaFleet(SeaLeg):
         after the loading, the tanker is back after the round trip."""
         cargo = self.cargo
         parcel = self.tank.withdraw(cargo, claimed=True)
+        self.depart(parcel, now)
         self.aboard += cargo
         self.loaded += cargo
         load_d = self.load_d
@@ -328,6 +330,7 @@ class SeaTankers(SeaLeg):
                 berth = None
                 yield from self._wait_until(lambda: self._lookup(hourly, 1.0) > 0)
             parcel = tank.withdraw(cargo, claimed=True)
+            self.depart(parcel, env.now)
             self.aboard += cargo
             self.loaded += cargo
             add_to(self.aboard_by_route, parcel)

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from sim.engine.rounding import half_up
+from sim.engine.rounding import half_up, half_up_array
 from sim.engine.shock_kinds import SHOCK_KINDS
 from sim.scenario.distributions import draw
 from sim.scenario.schema import PortSpec, RecurringSpec, Scenario, Shock
@@ -43,6 +43,8 @@ class RealizedShock:
     """0 for a one-off shock; 1, 2, ... for the occurrences of a recurring shock, in time order."""
     background: bool = False
     """Applied to the baseline too (same draws): part of the world, not of the scenario."""
+    berths_out: int | None = None
+    """Moorings or berths out of service (a port outage given as a count): counts on one port add up."""
     notice_d: float = 0.0
     """Days before the start that the operators know of it (0: it comes unannounced)."""
 
@@ -124,6 +126,7 @@ def _realized(
         happened=happened,
         occurrence=occurrence,
         background=shock.background,
+        berths_out=shock.berths_out,
         notice_d=float(shock.notice),
     )
 
@@ -153,6 +156,10 @@ class Timelines:
     Overlapping shocks on one component combine by the smallest factor (largest
     multiplier). Components without shocks have no array: their factor is 1. Which timeline a
     shock writes comes from its kind's entry in ``SHOCK_KINDS`` (``sim/engine/shock_kinds.py``).
+
+    Port outages given as a count of moorings (``berths_out``) are units, not factors: they add up
+    (two one-mooring outages leave two out) and are kept as intervals, which ``usable_berths``
+    combines with the port's factor timeline (weather, factor outages) and its standby moorings.
     """
 
     def __init__(self, horizon_d: int, shocks: list[RealizedShock], pump_stations: dict[tuple[str, str], float]):
@@ -161,6 +168,8 @@ class Timelines:
         self.factor: dict[tuple[str, str], np.ndarray] = {}
         self.multiplier: dict[str, np.ndarray] = {}
         self._behaviours: dict[tuple[str, str], set[str]] = {}
+        self.berth_outages: dict[str, list[tuple[int, int, int]]] = {}
+        """Per port, (first hour, end hour, moorings out) of each ``berths_out`` outage."""
         for shock in shocks:
             if not shock.happened or shock.duration_d <= 0:
                 continue
@@ -174,6 +183,10 @@ class Timelines:
                 if hi > lo:
                     np.maximum(arr[lo:hi], shock.multiplier, out=arr[lo:hi])
                 continue
+            if shock.berths_out is not None and effect.timeline == "port":
+                if hi > lo and shock.berths_out > 0:
+                    self.berth_outages.setdefault(shock.target.name, []).append((lo, hi, shock.berths_out))
+                continue
             factor = shock.factor
             if shock.target.kind == "pump_station":
                 left = pump_stations[(shock.target.name, shock.target.station)]
@@ -186,6 +199,58 @@ class Timelines:
                 end = min(self.steps, hi + ramp_steps)
                 ramp = factor + (1.0 - factor) * (np.arange(1, end - hi + 1) / ramp_steps)
                 np.minimum(arr[hi:end], ramp, out=arr[hi:end])
+
+    def usable_berths(self, name: str, berths: int, active: int, standby_delay_d: float = 0.0) -> np.ndarray | None:
+        """Hourly count of a port's moorings in use (None if no shock touches the port).
+
+        ``out`` moorings out of service (``berths_out`` outages, added up) are taken to be active ones;
+        a standby mooring takes over from one once its outage has lasted ``standby_delay_d``. A factor
+        (weather, an outage given as a factor) leaves ``berths x factor`` moorings, rounded half up.
+        usable = min(active, berths - out, active - out + standby covering, what the factor leaves).
+        """
+        factor = self.factor.get(("port", name))
+        outages = self.berth_outages.get(name)
+        if factor is None and outages is None:
+            return None
+        usable = np.full(self.steps, active, dtype=np.int64)
+        if factor is not None:
+            np.minimum(usable, half_up_array(berths * factor).astype(np.int64), out=usable)
+        if outages:
+            out = np.zeros(self.steps, dtype=np.int64)
+            settled = np.zeros(self.steps, dtype=np.int64)  # out long enough for a standby to take over
+            delay = half_up(standby_delay_d * STEPS_PER_DAY)
+            for lo, hi, count in outages:
+                out[lo:hi] += count
+                settled[min(hi, lo + delay) : hi] += count
+            covered = np.minimum(berths - active, settled)
+            by_count = np.minimum(berths - out, active - out + covered)
+            np.minimum(usable, by_count, out=usable)
+        np.maximum(usable, 0, out=usable)
+        return usable
+
+    def first_capacity_change_d(self, ports: dict[str, tuple[int, int, float]]) -> float | None:
+        """Time (days) of the first hour at which any capacity differs from normal: a factor below 1
+        (legs, cargoes, sources, routes, markets), a transit multiplier above 1, or a port with fewer
+        moorings in use than its active count (``ports``: name -> (berths, active, standby delay)).
+        None if no shock changes anything (a standby mooring out, a factor of 1)."""
+        first = self.steps
+        for (timeline, _name), arr in self.factor.items():
+            if timeline == "port":
+                continue
+            hits = np.flatnonzero(arr < 1.0 - 1e-12)
+            if hits.size:
+                first = min(first, int(hits[0]))
+        for arr in self.multiplier.values():
+            hits = np.flatnonzero(arr > 1.0 + 1e-12)
+            if hits.size:
+                first = min(first, int(hits[0]))
+        for name, (berths, active, delay) in ports.items():
+            usable = self.usable_berths(name, berths, active, delay)
+            if usable is not None:
+                hits = np.flatnonzero(usable < active)
+                if hits.size:
+                    first = min(first, int(hits[0]))
+        return None if first >= self.steps else first / STEPS_PER_DAY
 
     def behaviours(self, timeline: str, name: str) -> set[str]:
         """What the shocks that wrote a component's timeline change (empty if none did): fast paths

@@ -132,14 +132,28 @@ class Tank:
 
 
 class Market:
-    """Where a tonne counts as exported; closed while its factor is zero."""
+    """Where a tonne arrives (its ``exports`` list holds arrivals); closed while its factor is zero.
 
-    def __init__(self, name: str, exports: list[float], n_routes: int, hourly_factor: np.ndarray | None):
+    For routes that leave the system here (no sea leg: the border, the foreign pipeline), an arrival is
+    also the export (``departed``); routes with a sea leg were exported when their tanker loaded.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        exports: list[float],
+        n_routes: int,
+        hourly_factor: np.ndarray | None,
+        departed: list[float] | None = None,
+        leaves_here: frozenset[int] = frozenset(),
+    ):
         self.name = name
-        self.exports = exports  # t by day and route, flat ([day * n_routes + route]), shared with the model
+        self.exports = exports  # t arrived by day and route, flat ([day * n_routes + route]), shared with the model
         self.n_routes = n_routes
         self.days = len(exports) // n_routes if n_routes else 0
         self.hourly = hourly_factor
+        self.departed = departed  # t exported by day and route (flat), shared with the model
+        self.leaves_here = leaves_here  # routes whose oil leaves the system on arrival here
 
     def is_open(self, time_d: float) -> bool:
         """Whether the market takes oil at ``time_d``."""
@@ -158,3 +172,9 @@ class Market:
         base = (day if day < self.days else self.days - 1) * self.n_routes
         for route, amount in parcel.items():
             exports[base + route] += amount
+        if self.leaves_here:
+            departed, leaves = self.departed, self.leaves_here
+            assert departed is not None
+            for route, amount in parcel.items():
+                if route in leaves:
+                    departed[base + route] += amount

@@ -185,7 +185,7 @@ def disruption_figure(
             poly.set_hatch(CORRIDORS[corridor][1])
     baseline = rolling_mean(np.asarray(columns["baseline_exports_t"]), window, centred=True) / 1e3
     top.plot(x, baseline, color="black", linestyle="--", linewidth=1.4, label="baseline, all corridors")
-    top.set_ylabel(f"exports, kt/d ({window}-day centred mean)")
+    top.set_ylabel(f"exports, kt/d ({window}-day centred mean)\ncounted where the oil leaves: loading, border")
     top.set_ylim(0, max(float(np.nanmax(baseline)) if baseline.size else 1.0, 1e-9) * 1.3)
     top.set_title(headline or "Daily exports by corridor against the baseline", fontsize=10, loc="left")
     if title:

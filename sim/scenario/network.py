@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from typing import Annotated, Any, Literal
 
@@ -11,6 +12,7 @@ from pydantic import (
 )
 
 from sim.scenario.quantities import (
+    Date,
     Duration,
     Fraction,
     Mass,
@@ -37,6 +39,7 @@ __all__ = [
     "RailLeg",
     "ResponseSpec",
     "RouteSpec",
+    "ScheduleStep",
     "SeaLeg",
     "SourceSpec",
     "StorageSpec",
@@ -116,6 +119,13 @@ class ResponseSpec(_Model):
     lag: Duration = Field(1.0, description="Days to move output from full rate to the floor, or back.")
 
 
+class ScheduleStep(_Model):
+    """From a date on, a field produces at another rate (a month of maintenance, a new train on stream)."""
+
+    since: Date = Field(description="First day of the new rate.")
+    production: Rate = Field(description="Production available for export from that day on.")
+
+
 class SourceSpec(_Model):
     """A producing field (or an aggregate producer) with its own storage."""
 
@@ -139,7 +149,30 @@ class SourceSpec(_Model):
     response: ResponseSpec | None = Field(
         None, description="How the operator answers a shrinking outlet; default: the network's response."
     )
+    schedule: list[ScheduleStep] = Field(
+        default_factory=list,
+        description=(
+            "Dated changes of the production rate, in date order: before the first, the field produces "
+            "`production`; from each step's `since` on, that step's rate (monthly rates are a step a month)."
+        ),
+    )
     description: str = Field("", description="What this source stands for, with sources of the figures.")
+
+    def rate_on(self, day: dt.date) -> float:
+        """The scheduled production rate on ``day`` (t/d)."""
+        rate = self.production
+        for step in self.schedule:
+            if step.since > day:
+                break
+            rate = step.production
+        return rate
+
+    @model_validator(mode="after")
+    def _schedule_in_order(self) -> SourceSpec:
+        days = [step.since for step in self.schedule]
+        if days != sorted(days) or len(set(days)) != len(days):
+            raise ValueError("schedule: the steps must be in date order, one per date")
+        return self
 
     @model_validator(mode="after")
     def _no_field_minimum(self) -> SourceSpec:
@@ -154,6 +187,13 @@ class PortSpec(_Model):
     berths: PositiveCount = Field(description="Berths or single-point moorings installed.")
     active_berths: PositiveCount | None = Field(
         None, description="Berths used in normal operation (the rest are standby); default all."
+    )
+    standby_delay: Duration = Field(
+        0.0,
+        description=(
+            "Time for a standby berth or mooring to take over from an active one that is out of service "
+            "(a berths_out outage); default 0, at once."
+        ),
     )
     description: str = Field("", description="Notes and sources.")
 
@@ -263,7 +303,15 @@ class RouteSpec(_Model):
     )
     cost: Price = Field(0.0, description="Transport cost per tonne, all legs.")
     lead_time: Duration = Field(
-        0.0, description="Days from the first need to divert until the route takes extra volume."
+        0.0,
+        description=(
+            "Days of need (less days without) before the route takes diverted volume; once set up, its "
+            "contract lapses after this long unused."
+        ),
+    )
+    contracted: bool = Field(
+        False,
+        description="Already contracted at the start: takes diverted volume from day 0, and the contract never lapses.",
     )
     priority: int = Field(
         100, strict=True, ge=-1_000_000, le=1_000_000, description="Merit order for normal allocations (lower first)."

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from sim.limits import (
     ENSEMBLE_SCALARS,
+    FAN_BYTES,
     MAX_ENSEMBLE_BYTES,
     MAX_REPLICATIONS,
     SECONDS_PER_REPLICATION_DAY,
@@ -29,6 +30,7 @@ from sim.scenario.network import (
     RailLeg,
     ResponseSpec,
     RouteSpec,
+    ScheduleStep,
     SeaLeg,
     SourceSpec,
     StorageSpec,
@@ -98,6 +100,7 @@ __all__ = [
     "DEFAULT_TIMEZONE",
     "EARLIEST_DATE",
     "ENSEMBLE_SCALARS",
+    "FAN_BYTES",
     "IMPACT_METRICS",
     "LATEST_DATE",
     "MAX_ENSEMBLE_BYTES",
@@ -148,6 +151,7 @@ __all__ = [
     "ResponseSpec",
     "RouteSpec",
     "Scenario",
+    "ScheduleStep",
     "SeaLeg",
     "Shock",
     "ShockKind",
