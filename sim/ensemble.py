@@ -35,23 +35,21 @@ from typing import Any
 
 import numpy as np
 
-from sim.engine.metrics import METRICS, Impact
-from sim.engine.runner import Replication, run_replication
-from sim.executors import (
+from sim.batches import (
     FAULT_ENV,
     BatchContext,
     BatchResult,
     BatchTask,
-    Evaluator,
-    ExecutorError,
     batch_size,
-    evaluator,
     input_columns,
     input_names,
     metric_row,
     plan_batches,
     prime_baseline,
 )
+from sim.engine.metrics import METRICS, Impact
+from sim.engine.runner import Replication, run_replication
+from sim.executors import Evaluator, ExecutorError, evaluator
 from sim.limits import FAN_BYTES
 from sim.scenario.schema import ENSEMBLE_SCALARS, Scenario
 from sim.series import rolling_mean

@@ -2,7 +2,7 @@
 
 ``ensemble.parquet`` has one row per replication: ``replication``, ``seed``, ``shocks_happened``,
 every impact metric (float64, NaN where undefined), and every drawn input, ``shocks.<i>.<field>``
-for each declared shock ``i`` (``sim.executors.INPUT_FIELDS``). The file's key-value metadata
+for each declared shock ``i`` (``sim.batches.INPUT_FIELDS``). The file's key-value metadata
 holds ``routesim.shock_names`` and ``routesim.units`` (JSON). Rows are written in row groups of
 ROW_GROUP replications whatever the batches were, so the same rows give the same bytes.
 
@@ -34,8 +34,8 @@ os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
 
 from typing import TYPE_CHECKING
 
+from sim.batches import BatchResult
 from sim.ensemble import column_names
-from sim.executors import BatchResult
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -220,7 +220,7 @@ def done_ranges(folder: Path) -> list[tuple[int, int]]:
 
 def missing_ranges(done: Sequence[tuple[int, int]], n: int, size: int) -> list[tuple[int, int]]:
     """Batches of at most ``size`` covering the replications 0..n-1 that no stored part holds."""
-    from sim.executors import plan_batches
+    from sim.batches import plan_batches
 
     covered = np.zeros(n, dtype=bool)
     for a, b in done:

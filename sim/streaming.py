@@ -30,16 +30,10 @@ from typing import Any
 import numpy as np
 
 from sim import api, data, results
+from sim.batches import FAULT_ENV, BatchContext, batch_size, prime_baseline
 from sim.engine.runner import run_replication
 from sim.ensemble import PRECISION, Ensemble, fan_rows, metric_names, result_of, shock_names, tasks_for
-from sim.executors import (
-    FAULT_ENV,
-    BatchContext,
-    Evaluator,
-    batch_size,
-    evaluator,
-    prime_baseline,
-)
+from sim.executors import Evaluator, evaluator
 from sim.results import OutputError
 from sim.scenario.errors import ScenarioError
 from sim.scenario.loader import LoadedScenario, load_resolved
