@@ -15,11 +15,6 @@ if TYPE_CHECKING:  # matplotlib is imported by the function that draws
 __all__ = ["GRADES", "backtest_figure"]
 
 
-def _value(value: float | None, unit: str) -> str:
-    """A value as the backtest table shows it ("3.41 Mt", "5 d"; "none")."""
-    return format_quantity(value, unit, missing="none")
-
-
 def _accepted(row: Any) -> tuple[float, float] | None:
     """The band of model / reference ratios that agree, or None if the reference is zero."""
     tol = row.tolerance
@@ -106,11 +101,14 @@ def backtest_figure(rows: Sequence[Any], title: str = "") -> Figure:
             markeredgecolor=color,
             markeredgewidth=1.6,
         )
-        label = f"{_value(row.model, row.unit)} vs {row.reported_text()}"
+        label = f"{format_quantity(row.model, row.unit, missing='none')} vs {row.reported_text()}"
         if row.model is None:
             label = f"no model value vs {row.reported_text()}"
         if row.ensemble:
-            p10, p90 = _value(row.model_p10, row.unit), _value(row.model_p90, row.unit)
+            p10, p90 = (
+                format_quantity(row.model_p10, row.unit, missing="none"),
+                format_quantity(row.model_p90, row.unit, missing="none"),
+            )
             share = "—" if row.share_agreeing is None else f"{row.share_agreeing:.0%}"
             label = f"P50 {label} (P10–P90 {p10} – {p90}; {share} of {row.replications} agree)"
         if off:
