@@ -237,3 +237,20 @@ def test_every_study_hands_jobs_and_executor_options_to_run_ensemble(tmp_path, m
     api.sensitivity(path, "morris", 2, **options)
     assert len(seen) > 10
     assert all(entry == (2, {"executor": "dask", "batch": 7}) for entry in seen)
+
+
+@pytest.mark.parametrize(
+    "where",
+    [("--executor", "processes", "--workers", "2"), ("--executor", "dask", "--workers", "2")],
+    ids=["processes", "dask"],
+)
+def test_cli_studies_give_the_same_table_on_every_executor(tmp_path, where):
+    """One evaluator serves every point of a study; the table does not depend on where the points ran."""
+    if "dask" in where:
+        pytest.importorskip("distributed")
+    path = line_file(tmp_path, duration={"dist": "uniform", "low": "5 d", "high": "40 d"})
+    args = ("sweep", str(path), "--param", "network.sources.field.storage.capacity=100kt:300kt:100kt", "-n", "3")
+    serial = routesim(*args, "--out", str(tmp_path / "serial"), "--no-plot")
+    elsewhere = routesim(*args, *where, "--out", str(tmp_path / "elsewhere"), "--no-plot")
+    assert serial.returncode == elsewhere.returncode == 0, elsewhere.stderr
+    assert (tmp_path / "serial" / "sweep.csv").read_bytes() == (tmp_path / "elsewhere" / "sweep.csv").read_bytes()

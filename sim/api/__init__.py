@@ -65,7 +65,7 @@ from sim.data import ImpactMapping, RunData
 from sim.engine.metrics import headline_rows
 from sim.engine.record import MassBalanceError
 from sim.ensemble import PRECISION, Ensemble, EnsembleError
-from sim.executors import EXECUTORS, MissingDependencyError, check_available
+from sim.executors import EXECUTORS, MissingDependencyError, check_available, evaluator
 from sim.results import OutputError, not_replaceable_message, replaceable
 from sim.scenario.errors import ScenarioError
 from sim.scenario.schema import ensemble_estimate
@@ -98,6 +98,7 @@ __all__ = [
     "default_folder",
     "discover",
     "ensemble_estimate",
+    "evaluator",
     "headline",
     "headline_rows",
     "history_files",

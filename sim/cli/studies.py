@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from collections.abc import Callable
@@ -28,9 +29,29 @@ from sim.cli.output import (
     study_number,
 )
 
+_WHERE: dict[str, Any] = {}
+"""Where the current study's ensembles run (set by study_options from --executor/--workers/--scheduler)."""
+
 
 def study_options(func: Callable) -> Callable:
-    """Options every study takes: seed, overrides, replications per point, jobs, and where to write."""
+    """Options every study takes: seed, overrides, replications per point, jobs, where its ensembles run
+    (one evaluator started for the whole study), and where to write."""
+
+    @functools.wraps(func)
+    def choose_executor(
+        *args: Any, executor: str | None, workers: int | None, scheduler: str | None, **kwargs: Any
+    ) -> Any:
+        from sim.cli.run import _executor_options
+
+        try:
+            where = _executor_options(executor, workers, scheduler, kwargs.get("jobs", 1), None)
+        except ScenarioError as exc:
+            fail_input(exc)
+            return None
+        _WHERE.clear()
+        _WHERE.update(executor=where.executor, workers=where.workers, scheduler=where.scheduler)
+        return func(*args, **kwargs)
+
     options = [
         click.option(
             "--seed", type=click.IntRange(0, 2**63 - 1), default=None, help="Root seed (default: the file's)."
@@ -45,6 +66,15 @@ def study_options(func: Callable) -> Callable:
             help="Replications per point, same seed at every point (default: the file's, else 1).",
         ),
         jobs_option("Worker processes per ensemble (results are identical for any J)."),
+        click.option(
+            "--executor",
+            type=click.Choice(list(api.EXECUTORS)),
+            default=None,
+            help="Where the study's replications run (default: processes with -j > 1, dask with --scheduler, "
+            "else serial); one evaluator serves every point.",
+        ),
+        click.option("--workers", type=int, default=None, metavar="K", help="Worker processes or Dask workers."),
+        click.option("--scheduler", default=None, metavar="ADDRESS", help="An existing Dask scheduler."),
         click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None, help="Folder to create."),
         click.option(
             "--results-root",
@@ -57,16 +87,21 @@ def study_options(func: Callable) -> Callable:
         click.option("--no-plot", is_flag=True, help="Do not draw the plot."),
         click.option("--no-save", is_flag=True, help="Print the table only; write nothing."),
     ]
+    wrapped: Callable = choose_executor
     for option in reversed(options):
-        func = option(func)
-    return func
+        wrapped = option(wrapped)
+    return wrapped
 
 
-def run_study(run: Callable[[Callable[[int, int], None] | None], Any], total: int, label: str) -> Any:
-    """Run a study with a progress bar; bad input exits 2, a missing extra exits 2, internal errors 1."""
+def run_study(run: Callable[..., Any], total: int, label: str) -> Any:
+    """Run a study with a progress bar and one started evaluator for all its ensembles, passed to ``run``
+    as ``run(progress, evaluator_=...)``; bad input exits 2, a missing extra exits 2, internal errors 1."""
     try:
-        with progress_bar(total, label) as progress:
-            return run(progress)
+        where = _WHERE or {"executor": "serial", "workers": 1, "scheduler": None}
+        with api.evaluator(**where) as started, progress_bar(total, label) as progress:
+            return run(progress, evaluator_=started)
+    except api.MissingDependencyError as exc:
+        fail_input(ScenarioError.single("--executor", str(exc)))
     except ScenarioError as exc:
         fail_input(exc)
     except api.StudyDependencyError as exc:  # SALib or the EMA Workbench missing
@@ -163,7 +198,7 @@ def sweep(
     what = [str(scenario_file.resolve()), params, overrides, replications, seed, metrics]
     journal = None if no_save else results_root / ".journal" / f"sweep-{_digest(what)}.jsonl"
     table = run_study(
-        lambda progress: api.sweep(
+        lambda progress, **where: api.sweep(
             scenario_file,
             list(params),
             replications,
@@ -172,6 +207,7 @@ def sweep(
             jobs,
             list(metrics) or None,
             progress=progress,
+            **where,
             journal=journal,
         ),
         points,
@@ -263,8 +299,8 @@ def stress(
     check_out(out, force, no_save)
     if survival:
         table = run_study(
-            lambda progress: api.survival(
-                scenario_file, percentile, None, replications, seed, overrides, jobs, progress=progress
+            lambda progress, **where: api.survival(
+                scenario_file, percentile, None, replications, seed, overrides, jobs, progress=progress, **where
             ),
             0,
             "survival",
@@ -297,7 +333,7 @@ def stress(
         fail_input(ScenarioError.single(f"<{missing[0]}>", f"{missing[0]} is required; expected it (or --survival)"))
         return
     table = run_study(
-        lambda progress: api.stress(
+        lambda progress, **where: api.stress(
             scenario_file,
             str(param),
             str(threshold),
@@ -310,6 +346,7 @@ def stress(
             jobs,
             tol,
             progress=progress,
+            **where,
         ),
         0,
         "stress",

@@ -90,8 +90,8 @@ def sensitivity(
         f"= {plan.runs:,} runs; about {rough_duration(seconds)} at the reference network's speed"
     )
     table = run_study(
-        lambda progress: api.sensitivity(
-            loaded, method, plan.base, list(bounds), metric, n, seed, (), jobs, second_order, progress=progress
+        lambda progress, **where: api.sensitivity(
+            loaded, method, plan.base, list(bounds), metric, n, seed, (), jobs, second_order, progress=progress, **where
         ),
         plan.samples,
         "sensitivity",
@@ -180,7 +180,7 @@ def discover(
         f"about {rough_duration(seconds)} at the reference network's speed[/]"
     )
     table = run_study(
-        lambda progress: api.discover(
+        lambda progress, **where: api.discover(
             loaded,
             threshold,
             list(bounds),
@@ -192,6 +192,7 @@ def discover(
             jobs,
             density,
             progress=progress,
+            **where,
         ),
         samples,
         "discover",
