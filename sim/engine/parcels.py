@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Iterable
 from typing import Protocol
 
-__all__ = ["REL_TOL", "Outlet", "Parcel", "add_to", "scale", "unload_queue", "zero_below"]
+__all__ = ["REL_TOL", "Outlet", "Parcel", "add_to", "held_in", "scale", "unload_queue", "zero_below"]
 
 Parcel = dict[int, float]
 """Tonnes of oil by route index."""
@@ -72,3 +73,14 @@ def unload_queue(waiting: deque[Parcel], outlet: Outlet, day: int, eps: float, m
         moved += amount
         outlet.receive(parcel, day)
     return moved
+
+
+def held_in(arrivals: dict[int, list[Parcel]], waiting: Iterable[Parcel]) -> Parcel:
+    """Tonnes by route in parcels under way (``arrivals``: day -> parcels) and waiting to unload."""
+    held: Parcel = {}
+    for parcels in arrivals.values():
+        for parcel in parcels:
+            add_to(held, parcel)
+    for parcel in waiting:
+        add_to(held, parcel)
+    return held

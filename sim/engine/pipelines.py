@@ -9,7 +9,7 @@ from collections import deque
 import numpy as np
 
 from sim.engine.legs import Leg, LegContext, register_leg_kind, tank_or_none
-from sim.engine.parcels import Parcel, add_to, unload_queue
+from sim.engine.parcels import Parcel, add_to, held_in, unload_queue
 from sim.engine.rounding import half_up
 from sim.engine.tanks import Market, Tank
 from sim.scenario.schema import PipelineLeg
@@ -307,13 +307,7 @@ class SharedPipeline(Leg):
 
     def holdings(self) -> Parcel:
         """Parcels travelling and waiting at the outlet, by route."""
-        held: Parcel = {}
-        for parcels in self.arrivals.values():
-            for parcel in parcels:
-                add_to(held, parcel)
-        for parcel in self.waiting:
-            add_to(held, parcel)
-        return held
+        return held_in(self.arrivals, self.waiting)
 
 
 def our_capacity(spec: PipelineLeg) -> float:

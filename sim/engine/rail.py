@@ -6,7 +6,7 @@ import math
 from collections import deque
 
 from sim.engine.legs import Leg, LegContext, register_leg_kind
-from sim.engine.parcels import Parcel, add_to, unload_queue
+from sim.engine.parcels import Parcel, held_in, unload_queue
 from sim.engine.rounding import half_up
 from sim.engine.tanks import Market, Tank
 from sim.scenario.schema import RailLeg
@@ -132,13 +132,7 @@ class Rail(Leg):
 
     def holdings(self) -> Parcel:
         """Trains under way and waiting to unload, by route."""
-        held: Parcel = {}
-        for parcels in self.arrivals.values():
-            for parcel in parcels:
-                add_to(held, parcel)
-        for parcel in self.waiting:
-            add_to(held, parcel)
-        return held
+        return held_in(self.arrivals, self.waiting)
 
 
 def build_rail(ctx: LegContext, name: str, spec: RailLeg) -> Leg:
