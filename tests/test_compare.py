@@ -106,7 +106,7 @@ def test_cli_compare_writes_csv_and_plot_and_is_not_cut_when_piped(tmp_path):
 
 
 def test_ensemble_comparison_plot_draws_median_bands_and_the_distribution(tmp_path):
-    from sim import compare
+    from sim.api import comparison as compare
 
     a = variant(tmp_path, "coin", shock=COIN)
     prepared, _ = compare.prepare([a, TOY], replications=4)

@@ -28,13 +28,13 @@ from sim.api.backtests import (
     load_history,
     save_backtest,
 )
+from sim.api.comparison import compare
 from sim.api.outcome import Outcome, headline
 from sim.api.rerun import RerunReport, rerun
 from sim.api.runs import (
     MAX_JOBS,
     check_ensemble,
     check_jobs,
-    compare,
     default_folder,
     is_network_file,
     json_schema,

@@ -1,4 +1,4 @@
-"""Load -> run -> save -> read, and the checks and file helpers around them (compare, validate)."""
+"""Load -> run -> save -> read, and the checks and file helpers around them (validate)."""
 
 from __future__ import annotations
 
@@ -171,28 +171,6 @@ def read(folder: str | Path) -> RunData:
         raw.get("ensemble"),
         Path(folder),
     )
-
-
-def compare(
-    items: list[str | Path | LoadedScenario | Outcome] | tuple[str | Path | LoadedScenario | Outcome, ...],
-    replications: int | None = None,
-    seed: int | None = None,
-    jobs: int = 1,
-    normalise: bool = True,
-    progress: Callable[[int, int], None] | None = None,
-) -> Any:
-    """Compare scenario files, loaded scenarios, run folders or outcomes side by side; return a pandas DataFrame.
-
-    Rows: horizon, start, price, network, replications, seed, then the headline metrics; columns:
-    ``label``, ``unit``, one per scenario (the value, or the ensemble mean), and ``Δ <name>`` (with
-    ``low``/``high`` 95 % bounds for ensembles, paired on common random numbers) against the first.
-    Files with different horizons or prices are run with the longest horizon and the first's price
-    (``attrs["notes"]`` says which); with ``normalise=False``, or for saved runs, a mismatch raises
-    ScenarioError. See ``sim.compare``.
-    """
-    from sim.compare import compare as compare_items
-
-    return compare_items(list(items), replications, seed, jobs, normalise, progress)
 
 
 def is_network_file(path: str | Path) -> bool:

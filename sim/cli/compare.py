@@ -73,7 +73,7 @@ def compare(
       routesim compare scenarios/history/e04_*.yaml -n 200 --plot e04.png --csv e04.csv
       routesim compare results/cpc_court_suspension_2022/<run-a> results/cpc_court_suspension_2022/<run-b>
     """
-    from sim import compare as cmp
+    from sim.api import comparison as cmp
 
     files = [i for i in items if not i.is_dir()]
     n_each = replications or 1
@@ -170,6 +170,6 @@ def comparison_table(table: Any) -> Table:
 
 def cmp_settings() -> tuple[str, ...]:
     """The setting rows of a comparison (not metrics)."""
-    from sim.compare import SETTINGS
+    from sim.api.comparison import SETTINGS
 
     return SETTINGS

@@ -1,6 +1,6 @@
 """Compare scenarios side by side: settings, metrics, and paired differences on common random numbers.
 
-``compare(items)`` takes scenario files, loaded scenarios (``api.load(path, overrides)``), run
+``compare(items)`` takes scenario files, loaded scenarios (``load(path, overrides)``), run
 folders (``results/<scenario>/<run-id>/``) or outcomes of ``api.run`` and returns a pandas DataFrame: one row per setting (horizon, start,
 price, network, replications, seed) and per headline metric, a ``unit`` column, one column per
 scenario (the value, or the ensemble mean) and, for every scenario after the first (the
@@ -27,7 +27,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from sim import api, results
+from sim import results
+from sim.api.outcome import Outcome
+from sim.api.runs import check_ensemble, load, run
 from sim.scenario.errors import ScenarioError
 from sim.scenario.loader import LoadedScenario
 
@@ -108,7 +110,7 @@ def _is_network_override(assignment: str) -> bool:
     return network_path_of(assignment.partition("=")[0].strip()).startswith("network.")
 
 
-def _from_outcome(outcome: api.Outcome) -> Compared:
+def _from_outcome(outcome: Outcome) -> Compared:
     summary = outcome.summary()
     loaded = outcome.loaded
     # Network overrides: the file's ``overrides:`` and --set paths into the network (not name, shocks, ...).
@@ -157,7 +159,7 @@ def _is_folder(item: Any) -> bool:
 
 
 def prepare(
-    items: Sequence[str | Path | LoadedScenario | api.Outcome],
+    items: Sequence[str | Path | LoadedScenario | Outcome],
     replications: int | None = None,
     seed: int | None = None,
     jobs: int = 1,
@@ -176,12 +178,12 @@ def prepare(
     for i, item in enumerate(items):
         if isinstance(item, LoadedScenario):
             loaded[i] = item
-        elif isinstance(item, api.Outcome):
+        elif isinstance(item, Outcome):
             fixed[i] = _from_outcome(item)
         elif _is_folder(item):
             fixed[i] = _from_folder(Path(item))
         else:
-            loaded[i] = api.load(item)
+            loaded[i] = load(item)
     # The reference: the horizon of the saved runs (else the longest file's), the first item's price.
     first = min([*loaded, *fixed])
     if loaded:
@@ -211,7 +213,7 @@ def prepare(
                         f"{lo.scenario.name}: price {prices[i]:,.2f} → {reference_price:,.2f} USD/bbl (as {reference_name})"
                     )
                 if changes:
-                    loaded[i] = api.load(lo.path, [*lo.overrides, *changes])
+                    loaded[i] = load(lo.path, [*lo.overrides, *changes])
         if seed is None:
             seed = fixed[first].seed if first in fixed else loaded[min(loaded)].scenario.seed
     out: list[Compared] = []
@@ -221,13 +223,13 @@ def prepare(
             out.append(fixed[i])
         else:
             n = loaded[i].scenario.replications if replications is None else replications
-            api.check_ensemble(loaded[i], n, jobs, names=("-n/--replications", "-j/--jobs"))
+            check_ensemble(loaded[i], n, jobs, names=("-n/--replications", "-j/--jobs"))
 
             def step(done: int, total: int, i: int = i) -> None:
                 if progress is not None:
                     progress(i * total + done, n_items * total)
 
-            outcome = api.run(loaded[i], seed=seed, replications=n, jobs=jobs, progress=step)
+            outcome = run(loaded[i], seed=seed, replications=n, jobs=jobs, progress=step)
             if progress is not None:
                 progress((i + 1) * max(n, 1), n_items * max(n, 1))
             out.append(_from_outcome(outcome))
@@ -344,7 +346,7 @@ def frame(compared: list[Compared], notes: Sequence[str] = ()) -> pd.DataFrame:
 
 
 def compare(
-    items: Sequence[str | Path | LoadedScenario | api.Outcome],
+    items: Sequence[str | Path | LoadedScenario | Outcome],
     replications: int | None = None,
     seed: int | None = None,
     jobs: int = 1,
