@@ -266,3 +266,13 @@ def test_cli_studies_give_the_same_table_on_every_executor(tmp_path, study, wher
     assert serial.returncode == elsewhere.returncode == 0, elsewhere.stderr
     untimed = [re.sub(r" in [\d.,]+ (ms|s)$", "", line) for line in serial.stdout.splitlines()]
     assert untimed == [re.sub(r" in [\d.,]+ (ms|s)$", "", line) for line in elsewhere.stdout.splitlines()]
+
+
+def test_a_study_of_a_scenario_named_dot_dot_stays_under_the_results_root(tmp_path):
+    """Study folders are named as run folders are: never '.', '..' or hidden (hostile input)."""
+    path = line_file(tmp_path, name="..")
+    table = api.sweep(path, ["shocks.0.duration=10d,20d"])
+    root = tmp_path / "results"
+    folder = api.save_study(table, root=root, plot=False)
+    assert root.resolve() in folder.resolve().parents
+    assert folder.parent.name == "__"

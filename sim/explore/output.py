@@ -26,10 +26,6 @@ __all__ = ["save_study", "study_files", "study_manifest"]
 _NOT_IN_MANIFEST = ("samples",)
 
 
-def _safe(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "scenario"
-
-
 def study_manifest(table: pd.DataFrame, command: list[str] | None = None) -> dict[str, Any]:
     """Provenance of a study: its settings (the table's attrs), versions, git commit, command, time."""
     attrs = {k: v for k, v in table.attrs.items() if k not in _NOT_IN_MANIFEST}
@@ -106,6 +102,6 @@ def save_study(
     if out is None:
         kind = str(table.attrs.get("kind", "study"))
         run_id = f"{kind}-{results.new_run_id(int(table.attrs.get('seed', 0)))}"
-        target = Path(root) / _safe(str(table.attrs.get("scenario", "scenario"))) / run_id
+        target = Path(root) / results.folder_name(str(table.attrs.get("scenario", "scenario"))) / run_id
         return results.write_run_folder(target, files, unique=True)
     return results.write_run_folder(Path(out), files, force=force)
