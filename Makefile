@@ -20,16 +20,16 @@ run: $(STAMP)
 	$(BIN)/routesim run scenarios/cpc_court_suspension_2022.yaml
 
 test: $(STAMP)
-	$(BIN)/ruff check sim tests
+	$(BIN)/ruff check sim tests benchmarks docs
 	$(BIN)/python -m pytest -n 2 -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check sim tests
-	$(BIN)/ruff format --check sim tests
+	$(BIN)/ruff check sim tests benchmarks docs
+	$(BIN)/ruff format --check sim tests benchmarks docs
 
 format: $(STAMP)
-	$(BIN)/ruff format sim tests
-	$(BIN)/ruff check --fix sim tests
+	$(BIN)/ruff format sim tests benchmarks docs
+	$(BIN)/ruff check --fix sim tests benchmarks docs
 
 schema: $(STAMP)
 	$(BIN)/routesim schema > sim/schema/scenario.schema.json

@@ -13,10 +13,10 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-from matplotlib import style  # noqa: E402
+from matplotlib import style
 
-from sim import api, backtest, plots  # noqa: E402
-from sim import compare as cmp  # noqa: E402
+from sim import api, backtest, plots
+from sim.api import comparison as cmp
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "gallery"
@@ -36,7 +36,11 @@ def main() -> None:
             ["shocks.0.duration=90 d", "shocks.1.duration=90 d", "name=cpc_closure_90d_transcaspian_expanded_2025"],
         )
         compared, _ = cmp.prepare(
-            [SCENARIOS / "cpc_full_closure_90d_network_2022.yaml", SCENARIOS / "cpc_full_closure_90d_2025.yaml", expanded]
+            [
+                SCENARIOS / "cpc_full_closure_90d_network_2022.yaml",
+                SCENARIOS / "cpc_full_closure_90d_2025.yaml",
+                expanded,
+            ]
         )
         cmp.comparison_figure(compared, title="A 90-day CPC closure").savefig(OUT / "compare.png", dpi=80)
         court, _ = cmp.prepare(
@@ -49,7 +53,9 @@ def main() -> None:
         cmp.comparison_figure(court, title="The court order: uncertain vs as ordered (200 replications each)").savefig(
             OUT / "compare_ensembles.png", dpi=80
         )
-        result = backtest.run_backtest(backtest.load_episodes(backtest.history_files(str(SCENARIOS / "history" / "*.yaml"))))
+        result = backtest.run_backtest(
+            backtest.load_episodes(backtest.history_files(str(SCENARIOS / "history" / "*.yaml")))
+        )
         plots.backtest_figure(result.rows).savefig(OUT / "backtest.png", dpi=80)
     for path in sorted(OUT.glob("*.png")):
         sys.stdout.write(f"{path.relative_to(ROOT)}\n")
