@@ -197,6 +197,12 @@ def disruption_figure(
     shut = np.cumsum(np.asarray(columns["shut_in_t"]) - np.asarray(columns["baseline_shut_in_t"])) / 1e6
     bottom.plot(x, deficit, color="#D55E00", linewidth=2, label="cumulative export deficit vs baseline")
     bottom.plot(x, shut, color="#0072B2", linewidth=1.5, linestyle=":", label="cumulative extra shut-in")
+    if "cut_t" in columns:  # what the operators chose not to produce (drawn when they cut at all)
+        cut = np.cumsum(np.asarray(columns["cut_t"]) - np.asarray(columns["baseline_cut_t"])) / 1e6
+        if np.any(cut != 0):
+            bottom.plot(
+                x, cut, color="#009E73", linewidth=1.5, linestyle="--", label="cumulative extra cut by operators"
+            )
     bottom.axhline(0, color="grey", linewidth=0.8)
     bottom.set_ylabel("Mt")
     bottom.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
