@@ -748,7 +748,7 @@ def test_killing_the_parent_leaves_no_worker_behind(tmp_path, signal_name, execu
             stderr = parent.stderr.read().decode(errors="replace")[-2000:] if ended is not None else ""
             pytest.fail(f"the workers never started (parent exit {ended}): {stderr}")
         parent.send_signal(getattr(signal, signal_name))
-        parent.wait(timeout=60)
+        parent.wait(timeout=600)
         deadline = time.monotonic() + 60  # generous: the workers notice at once; this only bounds the wait
         while time.monotonic() < deadline and any(alive(c) for c in started):
             time.sleep(0.2)

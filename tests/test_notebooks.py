@@ -64,5 +64,5 @@ def test_a_figure_cell_without_a_picture_is_caught():
         cells=[nbformat.v4.new_code_cell("from sim import plots\nplots.compare_figure({})")]
     )
     assert figure_cells(notebook) == [0]
-    NotebookClient(notebook, timeout=120, kernel_name="python3").execute()
+    NotebookClient(notebook, timeout=600, kernel_name="python3").execute()
     assert not has_png(notebook.cells[0])

@@ -81,7 +81,7 @@ def test_output_under_a_file_is_a_clean_error(tmp_path, outcome):
         [sys.executable, "-m", "sim", "run", str(TOY), "--out", str(blocker / "run"), "--no-plot"],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=600,
     )
     assert proc.returncode == 1
     assert "error:" in proc.stderr and "Traceback" not in proc.stderr
@@ -97,7 +97,7 @@ def test_unique_names_never_collide(tmp_path):
 def test_two_runs_started_together_both_land_in_different_folders(tmp_path):
     command = [sys.executable, "-m", "sim", "run", str(TOY), "--results-root", str(tmp_path), "--no-plot"]
     procs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(3)]
-    codes = [p.wait(timeout=180) for p in procs]
+    codes = [p.wait(timeout=600) for p in procs]
     assert codes == [0, 0, 0], [p.stderr.read() for p in procs]
     folders = sorted((tmp_path / "toy").iterdir())
     assert len(folders) == 3

@@ -88,7 +88,7 @@ def test_the_package_imports_and_runs_serially_without_dask():
         f"o = api.run({str(TOY)!r}, replications=3)\n"
         "print(o.ensemble.n)\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=600)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "3"
 
@@ -100,7 +100,7 @@ def test_the_dask_executor_without_dask_installed_is_one_line_and_exit_2(tmp_pat
         f"sys.argv = ['routesim', 'run', {str(TOY)!r}, '-n', '4', '--executor', 'dask', '--out', {str(tmp_path / 'x')!r}]\n"
         "main()\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=600)
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr
@@ -259,7 +259,7 @@ def test_ctrl_c_keeps_finished_batches_and_resume_gives_the_uninterrupted_folder
             break
         time.sleep(0.01)
     proc.send_signal(signal.SIGINT)
-    _, stderr = proc.communicate(timeout=120)
+    _, stderr = proc.communicate(timeout=600)
     assert proc.returncode == 130, stderr
     assert "interrupted" in stderr and "--resume" in stderr and "Traceback" not in stderr
     kept = store.done_ranges(out)

@@ -322,7 +322,7 @@ def test_bare_price_in_set_and_file_is_an_error_that_shows_the_unit(tmp_path):
     bad = tmp_path / "bare.yaml"
     bad.write_text(toy.read_text().replace("price: 100 USD/bbl", "price: 80"))
     proc = subprocess.run(
-        [sys.executable, "-m", "sim", "validate", str(bad)], capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "sim", "validate", str(bad)], capture_output=True, text=True, timeout=600
     )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert f'{bad}:5: price: 80 has no unit — give one, e.g. "80 USD/bbl"' in proc.stderr
@@ -354,5 +354,5 @@ def test_a_normal_draw_does_not_import_scipy():
         "d = parse_distribution({'dist': 'normal', 'mean': '10 d', 'sd': '4 d', 'low': '3 d', 'high': '12 d'}, "
         "'duration', Grade()); d.draw(np.random.default_rng(1)); print('scipy' in sys.modules)"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
     assert proc.stdout.strip() == "False", proc.stderr
