@@ -200,12 +200,19 @@ class Dispatcher:
         self.normal: list[Route | Group] = [m[0] if len(m) == 1 else Group(m, eps) for m in groups.values()]
         self.by_merit = sorted(routes, key=lambda r: (r.cost, r.priority, r.index))
         # routes whose contract has a state to keep (a lead time, not contracted at the start), by source
-        self.contracts = [
-            [r for r in routes if r.source == i and r.lead_time > 0 and not r.contracted] for i in range(len(sources))
+        contracts = [
+            (i, src, [r for r in routes if r.source == i and r.lead_time > 0 and not r.contracted])
+            for i, src in enumerate(sources)
         ]
+        self.contracts = [(i, src, routes) for i, src, routes in contracts if routes]
+        # per source: whether some contract of its has a state (set up, or being set up); a source without
+        # one needs no look on a day without need
+        self.contracts_astir = [False] * len(sources)
         self.rows: dict[str, list[float]] = {
             key: [] for key in ("produced", "cut", "source_level", "intake", "tank_level", "leg_transit")
         }
+        self._intake_rows, self._tank_rows = self.rows["intake"], self.rows["tank_level"]
+        self._transit_rows = self.rows["leg_transit"]
 
     def day(self, day: int) -> None:
         """Dispatch ``day``: capacities, oil between legs, allocations, storage and shut-in, records."""
@@ -227,7 +234,7 @@ class Dispatcher:
                     or (src.warned is not None and src.warned[day])
                 ):
                     cap = src.respond(day, cap)
-                else:
+                elif src.cut:
                     src.cut = 0.0  # the usual day: full rate, nothing watched is full, nothing announced
             production_cap.append(cap)
             supply.append(src.level + cap)
@@ -255,10 +262,9 @@ class Dispatcher:
             leg.end_day(day)
         self._store_and_shut_in(production_cap, supply, allocated, day)
         self._keep_contracts(allocated, flows, day)
-        rows = self.rows
-        rows["intake"].extend(flows)
-        rows["tank_level"].extend([tank.level for tank in self.tanks])
-        rows["leg_transit"].extend(
+        self._intake_rows.extend(flows)
+        self._tank_rows.extend([tank.level for tank in self.tanks])
+        self._transit_rows.extend(
             [leg.transit_on(day) if name is None else getattr(leg, name) for leg, name in self.transit_read]
         )
 
@@ -311,16 +317,18 @@ class Dispatcher:
         """Each route with a lead time after ``day``: needed if its routes took less than its source could
         produce today (its potential, so a field stopped for want of an outlet still needs one); used if
         it carried more than its normal allocation. ``Route`` says what follows."""
-        eps = self.eps
-        for i, routes in enumerate(self.contracts):
-            if not routes:
-                continue
-            needed = self.sources[i].potential_list[day] - allocated[i] > eps
+        eps, astir = self.eps, self.contracts_astir
+        for i, src, routes in self.contracts:
+            needed = src.potential_list[day] - allocated[i] > eps
+            if not needed and not astir[i]:
+                continue  # idle and not needed: nothing changes (the usual day)
+            stirring = False
             for route in routes:
-                if not needed and route.ready_from is None and route.progress == 0:
-                    continue  # idle and not needed: nothing changes (the usual day)
-                diverted = flows[route.index] - route.normal_cap * route.factor_list[day]
-                route.end_day(day, needed, diverted > eps)
+                if needed or route.ready_from is not None or route.progress != 0:
+                    diverted = flows[route.index] - route.normal_cap * route.factor_list[day]
+                    route.end_day(day, needed, diverted > eps)
+                    stirring = stirring or route.ready_from is not None or route.progress != 0
+            astir[i] = stirring
 
     def outlet_free(self, source: int, day: int) -> bool:
         """Whether any route of ``source`` open today could take oil right now."""

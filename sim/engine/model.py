@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import math
-from collections.abc import Iterator
 
 import numpy as np
 import simpy
@@ -270,18 +269,21 @@ class Model:
             add_to(held, leg.holdings())
         return [held.get(r, 0.0) for r in range(len(self.route_names))]
 
-    def _tick(self) -> Iterator[simpy.Event]:
-        """The daily dispatch as a SimPy process, one day per tick."""
-        env, dispatcher = self.env, self.dispatcher
-        for day in range(self.days):
-            env.defer()  # fleets woken by the day's deposits act once it is dispatched
-            dispatcher.day(day)
-            env.run_deferred()
-            yield RankedTimeout(env, 1, DAILY_TICK)  # after the shocks' changes at its instant, before tankers
+    def _tick(self, _event: simpy.Event | None = None) -> None:
+        """The daily dispatch: dispatch today, then come back at the next day's tick (a callback on a
+        ranked timeout rather than a process: the same events in the same order, without a process's
+        resumption each day)."""
+        env, day = self.env, self.day
+        env.defer()  # fleets woken by the day's deposits act once it is dispatched
+        self.dispatcher.day(day)
+        env.run_deferred()
+        self.day = day + 1  # (the last day's next tick is at the horizon, where the run stops)
+        RankedTimeout(env, 1, DAILY_TICK).callbacks.append(self._tick)  # after the shocks' changes, before tankers
 
     def run(self) -> RunRecord:
         """Run to the horizon and return the record; raise MassBalanceError if tonnes go missing."""
-        self.env.process(self._tick())
+        self.day = 0
+        RankedTimeout(self.env, 0, DAILY_TICK).callbacks.append(self._tick)  # where a process would start
         self.env.run_until(self.days)
         for leg in self.legs.values():
             leg.close(self.days)  # e.g. cargoes that arrived before the horizon are delivered

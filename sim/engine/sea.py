@@ -201,11 +201,27 @@ class SeaFleet(SeaLeg):
         after the loading, the tanker is back after the round trip."""
         cargo = self.cargo
         parcel = self.tank.withdraw(cargo, claimed=True)
-        self.depart(parcel, now)
         self.aboard += cargo
         self.loaded += cargo
         load_d = self.load_d
-        self._credit(parcel, cargo, (now + load_d) + self.laden_d)
+        arrival = (now + load_d) + self.laden_d
+        self.arrival_log.append((arrival, cargo))
+        self.at_sea.append((arrival, parcel))
+        # exported now for the routes that leave here (``depart``), arrived on the arrival day (``_credit``)
+        day, loaded_on = int(arrival), int(now)
+        arrivals, outlet = self.arrivals, self.outlet
+        departed, leaves = self.departed, self.leaves_here
+        counted = day < len(arrivals) - 1
+        if departed is None or not leaves or loaded_on * self.n_routes >= len(departed):
+            leaves = ()  # (nothing enters at the horizon: the run stops before)
+        exports, on_arrival, on_loading = outlet.exports, day * outlet.n_routes, loaded_on * self.n_routes
+        for route, amount in parcel.items():
+            if counted:
+                exports[on_arrival + route] += amount
+            if route in leaves:
+                departed[on_loading + route] += amount
+        if day + 1 < len(arrivals):
+            arrivals[day + 1] += cargo  # the first tick that sees it arrived (see ``_credit``)
         berths = self.port.resource
         self.timeout(load_d).callbacks.append(lambda _event: berths.give_back(berth))
         heapq.heappush(self.returns, (now + load_d) + self.round_trip_d)  # as a tanker process adds it

@@ -168,13 +168,15 @@ class Market:
 
     def receive(self, parcel: Parcel, day: int) -> None:
         """Count a parcel as exported on ``day`` (the last day for a later one)."""
-        exports = self.exports
+        exports, leaves = self.exports, self.leaves_here
         base = (day if day < self.days else self.days - 1) * self.n_routes
+        if not leaves:
+            for route, amount in parcel.items():
+                exports[base + route] += amount
+            return
+        departed = self.departed
+        assert departed is not None
         for route, amount in parcel.items():
             exports[base + route] += amount
-        if self.leaves_here:
-            departed, leaves = self.departed, self.leaves_here
-            assert departed is not None
-            for route, amount in parcel.items():
-                if route in leaves:
-                    departed[base + route] += amount
+            if route in leaves:
+                departed[base + route] += amount
