@@ -198,6 +198,13 @@ class Dispatcher:
             groups.setdefault((route.priority, id(route.first)), []).append(route)
         # in order of each group's first route; a lone route is dispatched as itself
         self.normal: list[Route | Group] = [m[0] if len(m) == 1 else Group(m, eps) for m in groups.values()]
+        # the same as (group, None, ...) or (None, route's index, source, normal cap, daily factors, first leg)
+        self.normal_plan = [
+            (entry, 0, 0, 0.0, [], None)
+            if type(entry) is Group
+            else (None, entry.index, entry.source, entry.normal_cap, entry.factor_list, entry.first)
+            for entry in self.normal
+        ]
         self.by_merit = sorted(routes, key=lambda r: (r.cost, r.priority, r.index))
         # routes whose contract has a state to keep (a lead time, not contracted at the start), by source
         contracts = [
@@ -240,19 +247,17 @@ class Dispatcher:
             supply.append(src.level + cap)
         allocated = [0.0] * self.n_sources
         flows = [0.0] * self.n_routes
-        for entry in self.normal:
-            if type(entry) is Group:
-                entry.send(supply, allocated, flows, day)
+        for group, index, source, normal_cap, factors, leg in self.normal_plan:
+            if group is not None:
+                group.send(supply, allocated, flows, day)
                 continue
-            source = entry.source
             amount = supply[source] - allocated[source]
-            want = entry.normal_cap * entry.factor_list[day]
+            want = normal_cap * factors[day]
             if want < amount:
                 amount = want
             if amount > eps:
-                leg = entry.first
-                amount = leg.take(entry.index, amount, day) if fast else Leg.take(leg, entry.index, amount, day)
-                flows[entry.index] += amount
+                amount = leg.take(index, amount, day) if fast else Leg.take(leg, index, amount, day)
+                flows[index] += amount
                 allocated[source] += amount
         for i in range(self.n_sources):
             if supply[i] - allocated[i] > eps:  # oil left somewhere: divert it
