@@ -42,6 +42,7 @@ AGREE = {
     ("e04_court_suspension_stochastic_2022", "loadings_never_stopped"),
     ("e06_e07_spm_repairs_kashagan_leak_2022", "september_loadings"),
     ("e06_e07_spm_repairs_kashagan_leak_2022", "kashagan_full_by_6_november"),
+    ("e06_e07_spm_repairs_kashagan_leak_2022", "no_production_impact_after_spm1"),
     ("e08_black_sea_storms_2023", "first_stop_days"),
     ("e08_black_sea_storms_2023", "tanks_full_in_first_storm"),
     ("e08_black_sea_storms_2023", "tengiz_intake_stopped"),

@@ -27,6 +27,7 @@ from sim.engine.shock_kinds import BERTHS
 from sim.engine.shocks import STEPS_PER_DAY
 from sim.engine.tanks import Market, Tank
 from sim.scenario.schema import SeaLeg as SeaLegSpec
+from sim.scenario.schema import berth_hold_d
 
 __all__ = ["SeaFleet", "SeaLeg", "SeaTankers", "build_sea", "fleet_eligible"]
 
@@ -53,7 +54,11 @@ class SeaLeg(Leg):
         berth_d: float,
         normal_flow: float = 0.0,
         normal_share: Parcel | None = None,
+        berth_available: float = 1.0,
     ):
+        """``berth_d``: days at the berth per cargo besides pumping; ``berth_available``: the share of the
+        berth's time our tankers can use (weather and other shippers' tankers as their mean effect); a cargo
+        holds the berth ``berth_hold_d(berth_d, cargo, load_rate, berth_available)`` days."""
         normal_share = normal_share or {}
         self.env = env
         self.timeout = env.timeout  # (SimPy binds the method anew on every attribute access)
@@ -67,6 +72,7 @@ class SeaLeg(Leg):
         self.laden_d = laden_d
         self.ballast_d = ballast_d
         self.berth_d = berth_d
+        self.berth_available = berth_available
         self.aboard = 0.0
         self.loaded = 0.0
         self.delivered = 0.0
@@ -85,7 +91,7 @@ class SeaLeg(Leg):
             self.aboard += cargo
             laden.append((laden_d * (j + 0.5) / at_sea, parcel))
         empty = fleet - at_sea
-        spread = ballast_d if ballast_d > 0 else berth_d + cargo / load_rate
+        spread = ballast_d if ballast_d > 0 else berth_hold_d(berth_d, cargo, load_rate, berth_available)
         self._launch(laden, [spread * i / empty for i in range(empty)])
 
     @abstractmethod
@@ -145,7 +151,7 @@ class SeaFleet(SeaLeg):
         self.in_port = 0  # tankers of the fleet in port without a cargo claimed
         self.homecoming = False  # a call back is due when the next tanker is home
         super().__init__(env, name, port, tank, outlet, *args, **kwargs)
-        self.load_d = self.berth_d + self.cargo / self.load_rate
+        self.load_d = berth_hold_d(self.berth_d, self.cargo, self.load_rate, self.berth_available)
         self.round_trip_d = self.laden_d + self.ballast_d
 
     def _launch(self, laden: list[tuple[float, Parcel]], empty: list[float]) -> None:
@@ -350,7 +356,8 @@ class SeaTankers(SeaLeg):
             self.aboard += cargo
             self.loaded += cargo
             add_to(self.aboard_by_route, parcel)
-            yield env.timeout(self.berth_d + cargo / (self.load_rate * self._lookup(hourly, 1.0)))
+            rate = self.load_rate * self._lookup(hourly, 1.0)
+            yield env.timeout(berth_hold_d(self.berth_d, cargo, rate, self.berth_available))
             berths.give_back(berth)
             yield from self._voyage(parcel, self.laden_d * self._lookup(self.hourly_multiplier, 1.0), cargo)
 
@@ -439,8 +446,9 @@ def build_sea(ctx: LegContext, name: str, spec: SeaLegSpec) -> Leg:
     """A ``SeaFleet`` where no shock touches the leg, else ``SeaTankers``."""
     assert ctx.inlet is not None  # validation: a sea leg has its port tanks
     args = (ctx.env, name, ctx.ports[spec.port], ctx.inlet, ctx.outlet, spec.fleet, spec.cargo, spec.load_rate)
-    voyage = (spec.laden_voyage, spec.ballast_voyage, spec.berth_time)
-    normal = {"normal_flow": ctx.normal_flow, "normal_share": ctx.split(1.0)}
+    berth_d, available = spec.berth_cycle()
+    voyage = (spec.laden_voyage, spec.ballast_voyage, berth_d)
+    normal = {"normal_flow": ctx.normal_flow, "normal_share": ctx.split(1.0), "berth_available": available}
     if fleet_eligible(ctx, name, spec.port):
         return SeaFleet(*args, *voyage, **normal)
     tl = ctx.timelines

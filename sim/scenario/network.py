@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     Field,
+    ValidationInfo,
+    field_validator,
     model_validator,
 )
 
@@ -31,6 +33,7 @@ from sim.units import Grade
 __all__ = [
     "GradeSpec",
     "Leg",
+    "LoadingCycle",
     "MarketSpec",
     "Network",
     "PipelineLeg",
@@ -43,6 +46,7 @@ __all__ = [
     "SeaLeg",
     "SourceSpec",
     "StorageSpec",
+    "berth_hold_d",
 ]
 
 
@@ -245,6 +249,68 @@ class PipelineLeg(_LegBase):
     )
 
 
+def berth_hold_d(fixed_d: float, cargo: float, load_rate: float, available: float = 1.0) -> float:
+    """Mean days a berth is held per cargo of our oil: ``(fixed_d + cargo / load_rate) / available``.
+
+    ``fixed_d`` is the time at the berth besides pumping, ``available`` the share of the berth's time our
+    tankers can use (1 with a plain ``berth_time``; see ``LoadingCycle.available``). The one formula both
+    sea-leg implementations and ``docs/checks/mooring_throughput.py`` use.
+    """
+    return (fixed_d + cargo / load_rate) / available
+
+
+class LoadingCycle(_Model):
+    """A sea leg's loading cycle at one berth, in parts: berthing, pumping, unberthing, and the time the
+    berth is lost to weather and to other shippers' tankers.
+
+    Weather downtime and other shippers' tankers enter as their *mean* effect on berth time: every cargo of
+    our oil holds the berth ``(berthing + cargo / load_rate + unberthing) / (1 - weather_downtime) /
+    (1 - third_party_share)``. Explicit storm shocks (kind ``weather``) are separate and come on top.
+    """
+
+    berthing: Duration = Field(
+        description="Time from the tanker's arrival at the berth to the start of pumping: approach, mooring, hose connection."
+    )
+    unberthing: Duration = Field(
+        description="Time from the end of pumping until the berth is free: hose disconnection, documents, unmooring."
+    )
+    weather_downtime: Fraction = Field(
+        0.0,
+        description=(
+            "Mean share of the time the berth cannot be worked for weather (e.g. waves above the mooring limit); "
+            "below 1. Enters as its mean effect on berth time; storm shocks (kind weather) come on top."
+        ),
+    )
+    third_party_share: Fraction = Field(
+        0.0,
+        description=(
+            "Share of berth time taken by other shippers' tankers (oil the model does not carry); below 1. "
+            "Enters as its mean effect on berth time."
+        ),
+    )
+    description: str = Field("", description="Notes and sources.")
+
+    @field_validator("weather_downtime", "third_party_share")
+    @classmethod
+    def _below_one(cls, value: float, info: ValidationInfo) -> float:
+        if value >= 1:
+            what = (
+                "the berth could never be worked"
+                if info.field_name == "weather_downtime"
+                else "no berth time would be left for our tankers"
+            )
+            raise ValueError(f"must be < 1 ({what}), got {value:g}")
+        return value
+
+    def fixed_d(self) -> float:
+        """Days at the berth per cargo besides pumping: berthing + unberthing."""
+        return self.berthing + self.unberthing
+
+    def available(self) -> float:
+        """Share of the berth's time our tankers can use: (1 - weather_downtime) x (1 - third_party_share)."""
+        return (1.0 - self.weather_downtime) * (1.0 - self.third_party_share)
+
+
 class SeaLeg(_LegBase):
     """Tankers loading at a port, sailing laden, discharging, and sailing back."""
 
@@ -257,8 +323,39 @@ class SeaLeg(_LegBase):
     ballast_voyage: Duration = Field(0.0, description="Sailing time back, empty.")
     berth_time: Duration = Field(
         0.0,
-        description="Time a tanker holds a berth besides pumping: mooring, hose connection, paperwork, unmooring.",
+        description=(
+            "Time a tanker holds a berth besides pumping, in one figure: mooring, hose connection, paperwork, "
+            "unmooring. Give either this or loading, not both."
+        ),
     )
+    loading: LoadingCycle | None = Field(
+        None,
+        description=(
+            "The loading cycle in parts (berthing, unberthing, weather downtime, other shippers' share), instead of "
+            "berth_time: each cargo holds the berth (berthing + cargo / load_rate + unberthing) / (1 - weather_downtime) "
+            "/ (1 - third_party_share), weather and other shippers as their mean effect; storm shocks come on top."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _one_berth_cycle(self) -> SeaLeg:
+        if self.loading is not None and "berth_time" in self.model_fields_set:
+            raise ValueError(
+                "@berth_time: give either berth_time (one figure) or loading (the cycle in parts), not both; "
+                "loading's berthing + unberthing replace berth_time"
+            )
+        return self
+
+    def berth_cycle(self) -> tuple[float, float]:
+        """(days at the berth per cargo besides pumping, share of the berth's time our tankers can use)."""
+        if self.loading is None:
+            return self.berth_time, 1.0
+        return self.loading.fixed_d(), self.loading.available()
+
+    def berth_hold(self) -> float:
+        """Mean days one berth is held per full cargo of our oil (``berth_hold_d``)."""
+        fixed_d, available = self.berth_cycle()
+        return berth_hold_d(fixed_d, self.cargo, self.load_rate, available)
 
     @model_validator(mode="after")
     def _tanks_hold_a_cargo(self) -> SeaLeg:

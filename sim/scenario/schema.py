@@ -22,6 +22,7 @@ from sim.limits import (
 from sim.scenario.network import (
     GradeSpec,
     Leg,
+    LoadingCycle,
     MarketSpec,
     Network,
     PipelineLeg,
@@ -34,6 +35,7 @@ from sim.scenario.network import (
     SeaLeg,
     SourceSpec,
     StorageSpec,
+    berth_hold_d,
 )
 from sim.scenario.observed import (
     CHANGE_METRICS,
@@ -127,6 +129,7 @@ __all__ = [
     "GradeSpec",
     "Horizon",
     "Leg",
+    "LoadingCycle",
     "MarketSpec",
     "Mass",
     "Moment",
@@ -163,6 +166,7 @@ __all__ = [
     "StorageCapacity",
     "StorageSpec",
     "Tolerance",
+    "berth_hold_d",
     "ensemble_estimate",
     "looks_like_a_moment",
     "max_replications",
