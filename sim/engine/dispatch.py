@@ -42,7 +42,6 @@ class Route:
         "capacity",
         "contracted",
         "cost",
-        "factor",
         "factor_list",
         "first",
         "index",
@@ -79,7 +78,6 @@ class Route:
         self.lead_time = lead_time
         self.priority = priority
         # daily factor of closures on the route (None: never closed)
-        self.factor = np.ones(days) if factor is None else factor
         self.factor_list: list[float] = [1.0] * days if factor is None else factor.tolist()
         self.progress = 0  # days of set-up done (need days less days without)
         self.ready_from: int | None = None  # first day it may take diverted volume, once set up
@@ -208,10 +206,9 @@ class Dispatcher:
         self.by_merit = sorted(routes, key=lambda r: (r.cost, r.priority, r.index))
         # routes whose contract has a state to keep (a lead time, not contracted at the start), by source
         contracts = [
-            (i, src, [r for r in routes if r.source == i and r.lead_time > 0 and not r.contracted])
-            for i, src in enumerate(sources)
+            [r for r in routes if r.source == i and r.lead_time > 0 and not r.contracted] for i in range(len(sources))
         ]
-        self.contracts = [(i, src, routes) for i, src, routes in contracts if routes]
+        self.contracts: list[list[Route] | None] = [found or None for found in contracts]
         # per source: whether some contract of its has a state (set up, or being set up); a source without
         # one needs no look on a day without need
         self.contracts_astir = [False] * len(sources)
@@ -265,8 +262,7 @@ class Dispatcher:
                 break
         for leg in self.ending:
             leg.end_day(day)
-        self._store_and_shut_in(production_cap, supply, allocated, day)
-        self._keep_contracts(allocated, flows, day)
+        self._store_and_shut_in(production_cap, supply, allocated, flows, day)
         self._intake_rows.extend(flows)
         self._tank_rows.extend([tank.level for tank in self.tanks])
         self._transit_rows.extend(
@@ -294,10 +290,12 @@ class Dispatcher:
                 allocated[source] += amount
 
     def _store_and_shut_in(
-        self, production_cap: list[float], supply: list[float], allocated: list[float], day: int
+        self, production_cap: list[float], supply: list[float], allocated: list[float], flows: list[float], day: int
     ) -> None:
-        """What no route took goes into field storage; what does not fit is never produced."""
+        """What no route took goes into field storage; what does not fit is never produced. Then the state
+        of each field's contracts (``_keep_contracts``)."""
         produced_rows, level_rows, cut_rows = self.rows["produced"], self.rows["source_level"], self.rows["cut"]
+        eps, contracts, astir = self.eps, self.contracts, self.contracts_astir
         for i, src in enumerate(self.sources):
             cap = production_cap[i]
             left = supply[i] - allocated[i]
@@ -313,27 +311,29 @@ class Dispatcher:
             produced_rows.append(produced)
             cut_rows.append(src.cut)
             src.outflow = allocated[i]
-            if src.stopped or shut > self.eps or src.held_back or src.idle_days:
+            if src.stopped or shut > eps or src.held_back or src.idle_days:
                 src.update_restart(produced, src.potential_list[day], shut, lambda i=i: self.outlet_free(i, day))
             src.previous = produced
             level_rows.append(src.level)
+            routes = contracts[i]
+            if routes is not None:
+                # needed if its routes took less than it could produce today (its potential, so a field
+                # stopped for want of an outlet still needs one)
+                needed = src.potential_list[day] - allocated[i] > eps
+                if needed or astir[i]:  # (else idle and not needed: nothing changes, the usual day)
+                    astir[i] = self._keep_contracts(routes, needed, flows, day)
 
-    def _keep_contracts(self, allocated: list[float], flows: list[float], day: int) -> None:
-        """Each route with a lead time after ``day``: needed if its routes took less than its source could
-        produce today (its potential, so a field stopped for want of an outlet still needs one); used if
-        it carried more than its normal allocation. ``Route`` says what follows."""
-        eps, astir = self.eps, self.contracts_astir
-        for i, src, routes in self.contracts:
-            needed = src.potential_list[day] - allocated[i] > eps
-            if not needed and not astir[i]:
-                continue  # idle and not needed: nothing changes (the usual day)
-            stirring = False
-            for route in routes:
-                if needed or route.ready_from is not None or route.progress != 0:
-                    diverted = flows[route.index] - route.normal_cap * route.factor_list[day]
-                    route.end_day(day, needed, diverted > eps)
-                    stirring = stirring or route.ready_from is not None or route.progress != 0
-            astir[i] = stirring
+    def _keep_contracts(self, routes: list[Route], needed: bool, flows: list[float], day: int) -> bool:
+        """The contracts of one field's routes with a lead time after ``day`` (``Route`` says what follows):
+        a route was used if it carried more than its normal allocation. Whether any has a state now."""
+        eps = self.eps
+        stirring = False
+        for route in routes:
+            if needed or route.ready_from is not None or route.progress != 0:
+                diverted = flows[route.index] - route.normal_cap * route.factor_list[day]
+                route.end_day(day, needed, diverted > eps)
+                stirring = stirring or route.ready_from is not None or route.progress != 0
+        return stirring
 
     def outlet_free(self, source: int, day: int) -> bool:
         """Whether any route of ``source`` open today could take oil right now."""

@@ -187,8 +187,14 @@ class Model:
         """Oil that has left the system (exported) and is still on its way to the market, by route, and
         how much of it is in tanks and in legs (the ``exports`` accounting leaves it out of inventories)."""
         by_route, in_tanks, in_legs = [], 0.0, 0.0
+        holdings: dict[str, Parcel] = {}  # each leg's, asked once
         for r, (legs, tanks) in enumerate(self.past_exit):
-            on_legs = sum(leg.holdings().get(r, 0.0) for leg in legs)
+            on_legs = 0.0
+            for leg in legs:
+                held = holdings.get(leg.name)
+                if held is None:
+                    held = holdings[leg.name] = leg.holdings()
+                on_legs += held.get(r, 0.0)
             in_store = sum(tank.by_route.get(r, 0.0) for tank in tanks)
             by_route.append(on_legs + in_store)
             in_tanks += in_store
