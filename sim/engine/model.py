@@ -73,7 +73,7 @@ class Model:
         route_index = {name: i for i, name in enumerate(self.route_names)}
         n_routes = len(self.route_names)
         self.markets = {
-            name: Market(name, self.arrivals, n_routes, tl.hourly_factor("market", name), self.departed)
+            name: Market(name, self.arrivals, n_routes, tl.hourly_factor("market", name))
             for name in net.markets
         }
         # Where each leg delivers: the next leg's inlet tank, or the market.
@@ -168,6 +168,7 @@ class Model:
         markets, and keep per route the tanks and legs its oil is in once it has left."""
         routes = self.network.routes
         self.past_exit: list[tuple[list[Leg], list[Tank]]] = []
+        self.leave_on_arrival: list[int] = []  # routes exported on arrival at their market (no export terminal)
         for r, name in enumerate(self.route_names):
             legs = routes[name].legs
             k = next((i for i, leg in enumerate(legs) if self.legs[leg].export_terminal), None)
@@ -176,8 +177,7 @@ class Model:
                 ([self.legs[leg] for leg in after], [self.tanks[leg] for leg in after[1:] if leg in self.tanks])
             )
             if k is None:
-                market = self.markets[routes[name].market]
-                market.leaves_here = market.leaves_here | {r}
+                self.leave_on_arrival.append(r)
                 continue
             leg = self.legs[legs[k]]
             leg.departed, leg.n_routes = self.departed, len(self.route_names)
@@ -305,13 +305,16 @@ class Model:
         nominal = np.array([src.base for src in self.sources], dtype=float).T.reshape(self.days, n_s)
         beyond, beyond_tanks, beyond_legs = self.beyond()
         by_route = self.by_route()
+        arrivals = np.array(self.arrivals, dtype=float).reshape(self.days, n_r)
+        exports = np.array(self.departed, dtype=float).reshape(self.days, n_r)  # loaded at an export terminal
+        exports[:, self.leave_on_arrival] = arrivals[:, self.leave_on_arrival]  # the others: on arrival
         record = RunRecord(
             route_names=self.route_names,
             source_names=self.source_names,
             tank_names=[t.name for t in self.tanks.values()],
             leg_names=list(self.legs),
-            exports=np.array(self.departed, dtype=float).reshape(self.days, n_r),
-            arrivals=np.array(self.arrivals, dtype=float).reshape(self.days, n_r),
+            exports=exports,
+            arrivals=arrivals,
             intake=table("intake", n_r),
             produced=produced,
             shut_in=potential - produced - cut,  # potential never produced for want of room, or ramping back

@@ -134,26 +134,17 @@ class Tank:
 class Market:
     """Where a tonne arrives (its ``exports`` list holds arrivals); closed while its factor is zero.
 
-    For routes that leave the system here (no sea leg: the border, the foreign pipeline), an arrival is
-    also the export (``departed``); routes with a sea leg were exported when their tanker loaded.
+    For routes that leave the system here (no sea leg: the border, the foreign pipeline) an arrival is
+    also the export, so the model takes their export series from the arrivals; routes with a sea leg
+    were exported when their tanker loaded.
     """
 
-    def __init__(
-        self,
-        name: str,
-        exports: list[float],
-        n_routes: int,
-        hourly_factor: np.ndarray | None,
-        departed: list[float] | None = None,
-        leaves_here: frozenset[int] = frozenset(),
-    ):
+    def __init__(self, name: str, exports: list[float], n_routes: int, hourly_factor: np.ndarray | None):
         self.name = name
         self.exports = exports  # t arrived by day and route, flat ([day * n_routes + route]), shared with the model
         self.n_routes = n_routes
         self.days = len(exports) // n_routes if n_routes else 0
         self.hourly = hourly_factor
-        self.departed = departed  # t exported by day and route (flat), shared with the model
-        self.leaves_here = leaves_here  # routes whose oil leaves the system on arrival here
 
     def is_open(self, time_d: float) -> bool:
         """Whether the market takes oil at ``time_d``."""
@@ -167,16 +158,8 @@ class Market:
         return math.inf
 
     def receive(self, parcel: Parcel, day: int) -> None:
-        """Count a parcel as exported on ``day`` (the last day for a later one)."""
-        exports, leaves = self.exports, self.leaves_here
+        """Count a parcel as arrived on ``day`` (the last day for a later one)."""
+        exports = self.exports
         base = (day if day < self.days else self.days - 1) * self.n_routes
-        if not leaves:
-            for route, amount in parcel.items():
-                exports[base + route] += amount
-            return
-        departed = self.departed
-        assert departed is not None
         for route, amount in parcel.items():
             exports[base + route] += amount
-            if route in leaves:
-                departed[base + route] += amount
