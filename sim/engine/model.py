@@ -230,6 +230,8 @@ class Model:
                 watched = [self.tanks[leg] for r in routes for leg in r.legs[1:] if leg in self.tanks]
                 watched = list(dict.fromkeys(watched))  # a terminal several routes load from, once
             src.arm(watched)
+            if not any(shock.notice_d > 0 for shock in self.shocks):
+                continue  # nothing is ever announced
             outlet = {("route", rn) for rn, r in net.routes.items() if r.source == name and r.normal > 0}
             for r in routes:
                 outlet.add(("market", r.market))

@@ -12,7 +12,9 @@ Two implementations of one behaviour:
 
 from __future__ import annotations
 
+import bisect
 import heapq
+import math
 from abc import abstractmethod
 from collections.abc import Callable
 
@@ -262,12 +264,14 @@ class SeaFleet(SeaLeg):
     def close(self, horizon: float) -> None:
         """Settle what arrived before ``horizon``, and count the cargoes."""
         self.closed = True
-        delivered = [cargo for arrival, cargo in self.arrival_log if arrival < horizon]
-        self.delivered = sum(delivered)
-        self.cargoes = len(delivered)
+        # The logs are in order of arrival: the cargoes at sea at the start arrive within the laden voyage,
+        # and each later one a fixed time after it loads.
+        arrived = bisect.bisect_left(self.arrival_log, (horizon, -math.inf))
+        self.delivered = sum(cargo for _, cargo in self.arrival_log[:arrived])
+        self.cargoes = arrived
         self.aboard -= self.delivered
         self.arrival_log = []
-        self.at_sea = [(arrival, parcel) for arrival, parcel in self.at_sea if arrival >= horizon]
+        self.at_sea = self.at_sea[arrived:]
 
     def holdings(self) -> Parcel:
         """Cargoes aboard by route: not yet arrived (after ``close``: arriving at the horizon or later)."""
