@@ -181,6 +181,13 @@ class Dispatcher:
         self.eps = eps  # tonnes that count as zero
         self.fast = fast
         self.sources = sources
+        # fields whose operators respond to the outlet, with what the usual day's check reads (``Source.arm``,
+        # set when the model was built): the storage watched and its level in tonnes, the days announced
+        self.responding = [
+            (i, src, src.trigger_holder, src.trigger_t, src.warned)
+            for i, src in enumerate(sources)
+            if src.response is not None
+        ]
         self.n_sources, self.n_routes = len(sources), len(routes)
         # see Leg.transit_attribute
         self.transit_read = [(leg, leg.transit_attribute if fast else None) for leg in legs]
@@ -229,19 +236,14 @@ class Dispatcher:
         supply = []  # and the oil it has to send: storage + that
         for src in sources:
             cap = src.potential_list[day] if src.steady and fast else src.most_today(day)  # (steady: no call)
-            if src.response is not None:  # the operator's cut (cut_at_level, follow_outlet)
-                holder = src.trigger_holder
-                if (
-                    holder is None
-                    or src.throttle < 1.0
-                    or holder.level >= src.trigger_t
-                    or (src.warned is not None and src.warned[day])
-                ):
-                    cap = src.respond(day, cap)
-                elif src.cut:
-                    src.cut = 0.0  # the usual day: full rate, nothing watched is full, nothing announced
             production_cap.append(cap)
             supply.append(src.level + cap)
+        for i, src, holder, trigger, warned in self.responding:  # the operators' cut (cut_at_level, follow_outlet)
+            if holder is None or src.throttle < 1.0 or holder.level >= trigger or (warned is not None and warned[day]):
+                cap = production_cap[i] = src.respond(day, production_cap[i])
+                supply[i] = src.level + cap
+            elif src.cut:
+                src.cut = 0.0  # the usual day: full rate, nothing watched is full, nothing announced
         allocated = [0.0] * self.n_sources
         flows = [0.0] * self.n_routes
         for group, index, source, normal_cap, factors, leg in self.normal_plan:
