@@ -15,6 +15,7 @@ from __future__ import annotations
 import bisect
 import heapq
 import math
+import operator
 from abc import abstractmethod
 from collections.abc import Callable
 
@@ -267,7 +268,7 @@ class SeaFleet(SeaLeg):
         # The logs are in order of arrival: the cargoes at sea at the start arrive within the laden voyage,
         # and each later one a fixed time after it loads.
         arrived = bisect.bisect_left(self.arrival_log, (horizon, -math.inf))
-        self.delivered = sum(cargo for _, cargo in self.arrival_log[:arrived])
+        self.delivered = sum(map(operator.itemgetter(1), self.arrival_log[:arrived]))
         self.cargoes = arrived
         self.aboard -= self.delivered
         self.arrival_log = []
