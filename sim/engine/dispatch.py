@@ -108,11 +108,12 @@ class Route:
 class Group:
     """Routes with one priority and one first leg, which share that leg pro rata (CPC shippers)."""
 
-    __slots__ = ("eps", "leg", "routes", "shared_sources")
+    __slots__ = ("eps", "leg", "members", "routes", "shared_sources")
 
     def __init__(self, routes: list[Route], eps: float):
         self.eps = eps
         self.routes = routes
+        self.members = [(route.index, route.source, route.normal_cap, route.factor_list) for route in routes]
         self.leg = routes[0].first
         self.shared_sources = len({route.source for route in routes}) < len(routes)
 
@@ -122,9 +123,8 @@ class Group:
         wants = []
         total = 0.0
         reserved: dict[int, float] | None = {} if self.shared_sources else None
-        for route in self.routes:
-            source = route.source
-            want = route.normal_cap * route.factor_list[day]
+        for _, source, normal_cap, factors in self.members:
+            want = normal_cap * factors[day]
             available = supply[source] - allocated[source]
             if reserved is not None:
                 available -= reserved.get(source, 0.0)
@@ -148,14 +148,14 @@ class Group:
         # One parcel for the whole group: the shares fit the leg's limit together.
         parcel: Parcel = {}
         sent = 0.0
-        for route, want in zip(self.routes, wants, strict=True):
+        for (index, source, _, _), want in zip(self.members, wants, strict=True):
             amount = want * share
             if amount <= eps:
                 continue
-            parcel[route.index] = amount
+            parcel[index] = amount
             sent += amount
-            flows[route.index] += amount
-            allocated[route.source] += amount
+            flows[index] += amount
+            allocated[source] += amount
         if parcel:
             leg.push(parcel, sent, day)
 
