@@ -148,8 +148,8 @@ class SeaFleet(SeaLeg):
     def __init__(self, env: simpy.Environment, name: str, port: Port, tank: Tank, outlet: Market, *args, **kwargs):
         self.returns: list[float] = []  # when each tanker at sea is back in port
         self.arrivals: list[float] = [0.0] * (outlet.days + 1)
-        self.arrival_log: list[tuple[float, float]] = []  # (arrival time, tonnes), for the end of the run
-        self.at_sea: list[tuple[float, Parcel]] = []  # (arrival time, cargo) of cargoes loaded, for holdings
+        self.days = outlet.days
+        self.log: list[tuple[float, float, Parcel]] = []  # (arrival time, tonnes, cargo), in order of arrival
         self.arrived = 0.0  # tonnes arrived by the last day asked for (``transit_on``)
         self.in_port = 0  # tankers of the fleet in port without a cargo claimed
         self.homecoming = False  # a call back is due when the next tanker is home
@@ -206,49 +206,40 @@ class SeaFleet(SeaLeg):
         self._call_when_home()
 
     def _load(self, berth: object, now: float) -> None:
-        """Start loading a cargo at ``berth``: it is credited to its arrival day, the berth frees
-        after the loading, the tanker is back after the round trip."""
+        """Start loading a cargo at ``berth``: exported now for the routes that leave here (``depart``
+        inlined), credited to its arrival day; the berth frees after the loading, the tanker is back
+        after the round trip."""
         cargo = self.cargo
         parcel = self.tank.withdraw(cargo, claimed=True)
         self.aboard += cargo
         self.loaded += cargo
+        leaves = self.leaves_here
+        if leaves:  # (loading is before the horizon: the run stops there)
+            departed, base = self.departed, int(now) * self.n_routes
+            for route, amount in parcel.items():
+                if route in leaves:
+                    departed[base + route] += amount
         load_d = self.load_d
-        arrival = (now + load_d) + self.laden_d
-        self.arrival_log.append((arrival, cargo))
-        self.at_sea.append((arrival, parcel))
-        # exported now for the routes that leave here (``depart``), arrived on the arrival day (``_credit``)
-        day, loaded_on = int(arrival), int(now)
-        arrivals, outlet = self.arrivals, self.outlet
-        departed, leaves = self.departed, self.leaves_here
-        counted = day < len(arrivals) - 1
-        if departed is None or not leaves or loaded_on * self.n_routes >= len(departed):
-            leaves = ()  # (nothing enters at the horizon: the run stops before)
-        exports, on_arrival, on_loading = outlet.exports, day * outlet.n_routes, loaded_on * self.n_routes
-        for route, amount in parcel.items():
-            if counted:
-                exports[on_arrival + route] += amount
-            if route in leaves:
-                departed[on_loading + route] += amount
-        if day + 1 < len(arrivals):
-            arrivals[day + 1] += cargo  # the first tick that sees it arrived (see ``_credit``)
-        berths = self.port.resource
-        self.timeout(load_d).callbacks.append(lambda _event: berths.give_back(berth))
+        self._credit(parcel, cargo, (now + load_d) + self.laden_d)
+        self.timeout(load_d, berth).callbacks.append(self._unberth)
         heapq.heappush(self.returns, (now + load_d) + self.round_trip_d)  # as a tanker process adds it
 
+    def _unberth(self, loaded: simpy.Event) -> None:
+        """The loading is over: its berth (the timeout's value) frees."""
+        self.port.resource.give_back(loaded.value)
+
     def _credit(self, parcel: Parcel, cargo: float, arrival: float) -> None:
-        """Count a cargo as exported on its arrival day."""
-        self.arrival_log.append((arrival, cargo))
-        self.at_sea.append((arrival, parcel))
+        """Count a cargo as arrived on its arrival day, and keep it in the log until ``close``."""
+        self.log.append((arrival, cargo, parcel))
         day = int(arrival)
-        arrivals = self.arrivals
-        if day < len(arrivals) - 1:
-            exports = self.outlet.exports
+        if day < self.days:
+            exports = self.outlet.exports  # (the market's arrivals)
             base = day * self.outlet.n_routes
             for route, amount in parcel.items():
                 exports[base + route] += amount
-        bucket = day + 1  # first day whose tick sees it arrived (a day's tick comes before arrivals at its time)
-        if bucket < len(arrivals):
-            arrivals[bucket] += cargo
+            self.arrivals[day + 1] += (
+                cargo  # the first tick that sees it arrived (a tick comes before arrivals at its time)
+            )
 
     def transit_on(self, day: int) -> float:
         """Tonnes aboard at the tick of ``day`` (ask once per day, in order)."""
@@ -257,28 +248,27 @@ class SeaFleet(SeaLeg):
 
     def in_transit(self) -> float:
         """Tonnes aboard tankers (loading, sailing or waiting to discharge)."""
-        if self.closed or not self.arrival_log:
+        if self.closed or not self.log:
             return self.aboard  # after ``close``, a cargo due exactly at the horizon is still at sea
         now = self.env.now
-        return self.aboard - sum(cargo for arrival, cargo in self.arrival_log if arrival < now)
+        return self.aboard - sum(cargo for arrival, cargo, _ in self.log if arrival < now)
 
     def close(self, horizon: float) -> None:
         """Settle what arrived before ``horizon``, and count the cargoes."""
         self.closed = True
-        # The logs are in order of arrival: the cargoes at sea at the start arrive within the laden voyage,
+        # The log is in order of arrival: the cargoes at sea at the start arrive within the laden voyage,
         # and each later one a fixed time after it loads.
-        arrived = bisect.bisect_left(self.arrival_log, (horizon, -math.inf))
-        self.delivered = sum(map(operator.itemgetter(1), self.arrival_log[:arrived]))
+        arrived = bisect.bisect_left(self.log, (horizon, -math.inf))
+        self.delivered = sum(map(operator.itemgetter(1), self.log[:arrived]))
         self.cargoes = arrived
         self.aboard -= self.delivered
-        self.arrival_log = []
-        self.at_sea = self.at_sea[arrived:]
+        del self.log[:arrived]  # cargoes arriving at the horizon or later
 
     def holdings(self) -> Parcel:
         """Cargoes aboard by route: not yet arrived (after ``close``: arriving at the horizon or later)."""
         held: Parcel = {}
         now = self.env.now
-        for arrival, parcel in self.at_sea:
+        for arrival, _, parcel in self.log:
             if self.closed or arrival >= now:
                 add_to(held, parcel)
         return held
