@@ -15,8 +15,6 @@ Each simulated day:
 
 from __future__ import annotations
 
-import numpy as np
-
 from sim.engine.legs import Leg
 from sim.engine.parcels import Parcel
 from sim.engine.sources import Source
@@ -65,8 +63,7 @@ class Route:
         cost: float,
         lead_time: float,
         priority: int,
-        factor: np.ndarray | None,
-        days: int,
+        factor_list: list[float],
         contracted: bool = False,
     ):
         self.index = index
@@ -77,8 +74,7 @@ class Route:
         self.cost = cost
         self.lead_time = lead_time
         self.priority = priority
-        # daily factor of closures on the route (None: never closed)
-        self.factor_list: list[float] = [1.0] * days if factor is None else factor.tolist()
+        self.factor_list = factor_list  # daily factor of closures on the route (read only: may be shared)
         self.progress = 0  # days of set-up done (need days less days without)
         self.ready_from: int | None = None  # first day it may take diverted volume, once set up
         self.last_used = 0  # last day it was needed or carried diverted volume, once set up

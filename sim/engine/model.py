@@ -63,11 +63,6 @@ class Model:
         self.departed = [0.0] * (horizon_d * len(self.route_names))
         self._build()
 
-    def _daily(self, kind: str, name: str) -> np.ndarray:
-        """Daily mean factor of a component (ones if no shock touches it)."""
-        arr = self.timelines.daily_factor(kind, name)
-        return np.ones(self.days) if arr is None else arr
-
     def _build(self) -> None:
         net, env, tl = self.network, self.env, self.timelines
         route_index = {name: i for i, name in enumerate(self.route_names)}
@@ -123,19 +118,10 @@ class Model:
             )
             self.legs[leg_name] = build_leg(context, leg_name, spec)
         self._set_exits()
-        self.sources = [
-            Source(
-                name,
-                spec,
-                self._scheduled(spec) * self._daily("source", name),
-                self.eps,
-                spec.response or net.response,
-                base=self._scheduled(spec),
-            )
-            for name, spec in net.sources.items()
-        ]
+        self.sources = [self._source(name, spec) for name, spec in net.sources.items()]
         self._operators(net)
         source_index = {name: i for i, name in enumerate(self.source_names)}
+        ones = [1.0] * self.days  # the daily factors of every route never closed
         self.routes = [
             Route(
                 index=route_index[rname],
@@ -146,8 +132,7 @@ class Model:
                 cost=spec.cost,
                 lead_time=spec.lead_time,
                 priority=spec.priority,
-                factor=self.timelines.daily_factor("route", rname),
-                days=self.days,
+                factor_list=ones if (factor := tl.daily_factor("route", rname)) is None else factor.tolist(),
                 contracted=spec.contracted,
             )
             for rname, spec in net.routes.items()
@@ -209,6 +194,13 @@ class Model:
         if total <= 0:
             weights, total = [1.0] * len(route_ids), float(len(route_ids))
         return {r: amount * w / total for r, w in zip(route_ids, weights, strict=True)}
+
+    def _source(self, name: str, spec) -> Source:
+        """A field, with its scheduled rate and its potential after the production shocks."""
+        scheduled = self._scheduled(spec)
+        factor = self.timelines.daily_factor("source", name)
+        potential = scheduled if factor is None else scheduled * factor  # (no shock: the same array, never changed)
+        return Source(name, spec, potential, self.eps, spec.response or self.network.response, base=scheduled)
 
     def _scheduled(self, spec) -> np.ndarray:
         """A field's production rate day by day: its schedule's steps (read from start_date), else constant."""
