@@ -254,8 +254,8 @@ class Dispatcher:
                 amount = leg.take(index, amount, day) if fast else Leg.take(leg, index, amount, day)
                 flows[index] += amount
                 allocated[source] += amount
-        for i in range(self.n_sources):
-            if supply[i] - allocated[i] > eps:  # oil left somewhere: divert it
+        for has, sent in zip(supply, allocated, strict=True):
+            if has - sent > eps:  # oil left somewhere: divert it
                 self._divert(supply, allocated, flows, day)
                 break
         for leg in self.ending:
@@ -309,7 +309,7 @@ class Dispatcher:
             produced_rows.append(produced)
             cut_rows.append(src.cut)
             src.outflow = allocated[i]
-            if src.stopped or shut > eps or src.held_back or src.idle_days:
+            if shut > eps or not src.steady or src.idle_days:  # (steady: neither stopped nor ramping back)
                 src.update_restart(produced, src.potential_list[day], shut, lambda i=i: self.outlet_free(i, day))
             src.previous = produced
             level_rows.append(src.level)
