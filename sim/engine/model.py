@@ -137,11 +137,12 @@ class Model:
             )
             for rname, spec in net.routes.items()
         ]
-        beyond, beyond_tanks, beyond_legs = self.beyond()
+        holdings = self.holdings()
+        beyond, beyond_tanks, beyond_legs = self.beyond(holdings)
         self.initial_beyond = beyond
         self.initial_inventory = self.inventory() - beyond_tanks - beyond_legs
         self.initial_source_levels = [src.level for src in self.sources]
-        self.initial_by_route = [held - out for held, out in zip(self.by_route(), beyond, strict=True)]
+        self.initial_by_route = [held - out for held, out in zip(self.by_route(holdings), beyond, strict=True)]
         self.dispatcher = Dispatcher(
             self.sources, self.routes, list(self.legs.values()), depth, list(self.tanks.values()), self.eps, self.fast
         )
@@ -167,23 +168,25 @@ class Model:
             leg.departed, leg.n_routes = self.departed, len(self.route_names)
             leg.leaves_here = leg.leaves_here | {r}
 
-    def beyond(self) -> tuple[list[float], float, float]:
+    def beyond(self, holdings: dict[str, Parcel] | None = None) -> tuple[list[float], float, float]:
         """Oil that has left the system (exported) and is still on its way to the market, by route, and
-        how much of it is in tanks and in legs (the ``exports`` accounting leaves it out of inventories)."""
+        how much of it is in tanks and in legs (the ``exports`` accounting leaves it out of inventories).
+        ``holdings``: each leg's, if already asked (``holdings``)."""
+        holdings = self.holdings() if holdings is None else holdings
         by_route, in_tanks, in_legs = [], 0.0, 0.0
-        holdings: dict[str, Parcel] = {}  # each leg's, asked once
         for r, (legs, tanks) in enumerate(self.past_exit):
             on_legs = 0.0
             for leg in legs:
-                held = holdings.get(leg.name)
-                if held is None:
-                    held = holdings[leg.name] = leg.holdings()
-                on_legs += held.get(r, 0.0)
+                on_legs += holdings[leg.name].get(r, 0.0)
             in_store = sum(tank.by_route.get(r, 0.0) for tank in tanks)
             by_route.append(on_legs + in_store)
             in_tanks += in_store
             in_legs += on_legs
         return by_route, in_tanks, in_legs
+
+    def holdings(self) -> dict[str, Parcel]:
+        """Each leg's oil by route (``Leg.holdings``), by leg name."""
+        return {name: leg.holdings() for name, leg in self.legs.items()}
 
     def _split(self, amount: float, route_ids: list[int]) -> Parcel:
         """Share ``amount`` among routes in proportion to their normal allocation (equal if none)."""
@@ -259,13 +262,15 @@ class Model:
         """Tonnes in pipelines, on trains and aboard tankers."""
         return sum(leg.in_transit() for leg in self.legs.values())
 
-    def by_route(self) -> list[float]:
-        """Tonnes of each route's oil in terminal tanks and legs, from the parcels themselves."""
+    def by_route(self, holdings: dict[str, Parcel] | None = None) -> list[float]:
+        """Tonnes of each route's oil in terminal tanks and legs, from the parcels themselves (``holdings``:
+        each leg's, if already asked)."""
+        holdings = self.holdings() if holdings is None else holdings
         held: Parcel = {}
         for tank in self.tanks.values():
             add_to(held, tank.by_route)
-        for leg in self.legs.values():
-            add_to(held, leg.holdings())
+        for parcel in holdings.values():
+            add_to(held, parcel)
         return [held.get(r, 0.0) for r in range(len(self.route_names))]
 
     def _tick(self, _event: simpy.Event | None = None) -> None:
@@ -298,8 +303,9 @@ class Model:
         cut = table("cut", n_s)
         potential = np.array([src.potential for src in self.sources], dtype=float).T.reshape(self.days, n_s)
         nominal = np.array([src.base for src in self.sources], dtype=float).T.reshape(self.days, n_s)
-        beyond, beyond_tanks, beyond_legs = self.beyond()
-        by_route = self.by_route()
+        holdings = self.holdings()
+        beyond, beyond_tanks, beyond_legs = self.beyond(holdings)
+        by_route = self.by_route(holdings)
         arrivals = table(self.arrivals, n_r)
         exports = table(self.departed, n_r)  # loaded at an export terminal
         exports[:, self.leave_on_arrival] = arrivals[:, self.leave_on_arrival]  # the others: on arrival
