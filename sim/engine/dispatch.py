@@ -15,6 +15,8 @@ Each simulated day:
 
 from __future__ import annotations
 
+import math
+
 from sim.engine.legs import Leg
 from sim.engine.parcels import Parcel
 from sim.engine.sources import Source
@@ -184,6 +186,18 @@ class Dispatcher:
             for i, src in enumerate(sources)
             if src.response is not None
         ]
+        # The usual day, checked once for all of them: every such field at full rate with nothing cut after
+        # the day before (``responses_idle``), nothing announced today, each storage watched below the lowest
+        # level any field acts at. A field that watches several storages (no holder) is asked every day.
+        lowest: dict[int, tuple[object, float]] = {}
+        for _, _, holder, trigger, _ in self.responding:
+            if holder is not None and trigger < lowest.get(id(holder), (holder, math.inf))[1]:
+                lowest[id(holder)] = (holder, trigger)
+        self.watched = list(lowest.values())
+        self.always_asked = any(holder is None for _, _, holder, _, _ in self.responding)
+        warned = [w for *_, w in self.responding if w is not None]
+        self.announced = [any(day) for day in zip(*warned, strict=True)] if warned else None
+        self.responses_idle = True
         self.n_sources, self.n_routes = len(sources), len(routes)
         # see Leg.transit_attribute
         self.transit_read = [(leg, leg.transit_attribute if fast else None) for leg in legs]
@@ -234,12 +248,22 @@ class Dispatcher:
             cap = src.potential_list[day] if src.steady and fast else src.most_today(day)  # (steady: no call)
             production_cap.append(cap)
             supply.append(src.level + cap)
-        for i, src, holder, trigger, warned in self.responding:  # the operators' cut (cut_at_level, follow_outlet)
-            if holder is None or src.throttle < 1.0 or holder.level >= trigger or (warned is not None and warned[day]):
-                cap = production_cap[i] = src.respond(day, production_cap[i])
-                supply[i] = src.level + cap
-            elif src.cut:
-                src.cut = 0.0  # the usual day: full rate, nothing watched is full, nothing announced
+        if self.responding and not self._usual_day(day):  # the operators' cut (cut_at_level, follow_outlet)
+            idle = True
+            for i, src, holder, trigger, warned in self.responding:
+                if (
+                    holder is None
+                    or src.throttle < 1.0
+                    or holder.level >= trigger
+                    or (warned is not None and warned[day])
+                ):
+                    cap = production_cap[i] = src.respond(day, production_cap[i])
+                    supply[i] = src.level + cap
+                elif src.cut:
+                    src.cut = 0.0  # its usual day: full rate, nothing it watches is full, nothing announced
+                if src.throttle < 1.0 or src.cut:
+                    idle = False
+            self.responses_idle = idle
         allocated = [0.0] * self.n_sources
         flows = [0.0] * self.n_routes
         for group, index, source, normal_cap, factors, leg in self.normal_plan:
@@ -266,6 +290,16 @@ class Dispatcher:
         self._transit_rows.extend(
             [leg.transit_on(day) if name is None else getattr(leg, name) for leg, name in self.transit_read]
         )
+
+    def _usual_day(self, day: int) -> bool:
+        """Whether no responding field need be asked today (see ``responses_idle``): then each would answer
+        full rate with nothing cut, as the day before."""
+        if not self.responses_idle or self.always_asked or (self.announced is not None and self.announced[day]):
+            return False
+        for holder, trigger in self.watched:  # noqa: SIM110 (a loop: no generator on the daily path)
+            if holder.level >= trigger:
+                return False
+        return True
 
     def _divert(self, supply: list[float], allocated: list[float], flows: list[float], day: int) -> None:
         """Oil left after the normal allocations goes to routes in merit order, up to their capacity."""
