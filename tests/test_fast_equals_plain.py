@@ -14,13 +14,18 @@ from __future__ import annotations
 
 import math
 import os
+from pathlib import Path
 
 import numpy as np
+import pytest
 from helpers import make_scenario
 from hypothesis import HealthCheck, given, settings
 from test_mass_balance import scenarios
 
 from sim.engine import realize_shocks, simulate
+from sim.scenario import load_scenario
+
+ROOT = Path(__file__).resolve().parents[1]
 
 SERIES = ("exports", "intake", "produced", "shut_in", "source_level", "tank_level", "leg_transit")
 RTOL = 1e-9
@@ -69,3 +74,11 @@ def test_a_slowdown_on_a_sea_leg_slows_the_way_back_from_the_discharge_on_both_p
     for start in ("1 d", "4.5 d", "9 d"):
         shocks = [{"kind": "slowdown", "target": "load", "start": start, "duration": "6 d", "multiplier": 3}]
         assert_same_runs(make_scenario(shocks))
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "scenarios" / "history").glob("*.yaml")), ids=lambda p: p.stem)
+def test_the_operators_usual_day_shortcut_changes_nothing_in_the_replayed_episodes(path):
+    """The fast path checks the operators' usual day once for all responding fields (``Dispatcher._usual_day``);
+    the plain path asks every field every day. The replays (storms, SPM outages, a storm with notice) cross the
+    terminal's trigger and announce stops, so a day the shortcut wrongly skipped would show here."""
+    assert_same_runs(load_scenario(path).scenario)

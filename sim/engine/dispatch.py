@@ -162,8 +162,9 @@ class Dispatcher:
     """Moves one day's oil through sources, routes and legs, and keeps the day's record rows.
 
     ``fast=False`` takes none of the shortcuts: every leg takes oil through ``Leg.take`` as the base
-    class writes it (limit, then push), reports its in-transit through ``transit_on``, and every field's
-    most for the day is asked of it; the equivalence tests compare it with the fast dispatcher.
+    class writes it (limit, then push), reports its in-transit through ``transit_on``, every field's
+    most for the day is asked of it, and every responding field is asked every day (no ``_usual_day``); the
+    equivalence tests compare it with the fast dispatcher.
     """
 
     def __init__(
@@ -248,7 +249,8 @@ class Dispatcher:
             cap = src.potential_list[day] if src.steady and fast else src.most_today(day)  # (steady: no call)
             production_cap.append(cap)
             supply.append(src.level + cap)
-        if self.responding and not self._usual_day(day):  # the operators' cut (cut_at_level, follow_outlet)
+        # the operators' cut (cut_at_level, follow_outlet); the plain path asks every field every day
+        if self.responding and not (fast and self._usual_day(day)):
             idle = True
             for i, src, holder, trigger, warned in self.responding:
                 if (
