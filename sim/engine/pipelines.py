@@ -170,14 +170,9 @@ class Pipeline(Leg):
         self.outlet.receive(out, day)
 
     def pull(self, day: int) -> None:
-        """Move oil from the inlet tank into the line, and the line on at once."""
-        tank = self.inlet
-        if tank is None or tank.level - tank.minimum <= self.eps:
-            return
-        amount = min(self.limit(), tank.level - tank.minimum)
-        if amount > self.eps:
-            self.push(tank.withdraw(amount), amount, day)
-            self.end_day(day)
+        """Move oil from the inlet tank into the line (``Leg.pull``), and the line on at once."""
+        super().pull(day)
+        self.end_day(day)  # (nothing to move if nothing was pulled)
 
     def in_transit(self) -> float:
         """Tonnes of our oil in the line (including today's intake not yet pushed through)."""

@@ -206,19 +206,14 @@ class SeaFleet(SeaLeg):
         self._call_when_home()
 
     def _load(self, berth: object, now: float) -> None:
-        """Start loading a cargo at ``berth``: exported now for the routes that leave here (``depart``
-        inlined), credited to its arrival day; the berth frees after the loading, the tanker is back
-        after the round trip."""
+        """Start loading a cargo at ``berth``: exported now for the routes that leave here (``depart``),
+        credited to its arrival day; the berth frees after the loading, the tanker is back after the
+        round trip."""
         cargo = self.cargo
         parcel = self.tank.withdraw(cargo, claimed=True)
         self.aboard += cargo
         self.loaded += cargo
-        leaves = self.leaves_here
-        if leaves:  # (loading is before the horizon: the run stops there)
-            departed, base = self.departed, int(now) * self.n_routes
-            for route, amount in parcel.items():
-                if route in leaves:
-                    departed[base + route] += amount
+        self.depart(parcel, now)
         load_d = self.load_d
         self._credit(parcel, cargo, (now + load_d) + self.laden_d)
         self.timeout(load_d, berth).callbacks.append(self._unberth)
@@ -237,9 +232,8 @@ class SeaFleet(SeaLeg):
             base = day * self.outlet.n_routes
             for route, amount in parcel.items():
                 exports[base + route] += amount
-            self.arrivals[day + 1] += (
-                cargo  # the first tick that sees it arrived (a tick comes before arrivals at its time)
-            )
+            # the first tick that sees it arrived (a tick comes before arrivals at its time)
+            self.arrivals[day + 1] += cargo
 
     def transit_on(self, day: int) -> float:
         """Tonnes aboard at the tick of ``day`` (ask once per day, in order)."""

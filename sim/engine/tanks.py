@@ -49,12 +49,7 @@ class Tank:
 
     def receive(self, parcel: Parcel, day: int) -> None:
         """Take a parcel from the leg that feeds the tank (``Outlet``): ``deposit``."""
-        total = 0.0
-        by_route = self.by_route
-        for route, amount in parcel.items():
-            by_route[route] = by_route.get(route, 0.0) + amount
-            total += amount
-        self._added(total)
+        self.deposit(parcel)
 
     def deposit(self, parcel: Parcel) -> None:
         """Add a parcel (must fit)."""
