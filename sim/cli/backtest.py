@@ -20,29 +20,24 @@ from sim.cli.output import (
     err,
     fail_input,
     fail_output,
+    output_options,
     progress_bar,
     safe,
 )
 from sim.units import format_quantity
 
+_out_option, _results_root_option, _force_option = output_options(
+    "Folder to create (default: <results-root>/backtest/<run-id>).",
+    "Where the backtest folder goes when --out is not given.",
+)
+
 
 @click.command()
 @click.argument("files", nargs=-1, type=SafePath(dir_okay=False, path_type=Path))
 @click.option("--strict", is_flag=True, help="Exit 1 if any reported figure is outside its tolerance.")
-@click.option(
-    "--out",
-    type=SafePath(file_okay=False, path_type=Path),
-    default=None,
-    help="Folder to create (default: <results-root>/backtest/<run-id>).",
-)
-@click.option(
-    "--results-root",
-    type=SafePath(file_okay=False, path_type=Path),
-    default=Path("results"),
-    show_default=True,
-    help="Where the backtest folder goes when --out is not given.",
-)
-@click.option("--force", is_flag=True, help="Replace the --out folder if it exists.")
+@_out_option
+@_results_root_option
+@_force_option
 @click.option("--no-save", is_flag=True, help="Print the table only; write nothing.")
 def backtest(
     files: tuple[Path, ...], strict: bool, out: Path | None, results_root: Path, force: bool, no_save: bool

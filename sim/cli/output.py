@@ -111,6 +111,21 @@ def progress_bar(total: int, label: str) -> Iterator[Callable[[int, int], None] 
         yield lambda done, _total: bar.update(task, completed=done)
 
 
+def output_options(out_help: str, root_help: str) -> tuple[Callable, Callable, Callable]:
+    """The ``--out``, ``--results-root`` and ``--force`` options of the commands that write a folder (in that order)."""
+    return (
+        click.option("--out", type=SafePath(file_okay=False, path_type=Path), default=None, help=out_help),
+        click.option(
+            "--results-root",
+            type=SafePath(file_okay=False, path_type=Path),
+            default=Path("results"),
+            show_default=True,
+            help=root_help,
+        ),
+        click.option("--force", is_flag=True, help="Replace the --out folder if it exists."),
+    )
+
+
 def jobs_option(help_text: str) -> Callable:
     """The ``-j/--jobs J`` option (worker processes), shared by the commands that run ensembles."""
     return click.option("-j", "--jobs", type=int, default=1, show_default=True, metavar="J", help=help_text)

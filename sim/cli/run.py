@@ -31,29 +31,23 @@ from sim.cli.output import (
     fail_input,
     fail_output,
     jobs_option,
+    output_options,
     progress_bar,
     rough_duration,
     safe,
 )
 from sim.cli.tables import ensemble_table, impact_table, print_outcome
 
+_out_option, _results_root_option, _force_option = output_options(
+    "Run folder to create (must not exist).", "Where run folders go when --out is not given."
+)
+
 
 @click.command()
 @click.argument("scenario_file", type=SafePath(path_type=Path), required=False)
 @click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=None, help="Root seed (default: the file's).")
-@click.option(
-    "--out",
-    type=SafePath(file_okay=False, path_type=Path),
-    default=None,
-    help="Run folder to create (must not exist).",
-)
-@click.option(
-    "--results-root",
-    type=SafePath(file_okay=False, path_type=Path),
-    default=Path("results"),
-    show_default=True,
-    help="Where run folders go when --out is not given.",
-)
+@_out_option
+@_results_root_option
 @click.option(
     "--set",
     "overrides",
@@ -64,7 +58,7 @@ from sim.cli.tables import ensemble_table, impact_table, print_outcome
         "file's overrides: (legs.cpc_pipeline.capacity='40 Mt/yr', or with network. in front)."
     ),
 )
-@click.option("--force", is_flag=True, help="Replace the --out folder if it exists.")
+@_force_option
 @click.option("--no-plot", is_flag=True, help="Do not draw disruption.png.")
 @click.option("--no-save", is_flag=True, help="Print the impact only; write nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON instead of tables.")

@@ -100,6 +100,16 @@ def _refuse(option: str, key: str, message: str) -> ScenarioError:
     return ScenarioError.single(f"<{option}>", message, None, key)
 
 
+def _range_numbers(pieces: Sequence[str], spec: str, option: str, key: str, expected: str) -> tuple[list[float], str]:
+    """The numbers of a range's pieces and their one unit; ScenarioError ``...; expected <expected>`` if not."""
+    try:
+        parts = [split_quantity(p) for p in pieces]
+        unit = _common_unit(parts, spec)
+    except ValueError as exc:
+        raise _refuse(option, key, f"{exc}; expected {expected}") from None
+    return [number for number, _ in parts], unit
+
+
 @dataclass(frozen=True)
 class SweepParam:
     """One swept parameter: its key path, its values (numbers in ``unit``, or None) and their override texts."""
@@ -149,12 +159,7 @@ def parse_param(assignment: str, option: str = "--param") -> SweepParam:
         pieces = spec.split(":")
         if len(pieces) != 3:
             raise _refuse(option, key, f"a range is start:stop:step, got {spec!r}; e.g. 10d:180d:10d")
-        try:
-            parts = [split_quantity(p) for p in pieces]
-            unit = _common_unit(parts, spec)
-        except ValueError as exc:
-            raise _refuse(option, key, f"{exc}; expected start:stop:step such as 10d:180d:10d") from None
-        start, stop, step = (number for number, _ in parts)
+        (start, stop, step), unit = _range_numbers(pieces, spec, option, key, "start:stop:step such as 10d:180d:10d")
         if step <= 0:
             raise _refuse(option, key, f"the step must be > 0, got {pieces[2]!r}; expected start:stop:step")
         if stop < start:
@@ -185,12 +190,7 @@ def parse_interval(spec: str, key: str, option: str) -> tuple[float, float, str]
     pieces = spec.split(":")
     if len(pieces) != 2:
         raise _refuse(option, key, f"expected low:high such as 10d:90d, got {spec!r}")
-    try:
-        parts = [split_quantity(p) for p in pieces]
-        unit = _common_unit(parts, spec)
-    except ValueError as exc:
-        raise _refuse(option, key, f"{exc}; expected low:high such as 10d:90d") from None
-    low, high = parts[0][0], parts[1][0]
+    (low, high), unit = _range_numbers(pieces, spec, option, key, "low:high such as 10d:90d")
     if not low < high:
         raise _refuse(option, key, f"low {pieces[0]!r} must be below high {pieces[1]!r}; expected low:high")
     return low, high, unit
