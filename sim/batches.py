@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -188,9 +189,25 @@ def _fault(task: BatchTask) -> None:
         os._exit(70)
 
 
+HOLD_ENV = "ROUTESIM_TEST_HOLD_BATCH"
+"""Test hook: ``REPLICATION:MARKER``. The process that runs the batch holding REPLICATION creates the file
+MARKER and then waits (at most ten minutes), so that a test can interrupt a run that is surely unfinished."""
+
+
+def _hold(task: BatchTask) -> None:
+    hold = os.environ.get(HOLD_ENV)
+    if not hold:
+        return
+    replication, _, marker = hold.partition(":")
+    if task.start <= int(replication) < task.stop and marker:
+        Path(marker).write_text(f"holding replications {task.start}..{task.stop - 1}\n")
+        time.sleep(600)
+
+
 def run_batch(context: BatchContext, task: BatchTask) -> BatchResult:
     """Run one batch of replications and return what the ensemble keeps of each."""
     _fault(task)
+    _hold(task)
     scenario = context.scenario
     fixed = fixed_baseline(scenario)
     baseline = _baseline(context) if fixed else None

@@ -19,6 +19,7 @@ import pytest
 from test_cli import routesim
 
 from sim import api, results, store
+from sim.batches import HOLD_ENV
 from sim.engine.shocks import realize_shocks
 from sim.ensemble import describe, exceedance, parse_threshold, run_ensemble, wilson_interval
 from sim.executors import FAULT_ENV, input_names
@@ -245,18 +246,19 @@ def _refused_as_unfinished(folder: Path) -> None:
 
 def test_ctrl_c_keeps_finished_batches_and_resume_gives_the_uninterrupted_folder(tmp_path, uninterrupted):
     out = tmp_path / "run"
+    holding = tmp_path / "holding"
+    # the (serial) run holds at the batch of replication 125, so Ctrl-C surely finds it unfinished
+    env = dict(os.environ, **{HOLD_ENV: f"125:{holding}"})
     proc = subprocess.Popen(
         [sys.executable, "-m", "sim", *RUN, "--out", str(out)],
         cwd=ROOT,
+        env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
-    deadline = time.monotonic() + 120  # a guard against a hung test, not a speed check
-    while time.monotonic() < deadline and proc.poll() is None:
-        parts = store.done_ranges(out)
-        if any(a > 0 for a, _ in parts):  # a batch beyond replication 0 is on disk
-            break
+    deadline = time.monotonic() + 600  # a guard against a hung test, not a speed check
+    while time.monotonic() < deadline and proc.poll() is None and not holding.exists():
         time.sleep(0.01)
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=600)

@@ -41,11 +41,9 @@ from sim.units import format_quantity
 @click.option(
     "--strict", is_flag=True, help="Refuse files with different horizons or prices instead of normalising them."
 )
+@click.option("--csv", "csv_file", type=SafePath(dir_okay=False, path_type=Path), default=None, help="Write the table.")
 @click.option(
-    "--csv", "csv_file", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write the table."
-)
-@click.option(
-    "--plot", "plot_file", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Draw the curves (PNG)."
+    "--plot", "plot_file", type=SafePath(dir_okay=False, path_type=Path), default=None, help="Draw the curves (PNG)."
 )
 def compare(
     items: tuple[Path, ...],

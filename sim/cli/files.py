@@ -70,7 +70,7 @@ def schema(output: Path | None) -> None:
 
 
 @click.command()
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("file", type=SafePath(dir_okay=False, path_type=Path))
 def targets(file: Path) -> None:
     """List what a shock in FILE (a scenario or a network file) can target, with the shock kinds each accepts.
 
@@ -129,7 +129,7 @@ shocks:
 @click.argument("name")
 @click.option(
     "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=SafePath(dir_okay=False, path_type=Path),
     default=None,
     help="File to write (default: NAME.yaml in the current folder).",
 )

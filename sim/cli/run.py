@@ -106,7 +106,7 @@ _out_option, _results_root_option, _force_option = output_options(
 @click.option(
     "--resume",
     "resume_dir",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=SafePath(file_okay=False, path_type=Path),
     default=None,
     metavar="RUN_DIR",
     help="Finish an interrupted ensemble run folder (no SCENARIO_FILE then).",

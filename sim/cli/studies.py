@@ -16,6 +16,7 @@ from sim import api
 from sim.api import EnsembleError, MassBalanceError, OutputError, ScenarioError, ensemble_estimate
 from sim.cli.output import (
     EXIT_INPUT,
+    SafePath,
     check_out,
     command_line,
     console,
@@ -133,7 +134,7 @@ def _digest(value: Any) -> str:
 
 
 @click.command()
-@click.argument("scenario_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("scenario_file", type=SafePath(dir_okay=False, path_type=Path))
 @click.option(
     "--param",
     "params",
@@ -239,7 +240,7 @@ def sweep(
 
 
 @click.command()
-@click.argument("scenario_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("scenario_file", type=SafePath(dir_okay=False, path_type=Path))
 @click.option("--param", default=None, metavar="PATH", help="The key to stress, e.g. shocks.0.duration.")
 @click.option(
     "--metric", default="lost_export_t", show_default=True, help="The metric that must stay under the threshold."

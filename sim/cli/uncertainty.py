@@ -12,6 +12,7 @@ from sim import api
 from sim.api import ScenarioError, ensemble_estimate
 from sim.cli.output import (
     EXIT_INPUT,
+    SafePath,
     check_out,
     console,
     err,
@@ -24,7 +25,7 @@ from sim.cli.studies import run_study, save_study_folder, study_options
 
 
 @click.command()
-@click.argument("scenario_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("scenario_file", type=SafePath(dir_okay=False, path_type=Path))
 @click.option("--method", type=click.Choice(["sobol", "morris"]), default="sobol", show_default=True)
 @click.option(
     "-N",
@@ -120,7 +121,7 @@ def sensitivity(
 
 
 @click.command()
-@click.argument("scenario_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("scenario_file", type=SafePath(dir_okay=False, path_type=Path))
 @click.option(
     "--threshold", required=True, metavar="VALUE", help="Cases of interest: the metric at or above this (1Mt)."
 )
