@@ -714,6 +714,20 @@ def cmdline(pid: int) -> str:
         return ""
 
 
+SPAWN_BOOTSTRAP_FAILURE = re.compile(
+    r'Traceback \(most recent call last\):\n  File "<string>", line 1, in <module>\n'
+    r"(?: .*\n)*?EOFError: Ran out of input\n?"
+)
+"""What a worker still reading its start-up data prints when its parent is killed outright (SIGKILL): Python's
+multiprocessing writes it before any of the package's code runs in the worker, so nothing can silence it;
+the worker then exits, which is what the test checks."""
+
+
+def without_bootstrap_failures(stderr: str) -> str:
+    """``stderr`` without the start-up failures of workers whose parent was killed (SPAWN_BOOTSTRAP_FAILURE)."""
+    return SPAWN_BOOTSTRAP_FAILURE.sub("", stderr)
+
+
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads /proc (Linux)")
 @pytest.mark.parametrize(
     ("signal_name", "executor"),
@@ -755,7 +769,7 @@ def test_killing_the_parent_leaves_no_worker_behind(tmp_path, signal_name, execu
         left = [f"{c}: {cmdline(c)}" for c in started if alive(c)]
         assert not left, f"processes left behind after {signal_name}: {left}"
         stderr = parent.stderr.read().decode(errors="replace") if parent.stderr else ""
-        assert "Traceback" not in stderr
+        assert "Traceback" not in without_bootstrap_failures(stderr)
     finally:
         for pid in [parent.pid, *started]:
             if alive(pid):
